@@ -1,0 +1,10 @@
+from rest_framework.permissions import BasePermission
+
+from config import roles
+
+
+class IsStaffMember(BasePermission):
+    """Signed in, and in a department or an admin. Object rules are in each app's permissions.py."""
+
+    def has_permission(self, request, view):
+        return roles.is_staff_member(request.user)

@@ -1,0 +1,42 @@
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from config import notifications, roles
+from config.models import Heartbeat
+
+
+@login_required
+def home(request):
+    department = roles.department_of(request.user)
+    return render(request, "home.html", {"department_label": roles.DEPARTMENT_LABELS.get(department)})
+
+
+@login_required
+def notification_list(request):
+    page = Paginator(notifications.inbox(request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "notifications.html", {"page": page})
+
+
+@login_required
+@require_POST
+def notifications_mark_read(request):
+    raw = request.POST.get("id")
+    notifications.mark_read(user=request.user, notification_id=int(raw) if raw and raw.isdigit() else None)
+    return redirect(request.POST.get("next") or "notifications")
+
+
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    beat = Heartbeat.objects.filter(name="worker").first()
+    return JsonResponse(
+        {"ok": True, "last_beat_at": beat.last_beat_at.isoformat() if beat and beat.last_beat_at else None}
+    )
+
+
+def permission_denied(request, exception=None):
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)

@@ -1,0 +1,204 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("channel"))
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    budget = models.DecimalField(_("budget"), max_digits=14, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-starts_on", "name"]
+        indexes = [models.Index(fields=["channel", "starts_on"], name="customers_campaign_chan_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class ChannelSpend(models.Model):
+    """Spend booked by month; it counts in a period when its month starts in the period."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="spend", verbose_name=_("channel"))
+    month = models.DateField(_("month"), help_text=_("First day of the month."))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("channel spend")
+        verbose_name_plural = _("channel spend")
+        ordering = ["-month", "channel__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "month"], name="customers_channelspend_one_per_month"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="customers_channelspend_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["month"], name="customers_spend_month_idx")]
+
+    def __str__(self):
+        return f"{self.channel} {self.month:%Y-%m}"
+
+
+class LifecycleStage(models.TextChoices):
+    AWARENESS = "awareness", _("Awareness")
+    CONSIDERATION = "consideration", _("Consideration")
+    DECISION = "decision", _("Decision")
+    LOYALTY = "loyalty", _("Loyalty")
+
+
+class RfmSegment(models.TextChoices):
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal")
+    POTENTIAL = "potential", _("Potential loyalist")
+    NEW = "new", _("New")
+    AT_RISK = "at_risk", _("At risk")
+    HIBERNATING = "hibernating", _("Hibernating")
+    NONE = "", _("No orders")
+
+
+class Customer(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    source_channel = models.ForeignKey(
+        Channel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customers",
+        verbose_name=_("source channel"),
+    )
+    # Derived columns, written only by customers.services (never typed by a person).
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.AWARENESS
+    )
+    rfm_recency_days = models.PositiveIntegerField(_("days since last order"), null=True, blank=True)
+    rfm_frequency = models.PositiveIntegerField(_("orders in 365 days"), default=0)
+    rfm_monetary = models.DecimalField(_("order total in 365 days"), max_digits=14, decimal_places=2, default=0)
+    rfm_r = models.PositiveSmallIntegerField(_("R score"), null=True, blank=True)
+    rfm_f = models.PositiveSmallIntegerField(_("F score"), null=True, blank=True)
+    rfm_m = models.PositiveSmallIntegerField(_("M score"), null=True, blank=True)
+    rfm_segment = models.CharField(_("segment"), max_length=20, choices=RfmSegment.choices, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_duplicates",
+        verbose_name=_("merged into"),
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["name"], name="customers_customer_name_idx"),
+            models.Index(fields=["company"], name="customers_customer_company_idx"),
+            models.Index(fields=["city"], name="customers_customer_city_idx"),
+            models.Index(fields=["lifecycle_stage"], name="customers_customer_stage_idx"),
+            models.Index(fields=["rfm_segment"], name="customers_customer_segment_idx"),
+            models.Index(fields=["created_at"], name="customers_customer_created_idx"),
+            models.Index(fields=["merged_into"], name="customers_customer_merged_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class IdentityKind(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("Email")
+    WECOM = "wecom", _("WeCom id")
+    WECHAT = "wechat", _("WeChat id")
+    MEMBER_CARD = "member_card", _("Member card")
+    EXTERNAL = "external", _("External id")
+
+
+class CustomerIdentity(models.Model):
+    """One way to reach or recognise a customer; `value` is normalized, so matching is exact."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="identities", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=IdentityKind.choices)
+    value = models.CharField(_("value"), max_length=254)
+    source_system = models.CharField(_("source system"), max_length=50, blank=True)
+    is_valid = models.BooleanField(_("valid"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer identity")
+        verbose_name_plural = _("customer identities")
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "source_system", "value"], name="customers_customeridentity_unique_value"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "kind"], name="customers_identity_cust_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+class Order(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    ordered_at = models.DateTimeField(_("ordered at"))
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", verbose_name=_("channel")
+    )
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-ordered_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="customers_order_external_id_per_channel",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="customers_order_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "ordered_at"], name="customers_order_cust_at_idx"),
+            models.Index(fields=["ordered_at"], name="customers_order_at_idx"),
+            models.Index(fields=["channel", "ordered_at"], name="customers_order_chan_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.amount}"

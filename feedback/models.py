@@ -1,0 +1,260 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ComplaintStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class ComplaintCategory(models.TextChoices):
+    PRODUCT = "product", _("Product")
+    PRICE = "price", _("Price")
+    DELIVERY = "delivery", _("Delivery")
+    SERVICE_ATTITUDE = "service_attitude", _("Service attitude")
+    BILLING = "billing", _("Billing")
+    OTHER = "other", _("Other")
+
+
+class Complaint(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="complaints", verbose_name=_("customer")
+    )
+    order = models.ForeignKey(
+        "customers.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="complaints",
+        verbose_name=_("order"),
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="complaints",
+        verbose_name=_("lead"),
+    )
+    category = models.CharField(_("category"), max_length=30, choices=ComplaintCategory.choices)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    channel = models.ForeignKey(
+        "customers.Channel",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+        verbose_name=_("channel"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_complaints",
+        verbose_name=_("owner"),
+    )
+    status = models.CharField(_("status"), max_length=20, choices=ComplaintStatus.choices, default=ComplaintStatus.OPEN)
+    description = models.TextField(_("description"))
+    resolution = models.TextField(_("resolution"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-opened_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "-opened_at"], name="feedback_complaint_stat_idx"),
+            models.Index(fields=["owner", "status"], name="feedback_complaint_owner_idx"),
+            models.Index(fields=["opened_at"], name="feedback_complaint_open_idx"),
+            models.Index(fields=["resolved_at"], name="feedback_complaint_resolv_idx"),
+            models.Index(fields=["customer", "opened_at"], name="feedback_complaint_cust_idx"),
+        ]
+
+    def __str__(self):
+        return _("Complaint #%(id)s") % {"id": self.pk}
+
+
+class ComplaintStatusChange(models.Model):
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.CASCADE, related_name="status_changes", verbose_name=_("complaint")
+    )
+    from_status = models.CharField(_("from status"), max_length=20, choices=ComplaintStatus.choices, blank=True)
+    to_status = models.CharField(_("to status"), max_length=20, choices=ComplaintStatus.choices)
+    at = models.DateTimeField(_("at"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("complaint status change")
+        verbose_name_plural = _("complaint status changes")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["complaint", "at"], name="feedback_cchange_at_idx")]
+
+    def __str__(self):
+        return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class NpsSource(models.TextChoices):
+    STAFF = "staff", _("Entered by staff")
+    API = "api", _("API")
+    SURVEY = "survey", _("Survey link")
+
+
+class NpsInvitation(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="nps_invitations", verbose_name=_("customer")
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    email = models.EmailField(_("email"), blank=True)
+    language = models.CharField(_("language"), max_length=10, default="en")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("NPS invitation")
+        verbose_name_plural = _("NPS invitations")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="feedback_invite_cust_idx")]
+
+    def __str__(self):
+        return _("NPS invitation #%(id)s") % {"id": self.pk}
+
+
+class NpsResponse(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="nps_responses", verbose_name=_("customer")
+    )
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    answered_at = models.DateTimeField(_("answered at"))
+    source = models.CharField(_("source"), max_length=10, choices=NpsSource.choices, default=NpsSource.STAFF)
+    invitation = models.OneToOneField(
+        NpsInvitation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="response",
+        verbose_name=_("invitation"),
+    )
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("entered by"),
+    )
+
+    class Meta:
+        verbose_name = _("NPS response")
+        verbose_name_plural = _("NPS responses")
+        ordering = ["-answered_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=0, score__lte=10), name="feedback_npsresponse_score_0_10")
+        ]
+        indexes = [
+            models.Index(fields=["answered_at"], name="feedback_nps_answered_idx"),
+            models.Index(fields=["customer", "answered_at"], name="feedback_nps_cust_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id}: {self.score}"
+
+    @property
+    def category(self) -> str:
+        if self.score >= 9:
+            return "promoter"
+        return "passive" if self.score >= 7 else "detractor"
+
+
+class FollowUpTask(models.Model):
+    """Service work item: a detractor follow-up or the onboarding after a won lead."""
+
+    class Kind(models.TextChoices):
+        DETRACTOR = "detractor", _("Detractor follow-up")
+        ONBOARDING = "onboarding", _("Onboarding")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("customer")
+    )
+    nps_response = models.OneToOneField(
+        NpsResponse,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="follow_up",
+        verbose_name=_("NPS response"),
+    )
+    lead = models.OneToOneField(
+        "leads.Lead",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="onboarding_task",
+        verbose_name=_("lead"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("owner"),
+    )
+    due_at = models.DateTimeField(_("due at"))
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    outcome = models.TextField(_("what was done"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        ordering = ["due_at", "pk"]
+        indexes = [models.Index(fields=["done_at", "due_at"], name="feedback_followup_due_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"

@@ -1,0 +1,199 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from leads.stages import Stage
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class RejectReason(models.TextChoices):
+    NO_BUDGET = "no_budget", _("No budget")
+    NO_NEED = "no_need", _("No need")
+    WRONG_CONTACT = "wrong_contact", _("Wrong contact")
+    DUPLICATE = "duplicate", _("Duplicate")
+    NOT_REACHABLE = "not_reachable", _("Not reachable")
+    OTHER = "other", _("Other")
+
+
+class LostReason(models.TextChoices):
+    PRICE = "price", _("Price")
+    COMPETITOR = "competitor", _("Chose a competitor")
+    NO_DECISION = "no_decision", _("No decision")
+    TIMING = "timing", _("Timing")
+    NOT_REACHABLE = "not_reachable", _("Not reachable")
+    OTHER = "other", _("Other")
+
+
+class Lead(models.Model):
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="leads", verbose_name=_("customer")
+    )
+    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, default=Stage.NEW)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        verbose_name=_("owner"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_leads",
+        verbose_name=_("created by"),
+    )
+    source_channel = models.ForeignKey(
+        "customers.Channel",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("source channel"),
+    )
+    campaign = models.ForeignKey(
+        "customers.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("campaign"),
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="leads", verbose_name=_("tags"))
+    interest = models.CharField(_("interest"), max_length=300, blank=True)
+    note = models.TextField(_("handoff note"), blank=True)
+    referred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referred_leads",
+        verbose_name=_("referred by"),
+    )
+    is_high_intent = models.BooleanField(_("high intent"), default=False)
+    reject_reason = models.CharField(_("reject reason"), max_length=20, choices=RejectReason.choices, blank=True)
+    reject_reason_text = models.CharField(_("reject reason details"), max_length=300, blank=True)
+    lost_reason = models.CharField(_("lost reason"), max_length=20, choices=LostReason.choices, blank=True)
+    lost_reason_text = models.CharField(_("lost reason details"), max_length=300, blank=True)
+    won_amount = models.DecimalField(_("won amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    won_order = models.OneToOneField(
+        "customers.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="won_lead",
+        verbose_name=_("won order"),
+    )
+    # Timestamps the SLA checks and lists read; the stage history stays the record of truth.
+    first_handed_off_at = models.DateTimeField(_("first handed off at"), null=True, blank=True)
+    handed_off_at = models.DateTimeField(_("handed off at"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    contacted_at = models.DateTimeField(_("contacted at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity at"), null=True, blank=True)
+    reclaim_blocked_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("may not reclaim"),
+    )
+    reclaim_blocked_until = models.DateTimeField(_("reclaim blocked until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["stage", "-created_at"], name="leads_lead_stage_created_idx"),
+            models.Index(fields=["owner", "stage"], name="leads_lead_owner_stage_idx"),
+            models.Index(fields=["created_at"], name="leads_lead_created_idx"),
+            models.Index(fields=["source_channel", "created_at"], name="leads_lead_channel_idx"),
+            models.Index(fields=["campaign"], name="leads_lead_campaign_idx"),
+            models.Index(fields=["stage", "handed_off_at"], name="leads_lead_handoff_sla_idx"),
+            models.Index(fields=["stage", "accepted_at"], name="leads_lead_contact_sla_idx"),
+            models.Index(fields=["closed_at"], name="leads_lead_closed_idx"),
+            models.Index(fields=["referred_by"], name="leads_lead_referred_idx"),
+        ]
+
+    def __str__(self):
+        return _("Lead #%(id)s") % {"id": self.pk}
+
+
+class LeadStageChange(models.Model):
+    """Append-only stage history: cycle time and time in stage are computed from it."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("lead"))
+    from_stage = models.CharField(_("from stage"), max_length=20, choices=Stage.choices, blank=True)
+    to_stage = models.CharField(_("to stage"), max_length=20, choices=Stage.choices)
+    at = models.DateTimeField(_("at"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("lead stage change")
+        verbose_name_plural = _("lead stage changes")
+        ordering = ["at", "pk"]
+        indexes = [
+            models.Index(fields=["lead", "at"], name="leads_change_lead_at_idx"),
+            models.Index(fields=["to_stage", "at"], name="leads_change_to_at_idx"),
+            models.Index(fields=["from_stage", "at"], name="leads_change_from_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_stage or '∅'} → {self.to_stage}"
+
+
+class ActivityKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    CALL = "call", _("Call")
+    MEETING = "meeting", _("Meeting")
+    EMAIL = "email", _("Email")
+
+
+class Activity(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities", verbose_name=_("lead"))
+    kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices, default=ActivityKind.NOTE)
+    body = models.TextField(_("text"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["lead", "-at"], name="leads_activity_lead_at_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.at:%Y-%m-%d}"

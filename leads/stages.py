@@ -1,0 +1,50 @@
+"""Lead stages and the transition table (DESIGN.md "Lead lifecycle"). Only services apply it."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import DomainError
+
+
+class Stage(models.TextChoices):
+    NEW = "new", _("New")
+    HANDED_OFF = "handed_off", _("Handed off")
+    ACCEPTED = "accepted", _("Accepted")
+    CONTACTED = "contacted", _("Contacted")
+    QUALIFIED = "qualified", _("Qualified")
+    PROPOSAL = "proposal", _("Proposal")
+    NEGOTIATION = "negotiation", _("Negotiation")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class InvalidTransition(DomainError):
+    status, code = 409, "invalid_transition"
+
+
+PIPELINE = (Stage.ACCEPTED, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION)
+MOVABLE = (Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION)
+OPEN_STAGES = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE)
+CLOSED_STAGES = (Stage.WON, Stage.LOST)
+
+NEXT: dict[str, frozenset[str]] = {
+    Stage.NEW: frozenset({Stage.HANDED_OFF}),
+    Stage.HANDED_OFF: frozenset({Stage.ACCEPTED, Stage.NEW}),
+    **{
+        stage: frozenset(
+            {*(s for s in MOVABLE if s != stage), Stage.WON, Stage.LOST, Stage.HANDED_OFF}
+        )  # handed_off: recycled to the pool
+        for stage in PIPELINE
+    },
+    Stage.WON: frozenset(),
+    Stage.LOST: frozenset(),
+}
+
+
+def ensure_allowed(current: str, to: str) -> None:
+    if to not in NEXT[current]:
+        raise InvalidTransition(
+            _("A lead in stage “%(current)s” cannot move to “%(to)s”.")
+            % {"current": Stage(current).label, "to": Stage(to).label},
+            field="stage",
+        )

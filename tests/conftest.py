@@ -1,0 +1,54 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import make_user
+
+ROLES = ["marketing", "sales", "service", "marketing_manager", "sales_manager", "service_manager", "admin"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_english(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.LANGUAGE_CODE = "en"
+    settings.SECURE_SSL_REDIRECT = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _eager_celery():
+    """Tasks run inline in tests; tests marked `worker` use a real worker instead."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture
+def client_as(client, db):
+    """`client_as("sales")` → a test client logged in as a new user of that role (or `user=`)."""
+
+    def login(role: str = "sales", user=None):
+        user = user or make_user(role)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_as(db):
+    """`api_as("sales")` → a DRF APIClient authenticated as a new user of that role (or `user=`)."""
+
+    def login(role: str = "sales", user=None):
+        user = user or make_user(role)
+        api = APIClient()
+        api.force_authenticate(user)
+        api.user = user
+        return api
+
+    return login

@@ -1,0 +1,62 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, IdentityKind, Order
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Channel
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"channel-{n}")
+    name = factory.LazyAttribute(lambda c: c.code.replace("-", " ").title())
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    channel = factory.SubFactory(ChannelFactory)
+    starts_on = factory.LazyFunction(lambda: date.today() - timedelta(days=30))
+
+
+class ChannelSpendFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChannelSpend
+
+    channel = factory.SubFactory(ChannelFactory)
+    month = factory.LazyFunction(lambda: date.today().replace(day=1))
+    amount = Decimal("1000.00")
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Faker("name")
+    company = factory.Faker("company")
+    city = factory.Faker("city")
+
+
+class CustomerIdentityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerIdentity
+
+    customer = factory.SubFactory(CustomerFactory)
+    kind = IdentityKind.PHONE
+    value = factory.Sequence(lambda n: f"+86138{n:08d}")
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    customer = factory.SubFactory(CustomerFactory)
+    amount = Decimal("100.00")
+    ordered_at = factory.LazyFunction(timezone.now)
+    channel = factory.SubFactory(ChannelFactory)

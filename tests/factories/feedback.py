@@ -1,0 +1,62 @@
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from feedback.models import (
+    Complaint,
+    ComplaintStatusChange,
+    FollowUpTask,
+    NpsInvitation,
+    NpsResponse,
+    Severity,
+)
+from tests.factories.customers import CustomerFactory
+
+
+class ComplaintFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Complaint
+
+    customer = factory.SubFactory(CustomerFactory)
+    category = "product"
+    severity = Severity.MEDIUM
+    description = "The device stopped working after a week."
+    opened_at = factory.LazyFunction(timezone.now)
+
+
+class ComplaintStatusChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ComplaintStatusChange
+
+    complaint = factory.SubFactory(ComplaintFactory)
+    from_status = "open"
+    to_status = "in_progress"
+    at = factory.LazyFunction(timezone.now)
+
+
+class NpsInvitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NpsInvitation
+
+    customer = factory.SubFactory(CustomerFactory)
+    token = factory.Sequence(lambda n: f"token-{n:040d}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))
+
+
+class NpsResponseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NpsResponse
+
+    customer = factory.SubFactory(CustomerFactory)
+    score = 9
+    answered_at = factory.LazyFunction(timezone.now)
+
+
+class FollowUpTaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FollowUpTask
+
+    kind = FollowUpTask.Kind.DETRACTOR
+    customer = factory.SubFactory(CustomerFactory)
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=48))
