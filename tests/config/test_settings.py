@@ -1,0 +1,83 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import database_config, env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_env_bool_reads_common_spellings(monkeypatch):
+    monkeypatch.setenv("RELAY_FLAG", "Yes")
+    assert env_bool("RELAY_FLAG", False) is True
+    monkeypatch.setenv("RELAY_FLAG", "0")
+    assert env_bool("RELAY_FLAG", True) is False
+    monkeypatch.delenv("RELAY_FLAG")
+    assert env_bool("RELAY_FLAG", True) is True
+
+
+def test_env_bool_and_int_fail_loudly_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("RELAY_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="RELAY_FLAG"):
+        env_bool("RELAY_FLAG", False)
+    monkeypatch.setenv("RELAY_HOURS", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="RELAY_HOURS"):
+        env_int("RELAY_HOURS", 1)
+
+
+def test_env_list_splits_and_trims(monkeypatch):
+    monkeypatch.setenv("ALLOWED_HOSTS", " relay.example , www.relay.example,")
+    assert env_list("ALLOWED_HOSTS", []) == ["relay.example", "www.relay.example"]
+
+
+def test_sqlite_url_gets_wal_immediate_and_busy_timeout():
+    config = database_config("sqlite:////tmp/relay-test.sqlite3")
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
+    assert "busy_timeout" in config["OPTIONS"]["init_command"]
+
+
+def test_postgres_url_gets_a_connection_pool():
+    config = database_config("postgres://relay:secret@db.example:5433/relay")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.example", 5433, "relay")
+    assert config["OPTIONS"]["pool"]["max_size"] >= 1
+    assert config["CONN_MAX_AGE"] == 0
+
+
+def test_unsupported_database_url_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        database_config("mysql://root@localhost/relay")
+
+
+def _manage(*args, **env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_dev_secret_key_is_refused_when_debug_is_off():
+    result = _manage("check", DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x7!kQ2#pL9@vR4$wZ8^mN3&bT6*cY1(dF5)gH0_jK-uE+sA=oI",
+        ALLOWED_HOSTS="relay.example",
+        RELAY_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
