@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config.models import TrackedJob
+
 
 class Channel(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
@@ -202,3 +204,122 @@ class Order(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.amount}"
+
+
+class MergeRecord(models.Model):
+    """One merge of `duplicate` into `survivor`, with every row that moved, so it can be undone.
+
+    `moved` maps "app_label.model.field" to the primary keys whose FK was repointed from the duplicate.
+    """
+
+    survivor = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="merges_received", verbose_name=_("survivor")
+    )
+    duplicate = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="merges_given", verbose_name=_("duplicate")
+    )
+    moved = models.JSONField(_("moved rows"), default=dict)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("merged by"),
+    )
+    merged_at = models.DateTimeField(_("merged at"))
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("undone by"),
+    )
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("merge record")
+        verbose_name_plural = _("merge records")
+        ordering = ["-merged_at", "-pk"]
+        indexes = [
+            models.Index(fields=["survivor", "merged_at"], name="customers_merge_surv_idx"),
+            models.Index(fields=["duplicate", "merged_at"], name="customers_merge_dup_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.duplicate_id} → {self.survivor_id}"
+
+    @property
+    def moved_count(self) -> int:
+        return sum(len(pks) for pks in (self.moved or {}).values())
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("Customers")
+    LEADS = "leads", _("Leads")
+    ORDERS = "orders", _("Orders")
+
+
+class ImportJob(TrackedJob):
+    """A CSV import: a dry run counts what would happen, the real run writes the good rows."""
+
+    resume_task = "customers.tasks.run_import"
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    is_dry_run = models.BooleanField(_("dry run"), default=True)
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    total_rows = models.PositiveIntegerField(_("rows in file"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    source_job = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runs",
+        verbose_name=_("dry run"),
+    )
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="customers_import_status_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.original_name}"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == "done" else 0
+        return min(100, int(100 * self.rows_done / self.total_rows))
+
+
+class ImportRowError(models.Model):
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors", verbose_name=_("import"))
+    row_number = models.PositiveIntegerField(_("row"))
+    column = models.CharField(_("column"), max_length=50, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+
+    class Meta:
+        verbose_name = _("import row error")
+        verbose_name_plural = _("import row errors")
+        ordering = ["job", "row_number", "pk"]
+        indexes = [models.Index(fields=["job", "row_number"], name="customers_importerr_row_idx")]
+
+    def __str__(self):
+        return f"{self.row_number} {self.column}: {self.reason}"

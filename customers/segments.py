@@ -1,0 +1,141 @@
+"""Lifecycle stage and RFM scores, computed set-based in the database (window functions, UPDATE … FROM).
+
+Runs on PostgreSQL and SQLite (>= 3.33). One call rewrites only the rows whose values changed, so a
+recompute of 100,000 customers is a handful of statements, not 100,000 saves.
+"""
+
+from datetime import timedelta
+
+from django.db import connection
+
+from customers.models import Customer, LifecycleStage, Order
+
+WINDOW_DAYS = 365
+
+# Segment rules, checked in this order (scores are quintiles 1–5, 5 best; freq is the raw order count).
+SEGMENT_SQL = """
+    CASE
+        WHEN r >= 4 AND f >= 4 THEN 'champions'
+        WHEN r >= 4 AND freq = 1 THEN 'new'
+        WHEN r >= 3 AND f >= 3 THEN 'loyal'
+        WHEN r >= 3 THEN 'potential'
+        WHEN f >= 3 OR m >= 4 THEN 'at_risk'
+        ELSE 'hibernating'
+    END
+"""
+
+
+def _lead_table_and_stages():
+    from leads.models import Lead
+    from leads.stages import Stage
+
+    decision = [Stage.ACCEPTED, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION]
+    consideration = [Stage.NEW, Stage.HANDED_OFF]
+    return Lead._meta.db_table, [str(s) for s in decision], [str(s) for s in consideration], str(Stage.WON)
+
+
+def _id_filter(column: str, customer_ids, params: list) -> str:
+    if customer_ids is None:
+        return ""
+    ids = [int(i) for i in customer_ids]
+    if not ids:
+        return " AND 1 = 0"
+    params.extend(ids)
+    return f" AND {column} IN ({', '.join(['%s'] * len(ids))})"
+
+
+def recompute_lifecycle(customer_ids=None) -> int:
+    customer_t = Customer._meta.db_table
+    order_t = Order._meta.db_table
+    lead_t, decision, consideration, won = _lead_table_and_stages()
+    params: list = [won]
+    params += decision
+    params += consideration
+    stage_case = f"""
+        CASE
+            WHEN EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id)
+              OR EXISTS (SELECT 1 FROM {lead_t} l WHERE l.customer_id = c.id AND l.stage = %s)
+                THEN '{LifecycleStage.LOYALTY}'
+            WHEN EXISTS (SELECT 1 FROM {lead_t} l WHERE l.customer_id = c.id
+                         AND l.stage IN ({", ".join(["%s"] * len(decision))}))
+                THEN '{LifecycleStage.DECISION}'
+            WHEN EXISTS (SELECT 1 FROM {lead_t} l WHERE l.customer_id = c.id
+                         AND l.stage IN ({", ".join(["%s"] * len(consideration))}))
+                THEN '{LifecycleStage.CONSIDERATION}'
+            ELSE '{LifecycleStage.AWARENESS}'
+        END
+    """
+    where = "c.merged_into_id IS NULL" + _id_filter("c.id", customer_ids, params)
+    sql = f"""
+        WITH s AS (SELECT c.id AS id, {stage_case} AS stage FROM {customer_t} c WHERE {where})
+        UPDATE {customer_t} SET lifecycle_stage = s.stage
+        FROM s WHERE {customer_t}.id = s.id AND {customer_t}.lifecycle_stage <> s.stage
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def recompute_rfm(customer_ids=None, *, now) -> int:
+    customer_t = Customer._meta.db_table
+    order_t = Order._meta.db_table
+    since = now - timedelta(days=WINDOW_DAYS)
+    ops = connection.ops
+    now_p, since_p = ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(since)
+    if connection.vendor == "postgresql":
+        recency = "CAST(FLOOR(EXTRACT(EPOCH FROM (CAST(%s AS timestamptz) - last_at)) / 86400) AS integer)"
+    else:
+        recency = "CAST(julianday(%s) - julianday(last_at) AS integer)"
+    # Quintiles over every live customer with an order in the window; ties share the lowest tile, so
+    # two customers with the same order count always get the same F score.
+    params: list = [since_p, now_p, now_p]
+    update_filter = _id_filter(f"{customer_t}.id", customer_ids, params)
+    scored = f"""
+        WITH stats AS (
+            SELECT o.customer_id AS id, MAX(o.ordered_at) AS last_at, COUNT(*) AS freq, SUM(o.amount) AS total
+            FROM {order_t} o JOIN {customer_t} c ON c.id = o.customer_id
+            WHERE c.merged_into_id IS NULL AND o.ordered_at >= %s AND o.ordered_at < %s
+            GROUP BY o.customer_id
+        ), tiles AS (
+            SELECT id, last_at, freq, total,
+                NTILE(5) OVER (ORDER BY last_at, id) AS r_tile,
+                NTILE(5) OVER (ORDER BY freq, id) AS f_tile,
+                NTILE(5) OVER (ORDER BY total, id) AS m_tile
+            FROM stats
+        ), scores AS (
+            SELECT id, last_at, freq, total,
+                MIN(r_tile) OVER (PARTITION BY last_at) AS r,
+                MIN(f_tile) OVER (PARTITION BY freq) AS f,
+                MIN(m_tile) OVER (PARTITION BY total) AS m
+            FROM tiles
+        ), final AS (
+            SELECT id, {recency} AS recency_days, freq, total, r, f, m, {SEGMENT_SQL} AS segment FROM scores
+        )
+    """
+    set_sql = f"""
+        UPDATE {customer_t} SET rfm_recency_days = final.recency_days, rfm_frequency = final.freq,
+            rfm_monetary = final.total, rfm_r = final.r, rfm_f = final.f, rfm_m = final.m,
+            rfm_segment = final.segment
+        FROM final
+        WHERE {customer_t}.id = final.id {update_filter} AND (
+            {customer_t}.rfm_r IS NULL OR {customer_t}.rfm_r <> final.r OR {customer_t}.rfm_f <> final.f
+            OR {customer_t}.rfm_m <> final.m OR {customer_t}.rfm_segment <> final.segment
+            OR {customer_t}.rfm_frequency <> final.freq OR {customer_t}.rfm_monetary <> final.total
+            OR {customer_t}.rfm_recency_days IS NULL OR {customer_t}.rfm_recency_days <> final.recency_days)
+    """
+    # Customers whose orders all left the window (or were moved by a merge) lose their scores.
+    reset_params: list = [since_p, now_p]
+    reset_filter = _id_filter("id", customer_ids, reset_params)
+    reset_sql = f"""
+        UPDATE {customer_t} SET rfm_recency_days = NULL, rfm_frequency = 0, rfm_monetary = 0,
+            rfm_r = NULL, rfm_f = NULL, rfm_m = NULL, rfm_segment = ''
+        WHERE (rfm_r IS NOT NULL OR rfm_segment <> '' OR merged_into_id IS NOT NULL AND rfm_frequency <> 0)
+          AND (merged_into_id IS NOT NULL OR NOT EXISTS (
+              SELECT 1 FROM {order_t} o WHERE o.customer_id = {customer_t}.id
+              AND o.ordered_at >= %s AND o.ordered_at < %s)) {reset_filter}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(scored + set_sql, params)
+        changed = cursor.rowcount
+        cursor.execute(reset_sql, reset_params)
+        return changed + cursor.rowcount
