@@ -51,9 +51,10 @@ def sweep_stalled(now=None) -> int:
     stall = now - timedelta(minutes=settings.RELAY_JOB_STALL_MINUTES)
     revived = 0
     for model in tracked_job_models():
-        stalled = model.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).filter(
-            heartbeat_at__lt=stall
-        ) | model.objects.filter(status=JobStatus.QUEUED, heartbeat_at__isnull=True, created_at__lt=stall)
+        # A running job whose worker went quiet, or a queued one whose message never arrived.
+        stalled = model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stall) | model.objects.filter(
+            status=JobStatus.QUEUED, heartbeat_at__isnull=True, created_at__lt=stall
+        )
         for job in stalled.only("pk", "attempts"):
             if job.attempts >= MAX_ATTEMPTS:
                 model.objects.filter(pk=job.pk).update(

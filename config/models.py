@@ -98,3 +98,68 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class WebhookEndpoint(models.Model):
+    """An outbound receiver. Deliveries follow the Standard Webhooks specification."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    secret = models.CharField(_("signing secret"), max_length=100)
+    event_types = models.JSONField(_("event types"), default=list, blank=True, help_text=_("Empty: every event."))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["pk"]
+
+    def __str__(self):
+        return self.url
+
+
+class WebhookDelivery(TrackedJob):
+    """One event for one endpoint; retried with backoff until delivered or out of attempts."""
+
+    resume_task = "config.tasks.deliver_webhook"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
+    )
+    message_id = models.CharField(_("message id"), max_length=100)
+    event_type = models.CharField(_("event type"), max_length=100)
+    payload = models.JSONField(_("payload"))
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "message_id"], name="config_webhookdelivery_once")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="config_delivery_due_idx")]
+
+    def __str__(self):
+        return f"{self.event_type} → {self.endpoint_id}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    at = models.DateTimeField(_("at"))
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+
+    class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.delivery_id} @ {self.at:%Y-%m-%d %H:%M}"

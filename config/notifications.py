@@ -38,6 +38,14 @@ def notify(
         created = list(
             Notification.objects.filter(recipient_id__in=users, dedupe_key=dedupe_key, emailed_at__isnull=True)
         )
+    if dedupe_key and created:
+        from config import webhooks
+
+        webhooks.publish(
+            event_type=f"alert.{kind}",
+            data={"message": str(message), "url": url, "recipients": sorted(u.get_username() for u in users.values())},
+            event_id=dedupe_key,
+        )
     if email and created:
         from config import tasks
 

@@ -67,3 +67,20 @@ def send_notification_digests() -> int:
 @shared_task
 def sweep_stalled_jobs() -> int:
     return jobs.sweep_stalled()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    from config import webhooks
+
+    return webhooks.deliver(delivery_id)
+
+
+@shared_task
+def retry_due_webhooks() -> int:
+    from config import webhooks
+
+    ids = webhooks.due_delivery_ids()
+    for pk in ids:
+        deliver_webhook.delay(pk)
+    return len(ids)
