@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 CELERY := $(VENV)/bin/celery
 STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=1
-TEST_ENV := SECRET_KEY=relay-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
+TEST_ENV := SECRET_KEY=relay-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz SECURE_SSL_REDIRECT=0
 
 .PHONY: setup run test bench lint messages clean
 
@@ -33,8 +33,8 @@ test: setup
 bench: setup
 	@test -n "$$DATABASE_URL" || (echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://..." && exit 2)
 	$(TEST_ENV) $(PY) manage.py migrate --no-input
-	$(TEST_ENV) SECURE_SSL_REDIRECT=0 $(PY) manage.py bench_data
-	$(TEST_ENV) SECURE_SSL_REDIRECT=0 $(PY) manage.py bench
+	$(TEST_ENV) $(PY) manage.py bench_data
+	$(TEST_ENV) $(PY) manage.py bench
 
 lint: setup
 	$(VENV)/bin/ruff check .
