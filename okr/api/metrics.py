@@ -1,0 +1,56 @@
+"""`GET metrics/` and `GET metrics/{name}/?start=&end=&…` (DESIGN.md "REST API contract")."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.response import Response
+
+from okr import metrics
+
+
+class MetricPeriodInput(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    department = serializers.CharField(required=False, allow_blank=True)
+    channel = serializers.CharField(required=False, allow_blank=True)
+    owner = serializers.CharField(required=False, allow_blank=True)
+    campaign = serializers.CharField(required=False, allow_blank=True)
+    stage = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": _("The end must be after the start.")})
+        return attrs
+
+
+class MetricOutput(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    direction = serializers.CharField()
+    filters = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField()
+
+
+class MetricViewSet(viewsets.ViewSet):
+    lookup_field = "name"
+    lookup_value_regex = "[a-z_]+"
+
+    @extend_schema(responses=MetricOutput(many=True))
+    def list(self, request):
+        return Response({"results": [m.as_dict() for m in metrics.REGISTRY.values()], "next": None, "previous": None})
+
+    @extend_schema(
+        parameters=[MetricPeriodInput],
+        responses=OpenApiTypes.OBJECT,
+        description="The metric's value for [start, end): `{metric, start, end, value, ...}`; value is null "
+        "without data.",
+    )
+    def retrieve(self, request, name=None):
+        metric = metrics.get(name)  # 404 before complaining about the period
+        data = MetricPeriodInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        period = data.validated_data
+        filters = {k: period[k] for k in metrics.FILTER_NAMES if k in period}
+        return Response(metrics.compute(metric.name, start=period["start"], end=period["end"], filters=filters))

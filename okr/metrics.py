@@ -1,0 +1,769 @@
+"""The metric registry (DESIGN.md "Metrics"): every board, report and API reads its numbers from here.
+
+Each metric is computed for a period [start, end) of local dates and optional filters, by SQL aggregates
+over the operational tables (leads.LeadStageChange, leads.Lead, customers.Order/ChannelSpend,
+feedback.Complaint/NpsResponse), which this module only reads. A metric with no data is None, never 0.
+Every computation runs a fixed number of queries whatever the amount of data.
+
+Medians and percentiles: PostgreSQL's percentile_cont; on SQLite the rows are sorted in SQL and the one or
+two rows around the wanted position are fetched with LIMIT/OFFSET, then interpolated like percentile_cont.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import DomainError
+from config.roles import DEPARTMENTS
+from customers.models import Channel, ChannelSpend, Customer, Order
+from feedback.models import Complaint, NpsResponse
+from leads.models import Lead, LeadStageChange
+from leads.stages import Stage
+
+CYCLE_TIME_BENCHMARK_DAYS = 28
+
+UP, DOWN = "up", "down"
+UNIT_LABELS = {
+    "score": _("score 0–100"),
+    "ratio": _("share 0–1"),
+    "days": _("days"),
+    "hours": _("hours"),
+    "nps": _("NPS −100…100"),
+    "money": _("money"),
+}
+
+
+class UnknownMetric(DomainError):
+    status, code = 404, "unknown_metric"
+
+
+class InvalidMetricFilter(DomainError):
+    status, code = 400, "invalid"
+
+
+# --- SQL building blocks ------------------------------------------------------------------------------------------
+
+
+class SecondsBetween(Func):
+    """Seconds from the second datetime to the first (a − b), as a float, in SQL."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra_context):  # PostgreSQL and the default
+        return super().as_sql(
+            compiler,
+            connection,
+            template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate `percentile_cont(p) WITHIN GROUP (ORDER BY expr)`."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    output_field = FloatField()
+    template = "%(function)s(%(percentile)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, percentile: float, **extra):
+        if not 0 <= percentile <= 1:
+            raise ValueError("percentile must be within 0..1")
+        super().__init__(expression, percentile=repr(float(percentile)), **extra)
+
+
+class _Sum(Func):
+    """SUM without GROUP BY, for single-value subqueries (`Sum` would group by the outer reference)."""
+
+    function = "SUM"
+
+
+class _CountDistinct(Func):
+    template = "COUNT(DISTINCT %(expressions)s)"
+    output_field = IntegerField()
+
+
+def _vendor(queryset) -> str:
+    return connections[queryset.db].vendor
+
+
+def percentiles(queryset, expression, ps: tuple[float, ...]) -> dict:
+    """`{"n", "mean", p: value...}` of `expression` over the rows of `queryset` (nulls ignored).
+
+    PostgreSQL: one query. SQLite: one aggregate query, then one LIMIT 2 OFFSET k query per percentile.
+    """
+    qs = queryset.annotate(_metric_v=expression).filter(_metric_v__isnull=False)
+    if _vendor(qs) == "postgresql":
+        aggs = {f"p{i}": PercentileCont("_metric_v", p) for i, p in enumerate(ps)}
+        row = qs.aggregate(n=Count("_metric_v"), mean=Avg("_metric_v"), **aggs)
+        return {"n": row["n"], "mean": row["mean"], **{p: row[f"p{i}"] for i, p in enumerate(ps)}}
+    row = qs.aggregate(n=Count("_metric_v"), mean=Avg("_metric_v"))
+    out = {"n": row["n"], "mean": row["mean"]}
+    ordered = qs.order_by("_metric_v").values_list("_metric_v", flat=True)
+    for p in ps:
+        out[p] = _pick(ordered, row["n"], p)
+    return out
+
+
+def _pick(ordered_values, n: int, p: float) -> float | None:
+    """percentile_cont from a sorted queryset: fetch only the (at most two) rows around position p·(n−1)."""
+    if not n:
+        return None
+    position = p * (n - 1)
+    low = math.floor(position)
+    rows = list(ordered_values[low : low + 2])
+    if len(rows) == 1 or position == low:
+        return float(rows[0])
+    return float(rows[0]) + (position - low) * (float(rows[1]) - float(rows[0]))
+
+
+def grouped_median(queryset, group_field: str, expression) -> dict[str, dict]:
+    """`{group: {"n", "median"}}`; PostgreSQL one query, SQLite one plus one per group (the groups are stages)."""
+    qs = queryset.annotate(_metric_v=expression).filter(_metric_v__isnull=False)
+    if _vendor(qs) == "postgresql":
+        rows = qs.values(group_field).annotate(n=Count("_metric_v"), median=PercentileCont("_metric_v", 0.5))
+        return {r[group_field]: {"n": r["n"], "median": r["median"]} for r in rows.order_by()}
+    counts = qs.values(group_field).annotate(n=Count("_metric_v")).order_by()
+    out = {}
+    for r in counts:
+        ordered = qs.filter(**{group_field: r[group_field]}).order_by("_metric_v").values_list("_metric_v", flat=True)
+        out[r[group_field]] = {"n": r["n"], "median": _pick(ordered, r["n"], 0.5)}
+    return out
+
+
+# --- periods and filters ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # exclusive
+
+    @property
+    def start_at(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.start, time.min))
+
+    @property
+    def end_at(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.end, time.min))
+
+    def q(self, field: str) -> Q:
+        return Q(**{f"{field}__gte": self.start_at, f"{field}__lt": self.end_at})
+
+
+FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage")
+LEAD_FILTERS = ("department", "channel", "owner", "campaign")
+
+
+def _lead_q(filters: dict, prefix: str = "") -> Q:
+    q = Q()
+    if "channel" in filters:
+        q &= Q(**{f"{prefix}source_channel__code": filters["channel"]})
+    if "campaign" in filters:
+        q &= Q(**{f"{prefix}campaign_id": filters["campaign"]})
+    if "owner" in filters:
+        q &= Q(**{f"{prefix}owner_id": filters["owner"]})
+    if "department" in filters:
+        # A lead belongs to its owner's department; a group name matches one row, so no duplicates.
+        q &= Q(**{f"{prefix}owner__groups__name": filters["department"]})
+    return q
+
+
+def _round(value, places: int = 4):
+    if value is None:
+        return None
+    return round(float(value), places)
+
+
+def _money(value) -> str | None:
+    if value is None:
+        return None
+    return str(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+# --- the metrics -------------------------------------------------------------------------------------------------
+
+
+def lead_quality_score(period: Period, filters: dict) -> dict:
+    """100 × accepted ÷ (accepted + rejected), over handoffs decided (handed_off → accepted/new) in the period."""
+    row = LeadStageChange.objects.filter(
+        period.q("at"),
+        _lead_q(filters, "lead__"),
+        from_stage=Stage.HANDED_OFF,
+        to_stage__in=[Stage.ACCEPTED, Stage.NEW],
+    ).aggregate(
+        accepted=Count("pk", filter=Q(to_stage=Stage.ACCEPTED)),
+        rejected=Count("pk", filter=Q(to_stage=Stage.NEW)),
+    )
+    decided = row["accepted"] + row["rejected"]
+    value = _round(100 * row["accepted"] / decided, 2) if decided else None
+    return {"value": value, "accepted": row["accepted"], "rejected": row["rejected"]}
+
+
+def _handoff_before(ref: str = "at"):
+    """The latest handoff of the outer change's lead at or before the outer change (index leads_change_lead_at)."""
+    return Subquery(
+        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF, at__lte=OuterRef(ref))
+        .order_by("-at", "-pk")
+        .values("at")[:1]
+    )
+
+
+def handoff_sla_rate(period: Period, filters: dict) -> dict:
+    """Share of handoffs decided in the period whose decision came within RELAY_HANDOFF_SLA_HOURS of the handoff."""
+    sla_hours = settings.RELAY_HANDOFF_SLA_HOURS
+    row = (
+        LeadStageChange.objects.filter(
+            period.q("at"),
+            _lead_q(filters, "lead__"),
+            from_stage=Stage.HANDED_OFF,
+            to_stage__in=[Stage.ACCEPTED, Stage.NEW],
+        )
+        .annotate(wait=SecondsBetween(F("at"), _handoff_before()))
+        .filter(wait__isnull=False)
+        .aggregate(decided=Count("pk"), within=Count("pk", filter=Q(wait__lte=sla_hours * 3600)))
+    )
+    value = _round(row["within"] / row["decided"]) if row["decided"] else None
+    return {"value": value, "decided": row["decided"], "within_sla": row["within"], "sla_hours": sla_hours}
+
+
+def close_rate(period: Period, filters: dict) -> dict:
+    """won ÷ (won + lost), over leads closed in the period."""
+    row = LeadStageChange.objects.filter(
+        period.q("at"), _lead_q(filters, "lead__"), to_stage__in=[Stage.WON, Stage.LOST]
+    ).aggregate(won=Count("pk", filter=Q(to_stage=Stage.WON)), lost=Count("pk", filter=Q(to_stage=Stage.LOST)))
+    closed = row["won"] + row["lost"]
+    return {"value": _round(row["won"] / closed) if closed else None, "won": row["won"], "lost": row["lost"]}
+
+
+def _first_handoff():
+    return Subquery(
+        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF)
+        .order_by("at", "pk")
+        .values("at")[:1]
+    )
+
+
+def won_changes(period: Period, filters: dict):
+    return LeadStageChange.objects.filter(period.q("at"), _lead_q(filters, "lead__"), to_stage=Stage.WON)
+
+
+def cycle_days_expression():
+    """Days from a won change's lead's first handoff to the won change."""
+    return SecondsBetween(F("at"), _first_handoff()) / Value(86400.0)
+
+
+def cycle_time_days(period: Period, filters: dict) -> dict:
+    """Median days from first handoff to won over leads won in the period; also mean and p90."""
+    stats = percentiles(won_changes(period, filters), cycle_days_expression(), (0.5, 0.9))
+    return {
+        "value": _round(stats[0.5], 2),
+        "mean": _round(stats["mean"], 2),
+        "p90": _round(stats[0.9], 2),
+        "leads": stats["n"],
+        "benchmark_days": CYCLE_TIME_BENCHMARK_DAYS,
+    }
+
+
+EXITABLE_STAGES = (
+    Stage.NEW,
+    Stage.HANDED_OFF,
+    Stage.ACCEPTED,
+    Stage.CONTACTED,
+    Stage.QUALIFIED,
+    Stage.PROPOSAL,
+    Stage.NEGOTIATION,
+)
+
+
+def time_in_stage_days(period: Period, filters: dict) -> dict:
+    """Per stage, the median days between entering a stage and leaving it, over exits in the period.
+
+    `value` is the median over all exits, or over the exits of `stage` when that filter is given.
+    """
+    exits = LeadStageChange.objects.filter(
+        period.q("at"), _lead_q(filters, "lead__"), from_stage__in=filters.get("stage", EXITABLE_STAGES)
+    )
+    entered = Subquery(
+        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=OuterRef("from_stage"), at__lte=OuterRef("at"))
+        .order_by("-at", "-pk")
+        .values("at")[:1]
+    )
+    days = SecondsBetween(F("at"), entered) / Value(86400.0)
+    grouped = grouped_median(exits, "from_stage", days)
+    by_stage = [
+        {"stage": stage.value, "median": _round(grouped[stage]["median"], 2), "exits": grouped[stage]["n"]}
+        for stage in EXITABLE_STAGES
+        if stage in grouped
+    ]
+    if "stage" in filters:
+        only = grouped.get(filters["stage"][0])
+        value = _round(only["median"], 2) if only else None
+    else:
+        value = _round(percentiles(exits, days, (0.5,))[0.5], 2) if grouped else None
+    return {"value": value, "by_stage": by_stage}
+
+
+def repurchase_rate(period: Period, filters: dict) -> dict:
+    """Among customers with an order in the period, the share with 2+ orders in total by the period's end."""
+    in_period = Order.objects.filter(period.q("ordered_at"))
+    if "channel" in filters:
+        in_period = in_period.filter(channel__code=filters["channel"])
+    row = (
+        Order.objects.filter(customer_id__in=in_period.values("customer_id"), ordered_at__lt=period.end_at)
+        .values("customer_id")
+        .annotate(orders=Count("pk"))
+        .aggregate(customers=Count("customer_id"), repeat=Count("customer_id", filter=Q(orders__gte=2)))
+    )
+    value = _round(row["repeat"] / row["customers"]) if row["customers"] else None
+    return {"value": value, "customers": row["customers"], "repeat_customers": row["repeat"]}
+
+
+def nps_counts(period: Period) -> dict:
+    return NpsResponse.objects.filter(period.q("answered_at")).aggregate(
+        total=Count("pk"),
+        promoters=Count("pk", filter=Q(score__gte=9)),
+        detractors=Count("pk", filter=Q(score__lte=6)),
+    )
+
+
+def nps_value(total: int, promoters: int, detractors: int) -> int | None:
+    """% promoters − % detractors, rounded half away from zero to an integer."""
+    if not total:
+        return None
+    exact = Decimal(100 * (promoters - detractors)) / Decimal(total)
+    return int(exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def nps(period: Period, filters: dict) -> dict:
+    """% promoters (9–10) − % detractors (0–6) over responses answered in the period."""
+    row = nps_counts(period)
+    return {
+        "value": nps_value(row["total"], row["promoters"], row["detractors"]),
+        "responses": row["total"],
+        "promoters": row["promoters"],
+        "passives": row["total"] - row["promoters"] - row["detractors"],
+        "detractors": row["detractors"],
+    }
+
+
+def _complaint_q(filters: dict) -> Q:
+    q = Q()
+    if "owner" in filters:
+        q &= Q(owner_id=filters["owner"])
+    if "department" in filters:
+        q &= Q(owner__groups__name=filters["department"])
+    if "channel" in filters:
+        q &= Q(channel__code=filters["channel"])
+    return q
+
+
+def complaint_resolution_hours(period: Period, filters: dict) -> dict:
+    """Median hours from opened to resolved, over complaints resolved in the period."""
+    resolved = Complaint.objects.filter(period.q("resolved_at"), _complaint_q(filters))
+    stats = percentiles(resolved, SecondsBetween(F("resolved_at"), F("opened_at")) / Value(3600.0), (0.5,))
+    return {"value": _round(stats[0.5], 2), "mean": _round(stats["mean"], 2), "complaints": stats["n"]}
+
+
+def complaint_rate(period: Period, filters: dict) -> dict:
+    """Complaints opened in the period ÷ customers with an order in the period."""
+    complaints = Complaint.objects.filter(period.q("opened_at")).count()
+    customers = Order.objects.filter(period.q("ordered_at")).aggregate(n=Count("customer_id", distinct=True))["n"]
+    value = _round(complaints / customers) if customers else None
+    return {"value": value, "complaints": complaints, "customers": customers}
+
+
+def _won_customers(period: Period, channel_ref):
+    """Customers won (a lead reaching won in the period) from leads of the channel `channel_ref`."""
+    return LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel=channel_ref)
+
+
+def channel_table(period: Period, filters: dict) -> list[dict]:
+    """Per channel: spend booked in months starting in the period, customers won from the channel's leads in the
+    period, and the revenue of those customers' orders placed in the period. One query."""
+    revenue = (
+        Order.objects.filter(
+            period.q("ordered_at"),
+            customer_id__in=_won_customers(period, OuterRef(OuterRef("pk"))).values("lead__customer_id"),
+        )
+        .order_by()
+        .annotate(total=_Sum("amount"))
+        .values("total")[:1]
+    )
+    won = _won_customers(period, OuterRef("pk")).order_by().annotate(n=_CountDistinct("lead__customer_id"))
+    spend = (
+        ChannelSpend.objects.filter(channel=OuterRef("pk"), month__gte=period.start, month__lt=period.end)
+        .order_by()
+        .annotate(total=_Sum("amount"))
+        .values("total")[:1]
+    )
+    channels = Channel.objects.annotate(
+        revenue=Subquery(revenue), cost=Subquery(spend), won=Coalesce(Subquery(won.values("n")[:1]), 0)
+    ).order_by("name", "pk")
+    if "channel" in filters:
+        channels = channels.filter(code=filters["channel"])
+    rows = []
+    for channel in channels:  # one row per channel (a short, fixed list), not per data row
+        if channel.cost is None and not channel.won and channel.revenue is None:
+            continue
+        revenue_value = Decimal(channel.revenue or 0)
+        cost_value = Decimal(channel.cost) if channel.cost is not None else None
+        roi = (revenue_value - cost_value) / cost_value if cost_value else None
+        cac = cost_value / channel.won if cost_value is not None and channel.won else None
+        rows.append(
+            {
+                "channel": channel.code,
+                "name": channel.name,
+                "revenue": _money(revenue_value),
+                "cost": _money(cost_value),
+                "customers_won": channel.won,
+                "roi": _round(roi),
+                "cac": _money(cac),
+            }
+        )
+    return rows
+
+
+def channel_roi(period: Period, filters: dict) -> dict:
+    """(revenue − cost) ÷ cost per channel; `value` for all listed channels together (null without spend)."""
+    rows = channel_table(period, filters)
+    cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
+    revenue = sum((Decimal(r["revenue"]) for r in rows if r["cost"] is not None), Decimal(0))
+    value = _round((revenue - cost) / cost) if cost else None
+    return {
+        "value": value,
+        "by_channel": [{k: r[k] for k in ("channel", "name", "revenue", "cost", "roi")} for r in rows],
+    }
+
+
+def cac(period: Period, filters: dict) -> dict:
+    """Channel spend ÷ customers won from that channel in the period; `value` over all channels."""
+    rows = channel_table(period, filters)
+    cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
+    won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel__isnull=False)
+    if "channel" in filters:
+        won = won.filter(lead__source_channel__code=filters["channel"])
+    customers = won.aggregate(n=Count("lead__customer_id", distinct=True))["n"]
+    value = float(_money(cost / customers)) if customers and any(r["cost"] is not None for r in rows) else None
+    return {
+        "value": value,
+        "customers_won": customers,
+        "by_channel": [{k: r[k] for k in ("channel", "name", "cost", "customers_won", "cac")} for r in rows],
+    }
+
+
+def ltv(period: Period, filters: dict) -> dict:
+    """Mean total order amount to date of the customers whose first order falls in the period."""
+    newcomers = (
+        Order.objects.filter(period.q("ordered_at"))
+        .exclude(Exists(Order.objects.filter(customer=OuterRef("customer"), ordered_at__lt=period.start_at)))
+        .values("customer_id")
+    )
+    total = Order.objects.filter(customer=OuterRef("pk")).order_by().annotate(s=_Sum("amount")).values("s")[:1]
+    row = (
+        Customer.objects.filter(pk__in=newcomers)
+        .annotate(total=Subquery(total))
+        .aggregate(customers=Count("pk"), mean=Avg("total"))
+    )
+    return {"value": _round(row["mean"], 2) if row["customers"] else None, "customers": row["customers"]}
+
+
+FUNNEL_STAGES = (
+    Stage.NEW,
+    Stage.HANDED_OFF,
+    Stage.ACCEPTED,
+    Stage.CONTACTED,
+    Stage.QUALIFIED,
+    Stage.PROPOSAL,
+    Stage.NEGOTIATION,
+    Stage.WON,
+)
+
+
+def funnel(period: Period, filters: dict) -> dict:
+    """For leads created in the period: how many reached each stage (or a later one, since moves may skip),
+    and the drop-off from each stage to the next. `value` is the conversion from created to won."""
+    rank = {stage: index for index, stage in enumerate(FUNNEL_STAGES)}
+    reached = Max(
+        Case(
+            *[When(stage_changes__to_stage=s, then=Value(r)) for s, r in rank.items() if r],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    )
+    lost = Max(Case(When(stage_changes__to_stage=Stage.LOST, then=Value(1)), default=Value(0)))
+    row = (
+        Lead.objects.filter(period.q("created_at"), _lead_q(filters))
+        .values("pk")
+        .annotate(reached=reached, was_lost=lost)
+        .aggregate(
+            **{f"s{r}": Count("pk", filter=Q(reached__gte=r)) for r in rank.values()},
+            lost=Count("pk", filter=Q(was_lost=1)),
+        )
+    )
+    stages, previous = [], None
+    for stage, r in rank.items():
+        count = row[f"s{r}"]
+        drop = None if previous is None or not previous else _round(1 - count / previous)
+        stages.append({"stage": stage.value, "count": count, "drop_off": drop})
+        previous = count
+    created = row["s0"]
+    return {
+        "value": _round(row[f"s{rank[Stage.WON]}"] / created) if created else None,
+        "stages": stages,
+        "lost": row["lost"],
+    }
+
+
+# --- the registry ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str
+    direction: str
+    compute: Callable[[Period, dict], dict] = field(repr=False)
+    filters: tuple[str, ...] = ()
+    description: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "label": str(self.label),
+            "unit": self.unit,
+            "direction": self.direction,
+            "filters": list(self.filters),
+            "description": str(self.description),
+        }
+
+
+REGISTRY: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "lead_quality_score",
+            _("Lead quality score"),
+            "score",
+            UP,
+            lead_quality_score,
+            LEAD_FILTERS,
+            _("100 × accepted ÷ (accepted + rejected), over handoffs decided in the period."),
+        ),
+        Metric(
+            "handoff_sla_rate",
+            _("Handoffs decided within SLA"),
+            "ratio",
+            UP,
+            handoff_sla_rate,
+            LEAD_FILTERS,
+            _("Share of handoffs decided in the period within the acceptance SLA."),
+        ),
+        Metric(
+            "close_rate",
+            _("Close rate"),
+            "ratio",
+            UP,
+            close_rate,
+            LEAD_FILTERS,
+            _("won ÷ (won + lost), over leads closed in the period."),
+        ),
+        Metric(
+            "cycle_time_days",
+            _("Cycle time (days)"),
+            "days",
+            DOWN,
+            cycle_time_days,
+            LEAD_FILTERS,
+            _("Median days from first handoff to won, over leads won in the period (with mean and p90)."),
+        ),
+        Metric(
+            "time_in_stage_days",
+            _("Time in stage (days)"),
+            "days",
+            DOWN,
+            time_in_stage_days,
+            (*LEAD_FILTERS, "stage"),
+            _("Per stage, median days a lead spent in it, over stage exits in the period."),
+        ),
+        Metric(
+            "repurchase_rate",
+            _("Repurchase rate"),
+            "ratio",
+            UP,
+            repurchase_rate,
+            ("channel",),
+            _("Among customers with an order in the period, the share with 2 or more orders by the period's end."),
+        ),
+        Metric(
+            "nps",
+            _("NPS"),
+            "nps",
+            UP,
+            nps,
+            (),
+            _("% promoters (9–10) − % detractors (0–6), over responses in the period."),
+        ),
+        Metric(
+            "complaint_resolution_hours",
+            _("Complaint resolution time (hours)"),
+            "hours",
+            DOWN,
+            complaint_resolution_hours,
+            ("department", "owner", "channel"),
+            _("Median hours from opened to resolved, over complaints resolved in the period."),
+        ),
+        Metric(
+            "complaint_rate",
+            _("Complaint rate"),
+            "ratio",
+            DOWN,
+            complaint_rate,
+            (),
+            _("Complaints opened in the period ÷ customers with an order in the period."),
+        ),
+        Metric(
+            "channel_roi",
+            _("Channel ROI"),
+            "ratio",
+            UP,
+            channel_roi,
+            ("channel",),
+            _("(revenue − cost) ÷ cost per channel, for customers won from the channel's leads in the period."),
+        ),
+        Metric(
+            "cac",
+            _("Customer acquisition cost"),
+            "money",
+            DOWN,
+            cac,
+            ("channel",),
+            _("Channel spend ÷ customers won from that channel in the period."),
+        ),
+        Metric(
+            "ltv",
+            _("Customer lifetime value"),
+            "money",
+            UP,
+            ltv,
+            (),
+            _("Mean total order amount to date of customers whose first order falls in the period."),
+        ),
+        Metric(
+            "funnel",
+            _("Funnel conversion"),
+            "ratio",
+            UP,
+            funnel,
+            LEAD_FILTERS,
+            _("Leads created in the period reaching each stage; the value is the share that was won."),
+        ),
+    )
+}
+
+
+def metric_choices() -> list[tuple[str, str]]:
+    return [(m.name, m.label) for m in REGISTRY.values()]
+
+
+def get(name: str) -> Metric:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownMetric(_("There is no metric with that name."), field="name") from None
+
+
+def clean_filters(metric: Metric, raw: dict) -> dict:
+    """Validate filter values (strings from a query string or JSON) into the shapes the metrics use.
+
+    Raises InvalidMetricFilter naming the filter. Empty values are ignored.
+    """
+    from django.utils.translation import gettext
+
+    cleaned: dict = {}
+    for name, value in raw.items():
+        if value in (None, ""):
+            continue
+        if name not in FILTER_NAMES:
+            raise InvalidMetricFilter(gettext("Unknown filter."), field=name)
+        if name not in metric.filters:
+            raise InvalidMetricFilter(
+                gettext("The metric %(metric)s cannot be filtered by %(filter)s.")
+                % {"metric": metric.name, "filter": name},
+                field=name,
+            )
+        if name in ("owner", "campaign"):
+            try:
+                cleaned[name] = int(value)
+            except (TypeError, ValueError):
+                raise InvalidMetricFilter(gettext("Enter a whole number."), field=name) from None
+        elif name == "department":
+            if value not in DEPARTMENTS:
+                raise InvalidMetricFilter(gettext("Choose marketing, sales or service."), field=name)
+            cleaned[name] = value
+        elif name == "stage":
+            if value not in EXITABLE_STAGES:
+                raise InvalidMetricFilter(gettext("Choose an open stage."), field=name)
+            cleaned[name] = (value,)
+        else:
+            cleaned[name] = str(value)
+    return cleaned
+
+
+def compute(name: str, *, start: date, end: date, filters: dict | None = None) -> dict:
+    """`{"metric", "start", "end", "value", ...extra figures}` for the metric over [start, end).
+
+    Raises UnknownMetric (404) and InvalidMetricFilter (400, field named).
+    """
+    from django.utils.translation import gettext
+
+    metric = get(name)
+    if end <= start:
+        raise InvalidMetricFilter(gettext("The end must be after the start."), field="end")
+    cleaned = clean_filters(metric, filters or {})
+    result = metric.compute(Period(start, end), cleaned)
+    return {"metric": metric.name, "start": start.isoformat(), "end": end.isoformat(), **result}
+
+
+def filters_key(filters: dict | None) -> tuple:
+    """A hashable key for a (filters) dict, so equal bindings are computed once per request."""
+    return tuple(sorted((k, str(v)) for k, v in (filters or {}).items() if v not in (None, "")))

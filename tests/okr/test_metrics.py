@@ -1,0 +1,380 @@
+"""Every metric of the registry against hand-computed fixtures, through GET /api/v1/metrics/{name}/."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from leads.models import Lead
+from okr import metrics
+from tests.factories import (
+    CampaignFactory,
+    ChannelFactory,
+    ChannelSpendFactory,
+    ComplaintFactory,
+    CustomerFactory,
+    LeadFactory,
+    NpsResponseFactory,
+    OrderFactory,
+    make_user,
+)
+from tests.okr.conftest import at, history
+
+pytestmark = pytest.mark.django_db
+
+START, END = date(2026, 3, 1), date(2026, 4, 1)
+EMPTY = (date(2020, 1, 1), date(2020, 4, 1))
+
+
+def D(month, day):  # noqa: N802 - a short date helper for fixtures
+    return date(2026, month, day)
+
+
+def test_list_names_every_metric_of_the_design(api_as):
+    body = api_as("service").get("/api/v1/metrics/").json()
+    names = {m["name"] for m in body["results"]}
+    assert names == {
+        "lead_quality_score",
+        "handoff_sla_rate",
+        "close_rate",
+        "cycle_time_days",
+        "time_in_stage_days",
+        "repurchase_rate",
+        "nps",
+        "complaint_resolution_hours",
+        "complaint_rate",
+        "channel_roi",
+        "cac",
+        "ltv",
+        "funnel",
+    }
+    cycle = next(m for m in body["results"] if m["name"] == "cycle_time_days")
+    assert cycle["direction"] == "down" and cycle["unit"] == "days" and cycle["label"]
+
+
+@pytest.mark.parametrize("name", sorted(metrics.REGISTRY))
+def test_every_metric_is_null_without_data(metric, name):
+    assert metric(name, *EMPTY)["value"] is None
+
+
+def test_lead_quality_score_counts_decisions_in_the_period_start_inclusive_end_exclusive(metric):
+    web = ChannelFactory(code="web")
+    history(("handed_off", "accepted", at(START)), source_channel=web)
+    history(("handed_off", "new", at(D(3, 10))))
+    history(("handed_off", "accepted", at(D(3, 20))))
+    history(("handed_off", "accepted", at(END)))  # end is exclusive
+    history(("handed_off", "new", at(D(2, 28), 23, 59)))  # before the start
+    history(("new", "handed_off", at(D(3, 5))))  # a handoff, not a decision
+
+    body = metric("lead_quality_score", START, END)
+    assert body == {
+        "metric": "lead_quality_score",
+        "start": "2026-03-01",
+        "end": "2026-04-01",
+        "value": 66.67,
+        "accepted": 2,
+        "rejected": 1,
+    }
+    assert metric("lead_quality_score", START, END, channel="web")["value"] == 100.0
+
+
+def test_handoff_sla_rate_measures_from_the_latest_handoff(metric, settings):
+    settings.RELAY_HANDOFF_SLA_HOURS = 24
+    history(("new", "handed_off", at(START, 8)), ("handed_off", "accepted", at(D(3, 2), 8)))  # exactly 24 h
+    history(("new", "handed_off", at(D(3, 3))), ("handed_off", "new", at(D(3, 5))))  # 48 h
+    history(("new", "handed_off", at(D(2, 27))), ("handed_off", "accepted", at(START, 10)))  # 58 h
+    history(
+        ("new", "handed_off", at(D(2, 1))),
+        ("handed_off", "new", at(D(2, 2))),
+        ("new", "handed_off", at(D(3, 10))),
+        ("handed_off", "accepted", at(D(3, 10), 12)),  # 12 h after the second handoff
+    )
+    body = metric("handoff_sla_rate", START, END)
+    assert (body["value"], body["decided"], body["within_sla"], body["sla_hours"]) == (0.5, 4, 2, 24)
+
+    settings.RELAY_HANDOFF_SLA_HOURS = 72
+    assert metric("handoff_sla_rate", START, END)["value"] == 1.0
+
+
+def test_close_rate_and_its_owner_and_department_filters(metric):
+    seller = make_user("sales")
+    marketer = make_user("marketing")
+    history(("negotiation", "won", at(START)), owner=seller)
+    history(("negotiation", "won", at(D(3, 5))), owner=seller)
+    history(("proposal", "won", at(D(3, 31), 23, 59)), owner=marketer)
+    history(("contacted", "lost", at(D(3, 15))), owner=seller)
+    history(("contacted", "lost", at(END)))
+
+    body = metric("close_rate", START, END)
+    assert (body["value"], body["won"], body["lost"]) == (0.75, 3, 1)
+    assert metric("close_rate", START, END, owner=seller.pk)["value"] == pytest.approx(2 / 3, abs=1e-4)
+    assert metric("close_rate", START, END, department="marketing")["value"] == 1.0
+    assert metric("close_rate", START, END, department="service")["value"] is None
+
+
+def test_cycle_time_is_median_mean_and_p90_from_first_handoff_to_won(metric):
+    history(
+        ("new", "handed_off", at(D(2, 1))),
+        ("handed_off", "new", at(D(2, 2))),
+        ("new", "handed_off", at(D(3, 1))),
+        ("handed_off", "accepted", at(D(3, 2))),
+        ("accepted", "won", at(D(3, 11))),
+    )  # 38 days: the first handoff counts
+    history(("new", "handed_off", at(START)), ("negotiation", "won", at(D(3, 11))))  # 10
+    history(("new", "handed_off", at(START)), ("negotiation", "won", at(D(3, 21))))  # 20
+    history(("new", "handed_off", at(START)), ("negotiation", "won", at(D(3, 5))))  # 4
+    history(("new", "handed_off", at(START)), ("negotiation", "won", at(D(4, 2))))  # won after the period
+
+    body = metric("cycle_time_days", START, END)
+    assert body["value"] == 15.0
+    assert body["mean"] == 18.0
+    assert body["p90"] == pytest.approx(32.6)
+    assert body["leads"] == 4
+    assert body["benchmark_days"] == 28
+
+
+def test_cycle_time_of_one_lead_is_its_own_duration(metric):
+    history(("new", "handed_off", at(START)), ("negotiation", "won", at(D(3, 3), 12)))
+    body = metric("cycle_time_days", START, END)
+    assert (body["value"], body["mean"], body["p90"]) == (2.5, 2.5, 2.5)
+
+
+def test_time_in_stage_by_stage_over_exits_in_the_period(metric):
+    history(
+        ("new", "handed_off", at(D(3, 1))),
+        ("handed_off", "accepted", at(D(3, 3))),  # handed_off: 2 days
+        ("accepted", "contacted", at(D(3, 4))),  # accepted: 1
+        ("contacted", "qualified", at(D(3, 10))),  # contacted: 6
+    )
+    history(
+        ("new", "handed_off", at(D(2, 20))),
+        ("handed_off", "accepted", at(D(3, 2))),  # handed_off: 10
+        ("accepted", "contacted", at(D(4, 3))),  # exit after the period
+    )
+    history(("new", "handed_off", at(D(3, 5))), ("handed_off", "accepted", at(D(3, 9))))  # handed_off: 4
+
+    body = metric("time_in_stage_days", START, END)
+    assert body["by_stage"] == [
+        {"stage": "handed_off", "median": 4.0, "exits": 3},
+        {"stage": "accepted", "median": 1.0, "exits": 1},
+        {"stage": "contacted", "median": 6.0, "exits": 1},
+    ]
+    assert body["value"] == 4.0  # median of 1, 2, 4, 6, 10
+    assert metric("time_in_stage_days", START, END, stage="contacted")["value"] == 6.0
+    assert metric("time_in_stage_days", START, END, stage="proposal")["value"] is None
+
+
+def test_repurchase_rate_counts_orders_up_to_the_period_end(metric):
+    c1, c2, c3, c4, c5 = CustomerFactory.create_batch(5)
+    OrderFactory(customer=c1, ordered_at=at(D(2, 10)))
+    OrderFactory(customer=c1, ordered_at=at(D(3, 5)))  # repeat
+    OrderFactory(customer=c2, ordered_at=at(D(3, 7)))
+    OrderFactory(customer=c3, ordered_at=at(START))
+    OrderFactory(customer=c3, ordered_at=at(D(3, 20)))  # repeat
+    OrderFactory(customer=c4, ordered_at=at(D(3, 15)))
+    OrderFactory(customer=c4, ordered_at=at(END))  # after the end: not yet a repeat
+    OrderFactory(customer=c5, ordered_at=at(D(1, 5)))  # no order in the period
+
+    body = metric("repurchase_rate", START, END)
+    assert (body["value"], body["customers"], body["repeat_customers"]) == (0.5, 4, 2)
+
+
+def test_nps_is_an_integer_from_responses_in_the_period(metric):
+    for score in (10, 9, 8, 7, 6, 0, 9):
+        NpsResponseFactory(score=score, answered_at=at(D(3, 3)))
+    NpsResponseFactory(score=0, answered_at=at(END))
+    NpsResponseFactory(score=0, answered_at=at(D(2, 28), 23, 59))
+
+    body = metric("nps", START, END)
+    assert body["value"] == 14  # 100 × (3 − 2) ÷ 7 = 14.29
+    assert (body["responses"], body["promoters"], body["passives"], body["detractors"]) == (7, 3, 2, 2)
+
+
+def test_nps_rounds_half_away_from_zero():
+    assert metrics.nps_value(8, 1, 0) == 13  # 12.5
+    assert metrics.nps_value(8, 0, 1) == -13
+    assert metrics.nps_value(2, 2, 0) == 100
+    assert metrics.nps_value(0, 0, 0) is None
+
+
+def test_complaint_resolution_hours_is_the_median_over_complaints_resolved_in_the_period(metric):
+    ComplaintFactory(opened_at=at(START), resolved_at=at(START, 10), status="resolved")  # 10 h
+    ComplaintFactory(opened_at=at(D(2, 28)), resolved_at=at(D(3, 2)), status="resolved")  # 48 h
+    ComplaintFactory(opened_at=at(D(3, 3)), resolved_at=at(D(3, 3), 5), status="resolved")  # 5 h
+    ComplaintFactory(opened_at=at(D(3, 30)), resolved_at=at(END), status="resolved")  # after
+    ComplaintFactory(opened_at=at(D(3, 30)))  # still open
+
+    body = metric("complaint_resolution_hours", START, END)
+    assert (body["value"], body["complaints"]) == (10.0, 3)
+    assert body["mean"] == 21.0
+
+
+def test_complaint_rate_is_complaints_per_ordering_customer(metric):
+    buyers = CustomerFactory.create_batch(4)
+    for customer in buyers:
+        OrderFactory(customer=customer, ordered_at=at(D(3, 4)))
+    OrderFactory(customer=buyers[0], ordered_at=at(D(3, 6)))  # same customer twice
+    ComplaintFactory(customer=buyers[0], opened_at=at(START))
+    ComplaintFactory(customer=buyers[1], opened_at=at(END))  # after
+    body = metric("complaint_rate", START, END)
+    assert (body["value"], body["complaints"], body["customers"]) == (0.25, 1, 4)
+
+
+@pytest.fixture
+def channel_data():
+    web, ads, expo = (ChannelFactory(code=c, name=c.title()) for c in ("web", "ads", "expo"))
+    ChannelSpendFactory(channel=web, month=D(3, 1), amount=Decimal("1000"))
+    ChannelSpendFactory(channel=web, month=D(2, 1), amount=Decimal("500"))
+    ChannelSpendFactory(channel=web, month=D(4, 1), amount=Decimal("700"))
+    ChannelSpendFactory(channel=ads, month=D(3, 1), amount=Decimal("2000"))
+    x, y, z, w, v = CustomerFactory.create_batch(5)
+    history(("negotiation", "won", at(D(3, 3))), customer=x, source_channel=web)
+    history(("negotiation", "won", at(D(3, 9))), customer=y, source_channel=web)
+    history(("negotiation", "won", at(D(3, 9))), customer=z, source_channel=ads)
+    history(("negotiation", "lost", at(D(3, 9))), source_channel=ads)
+    history(("negotiation", "won", at(END)), customer=w, source_channel=web)  # won after the period
+    history(("negotiation", "won", at(D(3, 12))), customer=v, source_channel=expo)
+    OrderFactory(customer=x, amount=Decimal("1500"), ordered_at=at(D(3, 3)))
+    OrderFactory(customer=x, amount=Decimal("300"), ordered_at=at(D(3, 25)))
+    OrderFactory(customer=y, amount=Decimal("700"), ordered_at=at(D(3, 9)))
+    OrderFactory(customer=y, amount=Decimal("999"), ordered_at=at(END))
+    OrderFactory(customer=z, amount=Decimal("1000"), ordered_at=at(D(3, 10)))
+    OrderFactory(customer=w, amount=Decimal("5000"), ordered_at=at(D(3, 10)))
+
+
+def test_channel_roi_per_channel(metric, channel_data):
+    body = metric("channel_roi", START, END)
+    assert body["by_channel"] == [
+        {"channel": "ads", "name": "Ads", "revenue": "1000.00", "cost": "2000.00", "roi": -0.5},
+        {"channel": "expo", "name": "Expo", "revenue": "0.00", "cost": None, "roi": None},
+        {"channel": "web", "name": "Web", "revenue": "2500.00", "cost": "1000.00", "roi": 1.5},
+    ]
+    assert body["value"] == pytest.approx((3500 - 3000) / 3000, abs=1e-4)
+    assert metric("channel_roi", START, END, channel="web")["value"] == 1.5
+
+
+def test_cac_per_channel(metric, channel_data):
+    body = metric("cac", START, END)
+    assert body["by_channel"] == [
+        {"channel": "ads", "name": "Ads", "cost": "2000.00", "customers_won": 1, "cac": "2000.00"},
+        {"channel": "expo", "name": "Expo", "cost": None, "customers_won": 1, "cac": None},
+        {"channel": "web", "name": "Web", "cost": "1000.00", "customers_won": 2, "cac": "500.00"},
+    ]
+    assert (body["value"], body["customers_won"]) == (750.0, 4)
+    assert metric("cac", START, END, channel="web")["value"] == 500.0
+
+
+def test_spend_without_wins_gives_a_cac_of_null(metric):
+    ChannelSpendFactory(channel=ChannelFactory(code="tv"), month=D(3, 1))
+    assert metric("cac", START, END)["value"] is None
+    assert metric("channel_roi", START, END)["value"] == -1.0
+
+
+def test_ltv_is_the_mean_lifetime_total_of_customers_first_ordering_in_the_period(metric):
+    c1, c2, c3 = CustomerFactory.create_batch(3)
+    OrderFactory(customer=c1, amount=Decimal("100"), ordered_at=at(D(3, 5)))
+    OrderFactory(customer=c1, amount=Decimal("50"), ordered_at=at(D(4, 10)))  # to date: counts
+    OrderFactory(customer=c2, amount=Decimal("80"), ordered_at=at(D(2, 1)))  # first order before
+    OrderFactory(customer=c2, amount=Decimal("80"), ordered_at=at(D(3, 2)))
+    OrderFactory(customer=c3, amount=Decimal("300"), ordered_at=at(START))
+    body = metric("ltv", START, END)
+    assert (body["value"], body["customers"]) == (225.0, 2)
+
+
+def test_funnel_counts_leads_reaching_each_stage_and_drop_off(metric):
+    campaign = CampaignFactory()
+
+    def created(lead, day):
+        Lead.objects.filter(pk=lead.pk).update(created_at=at(day, 9))
+        return lead
+
+    created(LeadFactory(campaign=campaign), D(3, 1))
+    created(history(("new", "handed_off", at(D(3, 2))), ("handed_off", "new", at(D(3, 3)))), D(3, 1))
+    created(
+        history(
+            ("new", "handed_off", at(D(3, 2))),
+            ("handed_off", "accepted", at(D(3, 3))),
+            ("accepted", "proposal", at(D(3, 4))),
+        ),
+        D(3, 2),
+    )
+    created(
+        history(
+            ("new", "handed_off", at(D(3, 2))),
+            ("handed_off", "accepted", at(D(3, 3))),
+            ("accepted", "negotiation", at(D(3, 4))),
+            ("negotiation", "won", at(D(3, 5))),
+        ),
+        D(3, 2),
+    )
+    created(
+        history(
+            ("new", "handed_off", at(D(3, 2))),
+            ("handed_off", "accepted", at(D(3, 3))),
+            ("accepted", "contacted", at(D(3, 4))),
+            ("contacted", "lost", at(D(3, 5))),
+        ),
+        D(3, 31),
+    )
+    created(history(("new", "handed_off", at(D(4, 2))), ("negotiation", "won", at(D(4, 3)))), D(4, 1))
+
+    body = metric("funnel", START, END)
+    counts = {s["stage"]: s["count"] for s in body["stages"]}
+    assert counts == {
+        "new": 5,
+        "handed_off": 4,
+        "accepted": 3,
+        "contacted": 3,
+        "qualified": 2,
+        "proposal": 2,
+        "negotiation": 1,
+        "won": 1,
+    }
+    drops = {s["stage"]: s["drop_off"] for s in body["stages"]}
+    assert drops["new"] is None
+    assert drops["handed_off"] == 0.2
+    assert drops["qualified"] == pytest.approx(1 / 3, abs=1e-4)
+    assert drops["negotiation"] == 0.5
+    assert (body["value"], body["lost"]) == (0.2, 1)
+    assert metric("funnel", START, END, campaign=campaign.pk)["stages"][0]["count"] == 1
+
+
+def test_unknown_metric_is_404_problem(api_as):
+    response = api_as("sales").get("/api/v1/metrics/happiness/", {"start": "2026-03-01", "end": "2026-04-01"})
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["errors"][0]["field"] == "name"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "2026-13-01", "end": "2026-04-01"}, "start"),
+        ({"start": "2026-03-01"}, "end"),
+        ({"start": "2026-03-01", "end": "2026-03-01"}, "end"),
+        ({"start": "2026-03-01", "end": "2026-04-01", "owner": "abc"}, "owner"),
+        ({"start": "2026-03-01", "end": "2026-04-01", "department": "finance"}, "department"),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(api_as, params, field):
+    response = api_as("sales").get("/api/v1/metrics/close_rate/", params)
+    assert response.status_code == 400
+    assert field in {e["field"] for e in response.json()["errors"]}
+
+
+def test_a_filter_the_metric_does_not_support_is_400(api_as):
+    response = api_as("sales").get(
+        "/api/v1/metrics/nps/", {"start": "2026-03-01", "end": "2026-04-01", "channel": "web"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "channel"
+
+
+def test_anonymous_is_refused(client):
+    assert client.get("/api/v1/metrics/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("name", sorted(metrics.REGISTRY))
+def test_each_metric_runs_a_fixed_number_of_queries(name, django_assert_max_num_queries, channel_data):
+    with django_assert_max_num_queries(10):
+        metrics.compute(name, start=START, end=END)
