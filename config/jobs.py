@@ -6,6 +6,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from config.models import JobStatus, TrackedJob
 
@@ -45,8 +46,6 @@ def finish(job: TrackedJob, *, error: str = "", **fields) -> None:
 
 def sweep_stalled(now=None) -> int:
     """Re-enqueue jobs whose worker went silent; give up after MAX_ATTEMPTS."""
-    from celery import current_app
-
     now = now or timezone.now()
     stall = now - timedelta(minutes=settings.RELAY_JOB_STALL_MINUTES)
     revived = 0
@@ -61,6 +60,6 @@ def sweep_stalled(now=None) -> int:
                     status=JobStatus.FAILED, finished_at=now, error="gave up after repeated stalls"
                 )
                 continue
-            current_app.send_task(model.resume_task, args=[job.pk])
+            import_string(model.resume_task).delay(job.pk)
             revived += 1
     return revived

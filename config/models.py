@@ -48,7 +48,7 @@ class TrackedJob(models.Model):
     """A long job kept as a row, so a stalled one is picked up again by `sweep_stalled_jobs`.
 
     The filesystem broker loses messages when a worker dies; the row does not.
-    Subclasses set `resume_task` to the dotted name of the task that (re)runs them.
+    Subclasses set `resume_task` to the dotted path of the task that (re)runs them.
     """
 
     resume_task: str = ""
