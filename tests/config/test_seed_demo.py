@@ -1,0 +1,155 @@
+from collections import Counter
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
+from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
+from leads.models import Activity, Lead, LeadStageChange, Tag
+from leads.stages import NEXT, PIPELINE, Stage
+from okr.models import CheckIn, KeyResult, Objective
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    Channel,
+    Campaign,
+    ChannelSpend,
+    Customer,
+    CustomerIdentity,
+    Order,
+    Lead,
+    LeadStageChange,
+    Activity,
+    Tag,
+    Lead.tags.through,
+    Complaint,
+    ComplaintStatusChange,
+    NpsInvitation,
+    NpsResponse,
+    FollowUpTask,
+    Objective,
+    KeyResult,
+    CheckIn,
+]
+
+
+def seed(**kwargs):
+    call_command("seed_demo", customers=300, leads=800, stdout=open("/dev/null", "w"), **kwargs)  # noqa: SIM115
+
+
+def counts():
+    return {model._meta.label: model.objects.count() for model in MODELS}
+
+
+def test_seed_creates_every_kind_of_row():
+    seed()
+    assert all(n > 0 for n in counts().values()), counts()
+    assert Customer.objects.count() == 300
+    assert Lead.objects.count() == 800
+    assert set(Lead.objects.values_list("stage", flat=True)) == set(Stage.values)
+    assert set(Channel.objects.values_list("code", flat=True)) >= {
+        "wechat",
+        "douyin",
+        "xiaohongshu",
+        "website",
+        "store",
+        "trade_show",
+        "referral",
+    }
+    assert ChannelSpend.objects.values("month").distinct().count() >= 6
+    assert set(Complaint.objects.values_list("status", flat=True)) >= {"open", "in_progress", "closed"}
+    scores = list(NpsResponse.objects.values_list("score", flat=True))
+    assert min(scores) <= 6 and max(scores) >= 9 and any(s in (7, 8) for s in scores)
+    repeat = Counter(Order.objects.values_list("customer_id", flat=True))
+    assert max(repeat.values()) >= 2
+    assert Lead.objects.filter(referred_by__isnull=False).exists()
+    assert Lead.objects.filter(is_high_intent=True).exists()
+    # Identities are normalized: E.164 phones, lower-case emails.
+    phones = CustomerIdentity.objects.filter(kind="phone", is_valid=True).values_list("value", flat=True)
+    assert all(p.startswith("+861") and len(p) == 14 and p[1:].isdigit() for p in phones)
+    emails = CustomerIdentity.objects.filter(kind="email", is_valid=True).values_list("value", flat=True)
+    assert all(e == e.lower() and "@" in e for e in emails)
+    # Key results are bound to the registry's metric names (plus manual ones).
+    metrics = set(KeyResult.objects.values_list("metric", flat=True))
+    assert metrics >= {"lead_quality_score", "close_rate", "cycle_time_days", "nps", "repurchase_rate", ""}
+    assert KeyResult.objects.get(metric="cycle_time_days").direction == "down"
+    assert sorted(Objective.objects.values_list("department", "owner__username")) == [
+        ("marketing", "marketing_manager"),
+        ("sales", "sales_manager"),
+        ("service", "service_manager"),
+    ]
+
+
+def test_demo_users_have_their_roles_and_password():
+    seed()
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff and admin.check_password("relay-demo")
+    manager = User.objects.get(username="sales_manager")
+    assert sorted(manager.groups.values_list("name", flat=True)) == ["manager", "sales"]
+    assert list(User.objects.get(username="service2").groups.values_list("name", flat=True)) == ["service"]
+    staff = User.objects.filter(username__in=["marketing", "sales3", "marketing2", "service"])
+    assert all(u.is_staff and u.first_name and u.check_password("relay-demo") for u in staff)
+
+
+def test_stage_history_follows_the_state_machine():
+    seed()
+    changes: dict[int, list] = {}
+    for change in LeadStageChange.objects.order_by("lead_id", "at", "pk"):
+        changes.setdefault(change.lead_id, []).append(change)
+    for lead in Lead.objects.all():
+        history = changes.get(lead.pk, [])
+        stage = Stage.NEW
+        previous_at = lead.created_at
+        for change in history:
+            assert change.from_stage == stage, (lead.pk, change)
+            assert change.to_stage in NEXT[stage], (lead.pk, change)
+            assert change.at >= previous_at
+            stage, previous_at = change.to_stage, change.at
+        assert stage == lead.stage, lead.pk
+        handoffs = [c.at for c in history if c.to_stage == Stage.HANDED_OFF]
+        assert lead.first_handed_off_at == (handoffs[0] if handoffs else None)
+        assert lead.handed_off_at == (handoffs[-1] if handoffs else None)
+        if lead.stage in PIPELINE:
+            assert lead.owner_id is not None and lead.accepted_at is not None
+        if lead.stage in (Stage.WON, Stage.LOST):
+            assert lead.closed_at == history[-1].at
+        if lead.stage == Stage.WON:
+            assert lead.won_amount and lead.won_order.amount == lead.won_amount
+            assert lead.won_order.customer_id == lead.customer_id
+        else:
+            assert lead.won_order_id is None
+        if lead.stage == Stage.LOST:
+            assert lead.lost_reason and history[-1].reason == lead.lost_reason
+        if lead.stage == Stage.NEW and history:
+            assert lead.reject_reason and history[-1].reason == lead.reject_reason
+
+
+def test_complaint_history_matches_status():
+    seed()
+    for complaint in Complaint.objects.prefetch_related("status_changes"):
+        history = list(complaint.status_changes.all())
+        status = "open"
+        for change in history:
+            assert change.from_status == status
+            status = change.to_status
+        assert status == complaint.status
+        assert complaint.first_response_due_at > complaint.opened_at
+        if complaint.status in ("resolved", "closed"):
+            assert complaint.resolved_at and complaint.first_response_at
+
+
+def test_second_run_adds_nothing():
+    seed()
+    before = counts()
+    seed()
+    assert counts() == before
+
+
+def test_reset_replaces_the_data():
+    seed()
+    before = counts()
+    seed(reset=True)
+    assert counts() == before
