@@ -197,6 +197,7 @@ CELERY_BEAT_SCHEDULE = {
     # customers schedule
     # leads schedule
     # feedback schedule
+    "feedback-sla-alerts": {"task": "feedback.tasks.check_service_slas", "schedule": timedelta(minutes=10)},
     # okr schedule
 }
 
@@ -213,6 +214,27 @@ RELAY_MERGE_UNDO_DAYS = env_int("RELAY_MERGE_UNDO_DAYS", 30)
 # customers settings
 # leads settings
 # feedback settings
+RELAY_ONBOARDING_TASK_HOURS = env_int("RELAY_ONBOARDING_TASK_HOURS", 72)
+RELAY_COMPLAINT_SLA_HOURS = {  # severity: (first response, resolution); medium uses the defaults above
+    "low": (
+        env_int("RELAY_COMPLAINT_LOW_FIRST_RESPONSE_HOURS", 48),
+        env_int("RELAY_COMPLAINT_LOW_RESOLUTION_HOURS", 120),
+    ),
+    "medium": (RELAY_COMPLAINT_FIRST_RESPONSE_HOURS, RELAY_COMPLAINT_RESOLUTION_HOURS),
+    "high": (
+        env_int("RELAY_COMPLAINT_HIGH_FIRST_RESPONSE_HOURS", 8),
+        env_int("RELAY_COMPLAINT_HIGH_RESOLUTION_HOURS", 24),
+    ),
+    "critical": (
+        env_int("RELAY_COMPLAINT_CRITICAL_FIRST_RESPONSE_HOURS", 2),
+        env_int("RELAY_COMPLAINT_CRITICAL_RESOLUTION_HOURS", 8),
+    ),
+}
+RELAY_WORKING_HOURS = env_str("RELAY_WORKING_HOURS", "")  # e.g. "09:00-18:00"; empty: SLAs count plain hours
+RELAY_WORKING_DAYS = env_list("RELAY_WORKING_DAYS", ["0", "1", "2", "3", "4"])  # Monday=0
+RELAY_HOLIDAYS = env_list("RELAY_HOLIDAYS", [])  # ISO dates, e.g. "2025-10-01,2025-10-02"
+RELAY_NPS_INVITATION_DAYS = env_int("RELAY_NPS_INVITATION_DAYS", 14)
+RELAY_SURVEY_BASE_URL = env_str("RELAY_SURVEY_BASE_URL", "http://localhost:8000")  # public origin of survey links
 # okr settings
 
 LOGGING = {

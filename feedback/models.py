@@ -74,6 +74,14 @@ class Complaint(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    # The resolution clock starts at opening and again at a reopen.
+    resolution_clock_from = models.DateTimeField(_("resolution clock started at"), null=True, blank=True)
+    # Waiting on the customer pauses both SLA clocks; on resume the due times move by the paused business time.
+    waiting_since = models.DateTimeField(_("waiting on customer since"), null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(_("paused business seconds"), default=0)
+    # Each SLA breach alerts once; the stamp also keeps the beat scan small.
+    first_response_alerted_at = models.DateTimeField(_("first response breach alerted at"), null=True, blank=True)
+    resolution_alerted_at = models.DateTimeField(_("resolution breach alerted at"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -94,18 +102,34 @@ class Complaint(models.Model):
             models.Index(fields=["opened_at"], name="feedback_complaint_open_idx"),
             models.Index(fields=["resolved_at"], name="feedback_complaint_resolv_idx"),
             models.Index(fields=["customer", "opened_at"], name="feedback_complaint_cust_idx"),
+            models.Index(fields=["first_response_due_at"], name="feedback_complaint_frdue_idx"),
+            models.Index(fields=["resolution_due_at"], name="feedback_complaint_rsdue_idx"),
         ]
 
     def __str__(self):
         return _("Complaint #%(id)s") % {"id": self.pk}
 
+    @property
+    def is_waiting_on_customer(self) -> bool:
+        return self.waiting_since is not None
+
+
+class ChangeKind(models.TextChoices):
+    STATUS = "status", _("Status change")
+    PAUSE = "pause", _("Waiting on customer")
+    RESUME = "resume", _("Customer replied")
+    ASSIGN = "assign", _("Owner changed")
+
 
 class ComplaintStatusChange(models.Model):
+    """The complaint's history, append-only: status moves, SLA pauses and owner changes."""
+
     complaint = models.ForeignKey(
         Complaint, on_delete=models.CASCADE, related_name="status_changes", verbose_name=_("complaint")
     )
     from_status = models.CharField(_("from status"), max_length=20, choices=ComplaintStatus.choices, blank=True)
     to_status = models.CharField(_("to status"), max_length=20, choices=ComplaintStatus.choices)
+    kind = models.CharField(_("kind"), max_length=10, choices=ChangeKind.choices, default=ChangeKind.STATUS)
     at = models.DateTimeField(_("at"))
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -121,7 +145,10 @@ class ComplaintStatusChange(models.Model):
         verbose_name = _("complaint status change")
         verbose_name_plural = _("complaint status changes")
         ordering = ["at", "pk"]
-        indexes = [models.Index(fields=["complaint", "at"], name="feedback_cchange_at_idx")]
+        indexes = [
+            models.Index(fields=["complaint", "at"], name="feedback_cchange_at_idx"),
+            models.Index(fields=["at"], name="feedback_cchange_at_only_idx"),
+        ]
 
     def __str__(self):
         return f"{self.from_status or '∅'} → {self.to_status}"
@@ -157,10 +184,16 @@ class NpsInvitation(models.Model):
         verbose_name = _("NPS invitation")
         verbose_name_plural = _("NPS invitations")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="feedback_invite_cust_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="feedback_invite_cust_idx"),
+            models.Index(fields=["sent_at"], name="feedback_invite_sent_idx"),
+        ]
 
     def __str__(self):
         return _("NPS invitation #%(id)s") % {"id": self.pk}
+
+    def is_open(self, now) -> bool:
+        return self.answered_at is None and self.expires_at > now
 
 
 class NpsResponse(models.Model):
@@ -205,9 +238,14 @@ class NpsResponse(models.Model):
 
     @property
     def category(self) -> str:
-        if self.score >= 9:
-            return "promoter"
-        return "passive" if self.score >= 7 else "detractor"
+        return nps_category(self.score)
+
+
+def nps_category(score: int) -> str:
+    """promoter (9–10), passive (7–8) or detractor (0–6): the one place NPS buckets are defined."""
+    if score >= 9:
+        return "promoter"
+    return "passive" if score >= 7 else "detractor"
 
 
 class FollowUpTask(models.Model):
@@ -248,13 +286,100 @@ class FollowUpTask(models.Model):
     due_at = models.DateTimeField(_("due at"))
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     outcome = models.TextField(_("what was done"), blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("done by"),
+    )
+    alerted_at = models.DateTimeField(_("overdue alert sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("follow-up task")
         verbose_name_plural = _("follow-up tasks")
         ordering = ["due_at", "pk"]
-        indexes = [models.Index(fields=["done_at", "due_at"], name="feedback_followup_due_idx")]
+        indexes = [
+            models.Index(fields=["done_at", "due_at"], name="feedback_followup_due_idx"),
+            models.Index(fields=["owner", "done_at"], name="feedback_followup_owner_idx"),
+            models.Index(fields=["customer", "created_at"], name="feedback_followup_cust_idx"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class InsightTag(models.TextChoices):
+    PRODUCT = "product", _("Product")
+    PRICE = "price", _("Price")
+    DELIVERY = "delivery", _("Delivery")
+    SERVICE_ATTITUDE = "service_attitude", _("Service attitude")
+    COMMUNICATION = "communication", _("Communication")
+    COMPETITOR = "competitor", _("Competitor")
+    OTHER = "other", _("Other")
+
+
+class Insight(models.Model):
+    """What service heard, tagged and routed to marketing: from a complaint or an NPS comment."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="insights", verbose_name=_("customer")
+    )
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.CASCADE, null=True, blank=True, related_name="insights", verbose_name=_("complaint")
+    )
+    nps_response = models.ForeignKey(
+        NpsResponse,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="insights",
+        verbose_name=_("NPS response"),
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="insights", verbose_name=_("lead")
+    )
+    tag = models.CharField(_("tag"), max_length=30, choices=InsightTag.choices)
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("routed by"),
+    )
+    created_at = models.DateTimeField(_("routed at"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
+    )
+
+    class Meta:
+        verbose_name = _("insight")
+        verbose_name_plural = _("insights")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(complaint__isnull=False, nps_response__isnull=True)
+                | Q(complaint__isnull=True, nps_response__isnull=False),
+                name="feedback_insight_one_source",
+            ),
+            models.UniqueConstraint(fields=["complaint", "tag"], name="feedback_insight_once_per_complaint_tag"),
+            models.UniqueConstraint(fields=["nps_response", "tag"], name="feedback_insight_once_per_answer_tag"),
+        ]
+        indexes = [
+            models.Index(fields=["-created_at"], name="feedback_insight_created_idx"),
+            models.Index(fields=["tag", "-created_at"], name="feedback_insight_tag_idx"),
+            models.Index(fields=["customer", "created_at"], name="feedback_insight_cust_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_tag_display()} #{self.pk}"

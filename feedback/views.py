@@ -1,12 +1,454 @@
+"""Feedback pages: thin views over feedback.services and feedback.selectors."""
+
+from datetime import timedelta
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_POST
 
-from feedback.models import Complaint
+from config import roles
+from config.errors import DomainError
+from feedback import forms, permissions, selectors, services, statuses
+from feedback.api.filters import ComplaintFilter, FollowUpFilter, InsightFilter, NpsResponseFilter
+from feedback.models import Complaint, ComplaintStatus, FollowUpTask, Insight, NpsResponse
+
+PAGE_SIZE = 50
 
 
-@login_required
+def staff_required(view):
+    """Signed in and a Relay staff member (department or admin); others get the 403 page."""
+
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not roles.is_staff_member(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _form_error(form, exc: DomainError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
+
+
+def _page(request, qs):
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _querystring(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+# ---------------------------------------------------------------- complaints
+
+
+@staff_required
+@require_GET
 def complaint_list(request):
-    complaints = Complaint.objects.select_related("customer", "owner").order_by("-opened_at", "-pk")
-    page = Paginator(complaints, 50).get_page(request.GET.get("page"))
-    return render(request, "feedback/complaint_list.html", {"page": page})
+    filterset = ComplaintFilter(request.GET or None, queryset=selectors.complaints(), request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.complaints()
+    return render(
+        request,
+        "feedback/complaint_list.html",
+        {
+            "page": _page(request, qs),
+            "filter": filterset,
+            "querystring": _querystring(request),
+            "now": timezone.now(),
+            "can_create": permissions.can(request.user, "complaint.create"),
+        },
+    )
+
+
+@staff_required
+@require_GET
+def my_complaints(request):
+    return render(
+        request,
+        "feedback/my_complaints.html",
+        {"page": _page(request, selectors.my_complaints(request.user)), "now": timezone.now()},
+    )
+
+
+@staff_required
+def complaint_create(request):
+    permissions.require(request.user, "complaint.create")
+    form = forms.ComplaintForm(request.POST or None, initial={"owner": request.user.pk})
+    if request.method == "POST" and form.is_valid():
+        try:
+            complaint = services.create_complaint(by=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, _("Complaint #%(id)s logged.") % {"id": complaint.pk})
+            return redirect("feedback:complaint-detail", pk=complaint.pk)
+    customer = form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None
+    return render(
+        request,
+        "feedback/complaint_form.html",
+        {"form": form, "customer": customer},
+        status=422 if form.is_bound and form.errors else 200,
+    )
+
+
+def _panel_context(request, complaint: Complaint, **extra) -> dict:
+    user = request.user
+    can_act = permissions.can(user, "complaint.transition", complaint)
+    return {
+        "complaint": complaint,
+        "next_statuses": [(s, ComplaintStatus(s).label) for s in statuses.allowed(complaint.status)] if can_act else [],
+        "can_pause": permissions.can(user, "complaint.pause", complaint) and complaint.status in statuses.ACTIVE,
+        "can_assign": permissions.can(user, "complaint.assign", complaint),
+        "can_reassign": permissions.can(user, "complaint.assign", None),
+        "can_route": permissions.can(user, "insight.create"),
+        "transition_form": extra.pop("transition_form", None) or forms.TransitionForm(),
+        "assign_form": extra.pop("assign_form", None) or forms.AssignForm(initial={"owner": complaint.owner_id}),
+        "insight_form": extra.pop("insight_form", None) or forms.InsightForm(),
+        "now": timezone.now(),
+        **extra,
+    }
+
+
+def _render_panel(request, complaint_pk: int, status: int = 200, **extra):
+    complaint = selectors.complaint_detail(pk=complaint_pk)
+    context = _panel_context(request, complaint, **extra)
+    template = "feedback/_complaint_panel.html" if request.htmx else "feedback/complaint_detail.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@staff_required
+@require_GET
+def complaint_detail(request, pk: int):
+    try:
+        return _render_panel(request, pk)
+    except Complaint.DoesNotExist:
+        raise Http404 from None
+
+
+def _complaint_or_404(pk: int) -> Complaint:
+    return get_object_or_404(Complaint, pk=pk)
+
+
+@staff_required
+@require_POST
+def complaint_transition(request, pk: int):
+    complaint = _complaint_or_404(pk)
+    permissions.require(request.user, "complaint.transition", complaint)
+    form = forms.TransitionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.transition_complaint(complaint=complaint, by=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _form_error(form, exc)
+            return _render_panel(request, pk, status=exc.status if exc.status != 400 else 422, transition_form=form)
+        if not request.htmx:
+            return redirect("feedback:complaint-detail", pk=pk)
+        return _render_panel(request, pk)
+    return _render_panel(request, pk, status=422, transition_form=form)
+
+
+@staff_required
+@require_POST
+def complaint_pause(request, pk: int):
+    complaint = _complaint_or_404(pk)
+    permissions.require(request.user, "complaint.pause", complaint)
+    form = forms.PauseForm(request.POST)
+    form.is_valid()
+    try:
+        services.set_waiting_on_customer(
+            complaint=complaint,
+            by=request.user,
+            waiting=form.cleaned_data.get("waiting", False),
+            note=form.cleaned_data.get("note", ""),
+        )
+    except DomainError as exc:
+        return _render_panel(request, pk, status=exc.status, pause_error=exc.message)
+    if not request.htmx:
+        return redirect("feedback:complaint-detail", pk=pk)
+    return _render_panel(request, pk)
+
+
+@staff_required
+@require_POST
+def complaint_assign(request, pk: int):
+    complaint = _complaint_or_404(pk)
+    permissions.require(request.user, "complaint.assign", complaint)
+    form = forms.AssignForm(request.POST)
+    if form.is_valid():
+        try:
+            services.assign_complaint(complaint=complaint, by=request.user, owner=form.cleaned_data["owner"])
+        except DomainError as exc:
+            _form_error(form, exc)
+            return _render_panel(request, pk, status=422, assign_form=form)
+        if not request.htmx:
+            return redirect("feedback:complaint-detail", pk=pk)
+        return _render_panel(request, pk)
+    return _render_panel(request, pk, status=422, assign_form=form)
+
+
+@staff_required
+@require_POST
+def complaint_insight(request, pk: int):
+    complaint = _complaint_or_404(pk)
+    permissions.require(request.user, "insight.create")
+    form = forms.InsightForm(request.POST)
+    if form.is_valid():
+        services.route_insight(by=request.user, complaint=complaint, **form.cleaned_data)
+        if not request.htmx:
+            messages.success(request, _("Routed to marketing."))
+            return redirect("feedback:complaint-detail", pk=pk)
+        return _render_panel(request, pk)
+    return _render_panel(request, pk, status=422, insight_form=form)
+
+
+@staff_required
+@require_GET
+def customer_search(request):
+    """htmx: the customer picker's options for ?q= (phone, email or name)."""
+    name = request.GET.get("field", "customer")
+    response = render(
+        request,
+        "feedback/_customer_options.html",
+        {
+            "customers": selectors.customer_search(request.GET.get("q", "")),
+            "field": name,
+            "q": request.GET.get("q", ""),
+        },
+    )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# ---------------------------------------------------------------- NPS
+
+
+@staff_required
+def nps_list(request):
+    can_enter = permissions.can(request.user, "nps.create")
+    form = forms.NpsResponseForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        permissions.require(request.user, "nps.create")
+        if form.is_valid():
+            try:
+                response = services.record_nps_response(by=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("NPS answer %(score)s recorded (%(category)s).")
+                    % {"score": response.score, "category": response.category},
+                )
+                return redirect("feedback:nps-list")
+        status = 422
+    filterset = NpsResponseFilter(request.GET or None, queryset=selectors.nps_responses(), request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.nps_responses()
+    now = timezone.now()
+    counts = selectors.nps_counts(now - timedelta(days=90), now)
+    return render(
+        request,
+        "feedback/nps_list.html",
+        {
+            "page": _page(request, qs),
+            "filter": filterset,
+            "querystring": _querystring(request),
+            "form": form if can_enter else None,
+            "customer": form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None,
+            "counts": counts,
+            "score": selectors.nps_score(counts),
+            "can_invite": permissions.can(request.user, "invitation.create"),
+            "can_route": permissions.can(request.user, "insight.create"),
+            "insight_form": forms.InsightForm(),
+        },
+        status=status,
+    )
+
+
+@staff_required
+@require_POST
+def nps_insight(request, pk: int):
+    response = get_object_or_404(NpsResponse, pk=pk)
+    permissions.require(request.user, "insight.create")
+    form = forms.InsightForm(request.POST)
+    if form.is_valid():
+        services.route_insight(by=request.user, nps_response=response, **form.cleaned_data)
+        messages.success(request, _("Routed to marketing."))
+    else:
+        messages.error(request, _("Choose a tag."))
+    return redirect("feedback:nps-list")
+
+
+@staff_required
+def invitation_list(request):
+    can_invite = permissions.can(request.user, "invitation.create")
+    single = forms.InvitationForm(prefix="one", initial={"language": translation.get_language()})
+    bulk = forms.BulkInvitationForm(prefix="bulk", initial={"language": translation.get_language()})
+    status = 200
+    if request.method == "POST":
+        permissions.require(request.user, "invitation.create")
+        if "bulk" in request.POST:
+            bulk = forms.BulkInvitationForm(request.POST, prefix="bulk")
+            if bulk.is_valid():
+                data = dict(bulk.cleaned_data)
+                language = data.pop("language")
+                customers = selectors.invitation_candidates(**data)
+                made = services.create_invitations(by=request.user, customers=customers, language=language)
+                messages.success(
+                    request,
+                    ngettext("%(count)d invitation queued.", "%(count)d invitations queued.", len(made))
+                    % {"count": len(made)},
+                )
+                return redirect("feedback:invitation-list")
+        else:
+            single = forms.InvitationForm(request.POST, prefix="one")
+            if single.is_valid() and single.cleaned_data["customer"] is None:
+                single.add_error("customer", _("Find and choose the customer."))
+            if single.is_valid():
+                made = services.create_invitations(
+                    by=request.user,
+                    customers=[single.cleaned_data["customer"]],
+                    language=single.cleaned_data["language"],
+                )
+                if made:
+                    messages.success(request, _("Invitation queued."))
+                    return redirect("feedback:invitation-list")
+                single.add_error("customer", _("This customer has no valid email address."))
+        status = 422
+    return render(
+        request,
+        "feedback/invitation_list.html",
+        {
+            "page": _page(request, selectors.nps_invitations()),
+            "single": single if can_invite else None,
+            "bulk": bulk if can_invite else None,
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+@staff_required
+@require_GET
+def follow_up_list(request):
+    data = request.GET.copy()
+    if "done" not in data:
+        data["done"] = "false"
+    filterset = FollowUpFilter(data, queryset=selectors.follow_ups(), request=request)
+    qs = filterset.qs if filterset.is_valid() else selectors.follow_ups()
+    return render(
+        request,
+        "feedback/follow_up_list.html",
+        {"page": _page(request, qs), "filter": filterset, "querystring": _querystring(request), "now": timezone.now()},
+    )
+
+
+@staff_required
+def follow_up_detail(request, pk: int):
+    try:
+        task = selectors.follow_up_detail(pk=pk)
+    except FollowUpTask.DoesNotExist:
+        raise Http404 from None
+    form = forms.FollowUpCompleteForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        permissions.require(request.user, "followup.complete", task)
+        if form.is_valid():
+            try:
+                services.complete_follow_up(task=task, by=request.user, outcome=form.cleaned_data["outcome"])
+            except DomainError as exc:
+                _form_error(form, exc)
+            else:
+                messages.success(request, _("Follow-up done."))
+                return redirect("feedback:follow-up-detail", pk=pk)
+        status = 422
+    return render(
+        request,
+        "feedback/follow_up_detail.html",
+        {
+            "task": task,
+            "form": form if task.done_at is None and permissions.can(request.user, "followup.complete", task) else None,
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------- insights
+
+
+@staff_required
+@require_GET
+def insight_list(request):
+    filterset = InsightFilter(request.GET or None, queryset=selectors.insights(), request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.insights()
+    return render(
+        request,
+        "feedback/insight_list.html",
+        {
+            "page": _page(request, qs),
+            "filter": filterset,
+            "querystring": _querystring(request),
+            "can_ack": permissions.can(request.user, "insight.acknowledge"),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def insight_acknowledge(request, pk: int):
+    insight = get_object_or_404(Insight, pk=pk)
+    services.acknowledge_insight(insight=insight, by=request.user)
+    return redirect("feedback:insight-list")
+
+
+# ---------------------------------------------------------------- public survey (no login)
+
+
+@never_cache
+@csrf_protect
+def survey(request, token: str):
+    """The customer's NPS page. Shows the question only; a wrong token is 404, a used or expired one 410."""
+    invitation = services.find_invitation(token)
+    if invitation is None:
+        return render(request, "feedback/survey_closed.html", {"reason": "unknown"}, status=404)
+    with translation.override(invitation.language):
+        now = timezone.now()
+        if invitation.answered_at is not None:
+            return render(request, "feedback/survey_closed.html", {"reason": "answered"}, status=410)
+        if invitation.expires_at <= now:
+            return render(request, "feedback/survey_closed.html", {"reason": "expired"}, status=410)
+        form = forms.SurveyForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.answer_survey(token=token, **form.cleaned_data)
+            except DomainError as exc:
+                reason = "answered" if exc.code == "already_answered" else "expired"
+                return render(request, "feedback/survey_closed.html", {"reason": reason}, status=exc.status)
+            return render(request, "feedback/survey_thanks.html")
+        return render(
+            request,
+            "feedback/survey.html",
+            {"form": form, "scores": range(11)},
+            status=422 if form.is_bound else 200,
+        )

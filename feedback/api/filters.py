@@ -1,0 +1,119 @@
+"""The FilterSets of the feedback lists: the pages and the API use the same ones."""
+
+import django_filters as filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from config import roles
+from feedback import selectors
+from feedback.models import (
+    Complaint,
+    ComplaintCategory,
+    ComplaintStatus,
+    FollowUpTask,
+    Insight,
+    InsightTag,
+    NpsInvitation,
+    NpsResponse,
+    Severity,
+)
+
+User = get_user_model()
+
+
+def _service_staff(request):
+    return User.objects.filter(is_active=True, groups__name=roles.SERVICE).distinct().order_by("username")
+
+
+class ComplaintFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", label=_("Search"))
+    status = filters.MultipleChoiceFilter(choices=ComplaintStatus.choices, label=_("Status"))
+    severity = filters.MultipleChoiceFilter(choices=Severity.choices, label=_("Severity"))
+    category = filters.ChoiceFilter(choices=ComplaintCategory.choices, label=_("Category"))
+    owner = filters.ModelChoiceFilter(queryset=_service_staff, label=_("Owner"))
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    overdue = filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+    waiting_on_customer = filters.BooleanFilter(
+        field_name="waiting_since", lookup_expr="isnull", exclude=True, label=_("Waiting on customer")
+    )
+    opened_after = filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte", label=_("Opened from"))
+    opened_before = filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt", label=_("Opened before"))
+
+    class Meta:
+        model = Complaint
+        fields = ["q", "status", "severity", "category", "owner", "customer", "overdue"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        q = Q(description__icontains=value) | Q(customer__name__icontains=value)
+        if value.lstrip("#").isdigit():
+            q |= Q(pk=int(value.lstrip("#")))
+        return queryset.filter(q)
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        overdue = selectors.overdue_q(timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+
+class NpsResponseFilter(filters.FilterSet):
+    category = filters.ChoiceFilter(
+        method="filter_category",
+        choices=[("promoter", _("Promoter")), ("passive", _("Passive")), ("detractor", _("Detractor"))],
+        label=_("Category"),
+    )
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    source = filters.CharFilter(field_name="source", label=_("Source"))
+    answered_after = filters.IsoDateTimeFilter(field_name="answered_at", lookup_expr="gte", label=_("From"))
+    answered_before = filters.IsoDateTimeFilter(field_name="answered_at", lookup_expr="lt", label=_("Before"))
+
+    class Meta:
+        model = NpsResponse
+        fields = ["category", "customer", "source"]
+
+    def filter_category(self, queryset, name, value):
+        ranges = {"promoter": Q(score__gte=9), "passive": Q(score__gte=7, score__lte=8), "detractor": Q(score__lte=6)}
+        return queryset.filter(ranges[value]) if value in ranges else queryset
+
+
+class NpsInvitationFilter(filters.FilterSet):
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    answered = filters.BooleanFilter(field_name="answered_at", lookup_expr="isnull", exclude=True, label=_("Answered"))
+
+    class Meta:
+        model = NpsInvitation
+        fields = ["customer", "answered"]
+
+
+class FollowUpFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=FollowUpTask.Kind.choices, label=_("Kind"))
+    done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("Done"))
+    owner = filters.ModelChoiceFilter(queryset=_service_staff, label=_("Owner"))
+    overdue = filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+
+    class Meta:
+        model = FollowUpTask
+        fields = ["kind", "done", "owner", "overdue"]
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        q = Q(done_at__isnull=True, due_at__lt=timezone.now())
+        return queryset.filter(q) if value else queryset.exclude(q)
+
+
+class InsightFilter(filters.FilterSet):
+    tag = filters.ChoiceFilter(choices=InsightTag.choices, label=_("Tag"))
+    acknowledged = filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", exclude=True, label=_("Acknowledged")
+    )
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+
+    class Meta:
+        model = Insight
+        fields = ["tag", "acknowledged", "customer"]

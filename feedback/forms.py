@@ -1,0 +1,123 @@
+"""Page forms: they check shape and name the field; services decide and save."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from config import roles
+from customers.models import Channel, Customer, Order
+from feedback.models import ComplaintCategory, ComplaintStatus, InsightTag, Severity
+from leads.models import Lead
+
+User = get_user_model()
+
+
+def service_staff_queryset():
+    return User.objects.filter(is_active=True, groups__name=roles.SERVICE).distinct().order_by("username")
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
+class ComplaintForm(forms.Form):
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.filter(merged_into__isnull=True),
+        widget=forms.HiddenInput,
+        label=_("Customer"),
+        error_messages={"required": _("Find and choose the customer.")},
+    )
+    category = forms.ChoiceField(choices=ComplaintCategory.choices, label=_("Category"))
+    severity = forms.ChoiceField(choices=Severity.choices, initial=Severity.MEDIUM, label=_("Severity"))
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.filter(is_active=True), required=False, label=_("Channel"), to_field_name="code"
+    )
+    owner = UserChoiceField(queryset=service_staff_queryset(), required=False, label=_("Owner"))
+    order = forms.ModelChoiceField(
+        queryset=Order.objects.all(), required=False, widget=forms.NumberInput, label=_("Order number (optional)")
+    )
+    lead = forms.ModelChoiceField(
+        queryset=Lead.objects.all(), required=False, widget=forms.NumberInput, label=_("Lead number (optional)")
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label=_("Description"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = service_staff_queryset()
+
+
+class TransitionForm(forms.Form):
+    status = forms.ChoiceField(choices=ComplaintStatus.choices, label=_("Status"))
+    resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Resolution"))
+
+
+class PauseForm(forms.Form):
+    waiting = forms.BooleanField(required=False, label=_("Waiting on customer"))
+    note = forms.CharField(required=False, max_length=500, label=_("Note"))
+
+
+class AssignForm(forms.Form):
+    owner = UserChoiceField(queryset=service_staff_queryset(), required=False, label=_("Owner"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = service_staff_queryset()
+
+
+class InsightForm(forms.Form):
+    tag = forms.ChoiceField(choices=InsightTag.choices, label=_("Tag"))
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("What marketing should know")
+    )
+
+
+class NpsResponseForm(forms.Form):
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.filter(merged_into__isnull=True),
+        widget=forms.HiddenInput,
+        label=_("Customer"),
+        error_messages={"required": _("Find and choose the customer.")},
+    )
+    score = forms.IntegerField(min_value=0, max_value=10, label=_("Score (0–10)"))
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
+
+
+class InvitationForm(forms.Form):
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.filter(merged_into__isnull=True),
+        widget=forms.HiddenInput,
+        required=False,
+        label=_("Customer"),
+    )
+    language = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language of the survey"))
+
+
+class BulkInvitationForm(forms.Form):
+    """Invite every customer matching these filters (at most RELAY_NPS_BULK_LIMIT)."""
+
+    ordered_after = forms.DateField(
+        required=False, label=_("Ordered on or after"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    city = forms.CharField(required=False, max_length=100, label=_("City"))
+    not_surveyed_days = forms.IntegerField(
+        required=False, min_value=1, initial=90, label=_("Not invited in the last … days")
+    )
+    language = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language of the survey"))
+
+
+class FollowUpCompleteForm(forms.Form):
+    outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("What was done"))
+
+
+class SurveyForm(forms.Form):
+    score = forms.TypedChoiceField(
+        choices=[(i, str(i)) for i in range(11)], coerce=int, widget=forms.RadioSelect, label=_("Score")
+    )
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=2000,
+        label=_("Anything you'd like to add?"),
+    )

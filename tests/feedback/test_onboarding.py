@@ -1,0 +1,30 @@
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from config.models import Notification
+from feedback import services
+from feedback.models import FollowUpTask
+from tests.factories import LeadFactory, make_user
+
+
+def test_won_lead_opens_one_onboarding_task_and_tells_service_once(db, settings):
+    settings.RELAY_ONBOARDING_TASK_HOURS = 24
+    service, manager, sales = make_user("service"), make_user("service_manager"), make_user("sales")
+    lead = LeadFactory()
+    before = timezone.now()
+
+    task = services.open_onboarding_task(lead=lead, by=sales)
+    again = services.open_onboarding_task(lead=lead, by=sales)
+
+    assert again.pk == task.pk
+    assert FollowUpTask.objects.filter(lead=lead).count() == 1
+    assert task.kind == FollowUpTask.Kind.ONBOARDING
+    assert task.customer_id == lead.customer_id
+    assert task.owner is None
+    assert before + timedelta(hours=24) <= task.due_at <= timezone.now() + timedelta(hours=24)
+    notes = Notification.objects.filter(kind="feedback.onboarding")
+    assert sorted(notes.values_list("recipient_id", flat=True)) == sorted([service.pk, manager.pk])
+    assert notes.first().url == reverse("feedback:follow-up-detail", args=[task.pk])
+    assert not Notification.objects.filter(recipient=sales).exists()
