@@ -196,6 +196,8 @@ CELERY_BEAT_SCHEDULE = {
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
     # customers schedule
     # leads schedule
+    "leads-sla-check": {"task": "leads.tasks.check_lead_slas", "schedule": timedelta(minutes=10)},
+    "leads-recycle": {"task": "leads.tasks.recycle_stale_leads", "schedule": crontab(minute=15)},
     # feedback schedule
     "feedback-sla-alerts": {"task": "feedback.tasks.check_service_slas", "schedule": timedelta(minutes=10)},
     # okr schedule
@@ -213,6 +215,7 @@ RELAY_DETRACTOR_FOLLOW_UP_HOURS = env_int("RELAY_DETRACTOR_FOLLOW_UP_HOURS", 48)
 RELAY_MERGE_UNDO_DAYS = env_int("RELAY_MERGE_UNDO_DAYS", 30)
 # customers settings
 # leads settings
+RELAY_BOARD_PAGE_SIZE = env_int("RELAY_BOARD_PAGE_SIZE", 20)
 # feedback settings
 RELAY_ONBOARDING_TASK_HOURS = env_int("RELAY_ONBOARDING_TASK_HOURS", 72)
 RELAY_COMPLAINT_SLA_HOURS = {  # severity: (first response, resolution); medium uses the defaults above

@@ -131,6 +131,8 @@ class Lead(models.Model):
             models.Index(fields=["stage", "accepted_at"], name="leads_lead_contact_sla_idx"),
             models.Index(fields=["closed_at"], name="leads_lead_closed_idx"),
             models.Index(fields=["referred_by"], name="leads_lead_referred_idx"),
+            models.Index(fields=["stage", "last_activity_at"], name="leads_lead_recycle_idx"),
+            models.Index(fields=["created_by", "stage"], name="leads_lead_creator_stage_idx"),
         ]
 
     def __str__(self):

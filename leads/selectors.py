@@ -1,24 +1,354 @@
+"""Reads shaped for one screen each. Fixed query counts: no query per row, column or card."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from config import roles
 from config.timeline import TimelineEvent
-from leads.models import Activity, LeadStageChange
-from leads.stages import Stage
+from leads import permissions
+from leads.models import Activity, Lead, LeadStageChange, Tag
+from leads.stages import BOARD_STAGES, CLOSED_STAGES, MOVABLE, NEXT, PIPELINE, Stage
+
+BOARD_PAGE_SIZE = 20
+QUEUE_SECTION_SIZE = 25
+
+
+def sla_breached_q(now: datetime | None = None) -> Q:
+    now = now or timezone.now()
+    return Q(stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS)) | Q(
+        stage=Stage.ACCEPTED, accepted_at__lt=now - timedelta(hours=settings.RELAY_CONTACT_SLA_HOURS)
+    )
+
+
+def lead_rows(now: datetime | None = None) -> QuerySet[Lead]:
+    """Leads as list rows and board cards: every rendered relation joined, tags in one prefetch."""
+    return (
+        Lead.objects.select_related("customer", "owner", "source_channel", "campaign")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .annotate(sla_breached=ExpressionWrapper(sla_breached_q(now), output_field=BooleanField()))
+        .order_by("-created_at", "-pk")
+    )
+
+
+# --- board ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BoardColumn:
+    stage: str
+    label: str
+    count: int
+    cards: list
+    next_cursor: str = ""
+
+
+def _cursor(lead: Lead) -> str:
+    return f"{lead.created_at.isoformat()}|{lead.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, int] | None:
+    stamp, _sep, pk = (cursor or "").partition("|")
+    at = parse_datetime(stamp) if stamp else None
+    return (at, int(pk)) if at and pk.isdigit() else None
+
+
+def _newest_ids_per_stage(qs: QuerySet[Lead], stages, per_column: int) -> list[int]:
+    """The newest `per_column` lead ids of each stage, in one query whatever the table size."""
+    base = qs.order_by("-created_at", "-pk").values_list("pk", flat=True)
+    if connection.features.supports_slicing_ordering_in_compound:
+        # PostgreSQL: one index range scan (stage, -created_at) per column, glued with UNION ALL.
+        parts = [base.filter(stage=stage)[:per_column] for stage in stages]
+        return list(parts[0].union(*parts[1:], all=True)) if parts else []
+    ranked = (
+        qs.filter(stage__in=stages)
+        .annotate(rank=Window(RowNumber(), partition_by=F("stage"), order_by=[F("created_at").desc(), F("pk").desc()]))
+        .filter(rank__lte=per_column)
+        .values_list("pk", flat=True)
+    )
+    return list(ranked)
+
+
+def board(qs: QuerySet[Lead], *, per_column: int = BOARD_PAGE_SIZE, stages=BOARD_STAGES) -> list[BoardColumn]:
+    """Board columns for the (filtered) lead queryset: counts by one GROUP BY, newest cards per column.
+
+    Four queries in all (counts, card ids, cards, tags), at 300 leads as at 300,000.
+    """
+    counts = dict(qs.order_by().values_list("stage").annotate(n=Count("pk")).values_list("stage", "n"))
+    wanted = [s for s in stages if counts.get(s)]
+    ids = _newest_ids_per_stage(qs, wanted, per_column) if wanted else []
+    by_stage: dict[str, list[Lead]] = {s: [] for s in stages}
+    if ids:
+        for lead in qs.filter(pk__in=ids).order_by("-created_at", "-pk"):
+            by_stage[lead.stage].append(lead)
+    columns = []
+    for stage in stages:
+        cards = by_stage[stage]
+        count = counts.get(stage, 0)
+        cursor = _cursor(cards[-1]) if cards and count > len(cards) else ""
+        columns.append(BoardColumn(stage=stage, label=Stage(stage).label, count=count, cards=cards, next_cursor=cursor))
+    return columns
+
+
+def board_column_page(qs: QuerySet[Lead], *, stage: str, cursor: str, per_column: int = BOARD_PAGE_SIZE):
+    """The next cards of one column after `cursor` (keyset on created_at, pk): (cards, next_cursor)."""
+    qs = qs.filter(stage=stage).order_by("-created_at", "-pk")
+    after = _parse_cursor(cursor)
+    if after:
+        at, pk = after
+        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    cards = list(qs[: per_column + 1])
+    more = len(cards) > per_column
+    cards = cards[:per_column]
+    return cards, (_cursor(cards[-1]) if more and cards else "")
+
+
+def move_targets(user, lead: Lead) -> list[str]:
+    """Stages this user may move this lead to from the board (move only; close needs a form)."""
+    if lead.stage not in PIPELINE or not permissions.can(user, permissions.MOVE, lead):
+        return []
+    return [s for s in MOVABLE if s in NEXT[lead.stage]]
+
+
+# --- the lead page -------------------------------------------------------------------------------------------
+
+
+def lead_detail(*, pk: int) -> Lead:
+    """One lead with everything its page and its API answer render (a fixed number of queries)."""
+    return (
+        Lead.objects.select_related(
+            "customer",
+            "owner",
+            "created_by",
+            "referred_by",
+            "source_channel",
+            "campaign",
+            "won_order",
+            "reclaim_blocked_user",
+        )
+        .prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.only("id", "name")),
+            Prefetch("stage_changes", queryset=LeadStageChange.objects.select_related("by").order_by("at", "pk")),
+            Prefetch("activities", queryset=Activity.objects.select_related("by").order_by("-at", "-pk")),
+            "customer__identities",
+        )
+        .get(pk=pk)
+    )
+
+
+def customer_history(lead: Lead, *, limit: int = 20) -> dict:
+    """What sales sees before accepting: the customer's other leads and orders (two queries)."""
+    other_leads = list(
+        Lead.objects.filter(customer_id=lead.customer_id)
+        .exclude(pk=lead.pk)
+        .select_related("owner", "source_channel")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    orders = list(lead.customer.orders.select_related("channel").order_by("-ordered_at", "-pk")[:limit])
+    return {"leads": other_leads, "orders": orders}
+
+
+@dataclass
+class StagePeriod:
+    stage: str
+    label: str
+    start: datetime
+    end: datetime | None  # None: the lead is still in it (or it is final)
+    by: object
+    duration: timedelta | None
+
+    @property
+    def days(self) -> float | None:
+        return None if self.duration is None else round(self.duration.total_seconds() / 86400, 1)
+
+
+def stage_periods(changes: list[LeadStageChange], *, now: datetime | None = None) -> list[StagePeriod]:
+    """Each stay in a stage, oldest first; an open lead's current stay runs until `now`."""
+    now = now or timezone.now()
+    periods = []
+    for index, change in enumerate(changes):
+        end = changes[index + 1].at if index + 1 < len(changes) else None
+        final = change.to_stage in CLOSED_STAGES
+        duration = None if final else (end or now) - change.at
+        periods.append(
+            StagePeriod(
+                stage=change.to_stage,
+                label=Stage(change.to_stage).label,
+                start=change.at,
+                end=end,
+                by=change.by,
+                duration=duration,
+            )
+        )
+    return periods
+
+
+def time_in_stage(changes: list[LeadStageChange], *, now: datetime | None = None) -> dict[str, timedelta]:
+    """Total time per stage (a stage entered twice, e.g. after a backward move, adds up)."""
+    totals: dict[str, timedelta] = {}
+    for period in stage_periods(changes, now=now):
+        if period.duration is not None:
+            totals[period.stage] = totals.get(period.stage, timedelta()) + period.duration
+    return totals
+
+
+@dataclass
+class CycleTime:
+    duration: timedelta
+    is_final: bool  # True once won; otherwise the time so far since the first handoff
+
+    @property
+    def days(self) -> float:
+        return round(self.duration.total_seconds() / 86400, 1)
+
+
+def cycle_time(changes: list[LeadStageChange], *, now: datetime | None = None) -> CycleTime | None:
+    """From the first handoff to won (DESIGN.md cycle_time_days); for an open lead, the time so far.
+
+    None before the first handoff and for a lost lead.
+    """
+    now = now or timezone.now()
+    first = next((c.at for c in changes if c.to_stage == Stage.HANDED_OFF), None)
+    if first is None:
+        return None
+    won = next((c.at for c in changes if c.to_stage == Stage.WON), None)
+    if won is not None:
+        return CycleTime(duration=won - first, is_final=True)
+    if any(c.to_stage == Stage.LOST for c in changes):
+        return None
+    return CycleTime(duration=now - first, is_final=False)
+
+
+def allowed_actions(user, lead: Lead) -> frozenset[str]:
+    """Actions to draw on the lead page: permission (can) and the state machine (NEXT) both agree."""
+    stage = lead.stage
+    nxt = NEXT[stage]
+    checks = {
+        permissions.EDIT: True,
+        permissions.HANDOFF: Stage.HANDED_OFF in nxt and stage == Stage.NEW,
+        permissions.ACCEPT: stage == Stage.HANDED_OFF and lead.owner_id is not None,
+        permissions.CLAIM: stage == Stage.HANDED_OFF and lead.owner_id is None,
+        permissions.REJECT: stage == Stage.HANDED_OFF,
+        permissions.MOVE: stage in PIPELINE,
+        permissions.CLOSE: Stage.WON in nxt,
+        permissions.FLAG_HIGH_INTENT: stage in (Stage.HANDED_OFF, *PIPELINE) and not lead.is_high_intent,
+        permissions.ASSIGN: stage in (Stage.HANDED_OFF, *PIPELINE),
+        permissions.ADD_ACTIVITY: True,
+    }
+    return frozenset(action for action, ok in checks.items() if ok and permissions.can(user, action, lead))
+
+
+# --- my queue ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueSection:
+    key: str
+    title: str
+    leads: list
+    more_url: str = ""
+
+
+def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
+    """The work waiting for this user, per role. Two queries per section, a fixed number of sections."""
+    department = roles.department_of(user)
+    is_admin = bool(getattr(user, "is_superuser", False))
+    rows = lead_rows(now)
+    list_url = reverse("leads:lead-list")
+    sections: list[tuple[str, str, QuerySet, str]] = []
+    if department == roles.MARKETING or is_admin:
+        mine = Q() if roles.is_manager_of(user, roles.MARKETING) else Q(created_by=user)
+        new = rows.filter(mine, stage=Stage.NEW)
+        sections.append(("to_hand_off", _("To hand off"), new.filter(reject_reason=""), f"{list_url}?stage=new"))
+        sections.append(("rejected", _("Rejected, to nurture"), new.exclude(reject_reason=""), f"{list_url}?stage=new"))
+    if department == roles.SALES or is_admin:
+        manager = roles.is_manager_of(user, roles.SALES)
+        mine = Q(owner__isnull=False) if manager else Q(owner=user)
+        sections.append(
+            (
+                "awaiting_decision",
+                _("Handoffs awaiting your decision"),
+                rows.filter(mine, stage=Stage.HANDED_OFF).order_by("handed_off_at", "pk"),
+                f"{list_url}?stage=handed_off" + ("" if manager else "&mine=true"),
+            )
+        )
+        sections.append(
+            (
+                "pool",
+                _("Lead pool"),
+                rows.filter(stage=Stage.HANDED_OFF, owner__isnull=True).order_by("handed_off_at", "pk"),
+                reverse("leads:pool"),
+            )
+        )
+        sections.append(
+            (
+                "pipeline",
+                _("Your pipeline"),
+                rows.filter(mine, stage__in=PIPELINE).order_by("-updated_at", "-pk"),
+                f"{list_url}?" + "&".join(f"stage={s}" for s in PIPELINE) + ("" if manager else "&mine=true"),
+            )
+        )
+    return [
+        QueueSection(key=key, title=title, leads=list(qs[:QUEUE_SECTION_SIZE]), more_url=url)
+        for key, title, qs, url in sections
+    ]
+
+
+def pool(now: datetime | None = None) -> QuerySet[Lead]:
+    return lead_rows(now).filter(stage=Stage.HANDED_OFF, owner__isnull=True).order_by("handed_off_at", "pk")
+
+
+# --- customer 360 timeline -----------------------------------------------------------------------------------
+
+
+def _change_text(change: LeadStageChange) -> str:
+    params = {"id": change.lead_id, "stage": Stage(change.to_stage).label}
+    if not change.from_stage:
+        return _("Lead #%(id)s created") % params
+    if change.to_stage == Stage.HANDED_OFF and change.by_id is None:
+        return _("Lead #%(id)s returned to the pool (no activity)") % params
+    if change.to_stage == Stage.HANDED_OFF:
+        return _("Lead #%(id)s handed off to sales") % params
+    if change.from_stage == Stage.HANDED_OFF and change.to_stage == Stage.NEW:
+        return _("Lead #%(id)s rejected by sales (%(reason)s)") % {**params, "reason": change.reason}
+    if change.to_stage == Stage.LOST:
+        return _("Lead #%(id)s lost (%(reason)s)") % {**params, "reason": change.reason}
+    return _("Lead #%(id)s moved to %(stage)s") % params
+
+
+def _change_department(change: LeadStageChange) -> str:
+    if change.by_id is None and change.from_stage:
+        return ""  # the system recycled it
+    if change.to_stage in (Stage.NEW, Stage.HANDED_OFF) and change.from_stage != Stage.HANDED_OFF:
+        return "marketing"
+    return "sales"
 
 
 def timeline_events(customer_id: int, limit: int = 200) -> list[TimelineEvent]:
-    """Stage changes and activities of the customer's leads, newest first."""
+    """Stage changes and activities of the customer's leads, newest first (two queries)."""
     changes = (
         LeadStageChange.objects.filter(lead__customer_id=customer_id)
         .select_related("by")
         .order_by("-at", "-pk")[:limit]
     )
-    activities = Activity.objects.filter(lead__customer_id=customer_id).select_related("by").order_by("-at")[:limit]
+    activities = (
+        Activity.objects.filter(lead__customer_id=customer_id).select_related("by").order_by("-at", "-pk")[:limit]
+    )
     events = [
         TimelineEvent(
             at=c.at,
-            department="sales" if c.to_stage not in (Stage.NEW, Stage.HANDED_OFF) else "marketing",
-            kind="lead.stage_changed",
-            text=_("Lead #%(id)s moved to %(stage)s") % {"id": c.lead_id, "stage": Stage(c.to_stage).label},
+            department=_change_department(c),
+            kind="lead.created" if not c.from_stage else "lead.stage_changed",
+            text=_change_text(c),
+            url=reverse("leads:lead-detail", args=[c.lead_id]),
             actor=c.by.get_username() if c.by else "",
         )
         for c in changes
@@ -29,6 +359,7 @@ def timeline_events(customer_id: int, limit: int = 200) -> list[TimelineEvent]:
             department="sales",
             kind=f"lead.activity.{a.kind}",
             text=f"{a.get_kind_display()}: {a.body[:200]}",
+            url=reverse("leads:lead-detail", args=[a.lead_id]),
             actor=a.by.get_username() if a.by else "",
         )
         for a in activities

@@ -26,6 +26,11 @@ PIPELINE = (Stage.ACCEPTED, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, St
 MOVABLE = (Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION)
 OPEN_STAGES = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE)
 CLOSED_STAGES = (Stage.WON, Stage.LOST)
+MARKETING_STAGES = (Stage.NEW,)
+# Stages in which sales holds the lead (pool or owner), open or closed.
+SALES_STAGES = (Stage.HANDED_OFF, *PIPELINE, *CLOSED_STAGES)
+# Board columns, in pipeline order.
+BOARD_STAGES = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE, *CLOSED_STAGES)
 
 NEXT: dict[str, frozenset[str]] = {
     Stage.NEW: frozenset({Stage.HANDED_OFF}),
@@ -33,7 +38,7 @@ NEXT: dict[str, frozenset[str]] = {
     **{
         stage: frozenset(
             {*(s for s in MOVABLE if s != stage), Stage.WON, Stage.LOST, Stage.HANDED_OFF}
-        )  # handed_off: recycled to the pool
+        )  # handed_off: recycled to the pool (system only, see services.recycle_stale_leads)
         for stage in PIPELINE
     },
     Stage.WON: frozenset(),
@@ -41,8 +46,10 @@ NEXT: dict[str, frozenset[str]] = {
 }
 
 
-def ensure_allowed(current: str, to: str) -> None:
-    if to not in NEXT[current]:
+def ensure_allowed(current: str, to: str, *, from_stages=None) -> None:
+    """Raise InvalidTransition unless NEXT allows current → to (and, for an action that starts only in some
+    stages, e.g. handoff from new while recycling also reaches handed_off, current is one of `from_stages`)."""
+    if to not in NEXT[current] or (from_stages is not None and current not in from_stages):
         raise InvalidTransition(
             _("A lead in stage “%(current)s” cannot move to “%(to)s”.")
             % {"current": Stage(current).label, "to": Stage(to).label},

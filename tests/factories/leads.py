@@ -2,8 +2,8 @@ import factory
 from django.utils import timezone
 
 from leads.models import Activity, Lead, LeadStageChange, Tag
-from leads.stages import Stage
-from tests.factories.customers import ChannelFactory, CustomerFactory
+from leads.stages import PIPELINE, Stage
+from tests.factories.customers import ChannelFactory, CustomerFactory, CustomerIdentityFactory
 from tests.factories.users import make_user
 
 
@@ -16,10 +16,14 @@ class TagFactory(factory.django.DjangoModelFactory):
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
-    """A lead in a stage, with no history. Build history through leads.services in tests that need it."""
+    """A lead in a stage, with no history. Build history through leads.services (see `lead_through`).
+
+    The customer gets a phone number unless `contact=False`, so a handoff is complete by default.
+    """
 
     class Meta:
         model = Lead
+        skip_postgeneration_save = True
 
     customer = factory.SubFactory(CustomerFactory)
     source_channel = factory.SubFactory(ChannelFactory)
@@ -37,6 +41,11 @@ class LeadFactory(factory.django.DjangoModelFactory):
             owner=factory.LazyFunction(lambda: make_user("sales")),
             accepted_at=factory.LazyFunction(timezone.now),
         )
+
+    @factory.post_generation
+    def contact(self, create, extracted, **kwargs):
+        if create and extracted is not False:
+            CustomerIdentityFactory(customer=self.customer)
 
 
 class LeadStageChangeFactory(factory.django.DjangoModelFactory):
@@ -56,3 +65,42 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     lead = factory.SubFactory(LeadFactory)
     body = "Called, left a message."
     at = factory.LazyFunction(timezone.now)
+
+
+def lead_through(stage: str, *, marketer=None, owner=None, pool: bool = False, now=None, **lead_kwargs) -> Lead:
+    """A lead driven to `stage` through leads.services, so its history is real.
+
+    `marketer` creates and hands off (a new marketing user by default); `owner` (a new sales user by
+    default, none with `pool=True` up to handed_off) accepts and works it. Won/lost close it.
+    """
+    from leads import services
+
+    marketer = marketer or make_user("marketing")
+    customer = lead_kwargs.pop("customer", None) or CustomerFactory()
+    if lead_kwargs.pop("contact", True):
+        CustomerIdentityFactory(customer=customer)
+    source_channel = lead_kwargs.pop("source_channel", None) or ChannelFactory()
+    lead, _matched = services.create_lead(
+        by=marketer, customer=customer, source_channel=source_channel, now=now, **lead_kwargs
+    )
+    if stage == Stage.NEW:
+        return lead
+    if owner is None and not pool:
+        owner = make_user("sales")
+    lead = services.handoff_lead(lead=lead, by=marketer, assignee=None if pool else owner, now=now)
+    if stage == Stage.HANDED_OFF:
+        return lead
+    if pool:
+        owner = owner or make_user("sales")
+        lead = services.claim_lead(lead=lead, by=owner, now=now)
+    else:
+        lead = services.accept_lead(lead=lead, by=owner, now=now)
+    if stage == Stage.ACCEPTED:
+        return lead
+    if stage in PIPELINE:
+        return services.move_lead(lead=lead, by=owner, stage=stage, now=now)
+    if stage == Stage.WON:
+        return services.close_lead(lead=lead, by=owner, outcome=Stage.WON, amount="1000.00", now=now)
+    if stage == Stage.LOST:
+        return services.close_lead(lead=lead, by=owner, outcome=Stage.LOST, reason="price", now=now)
+    raise ValueError(stage)

@@ -1,0 +1,85 @@
+"""The one lead FilterSet: the lead list page, the board and `GET /api/v1/leads/` all use it."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+
+from config import roles
+from customers.models import Campaign, Channel, CustomerIdentity
+from leads.models import Lead, Tag
+from leads.selectors import sla_breached_q
+from leads.stages import Stage
+
+User = get_user_model()
+
+
+def _owners(request):
+    return (
+        User.objects.filter(is_active=True, groups__name=roles.SALES).distinct().order_by("username")
+        if request is not None
+        else User.objects.none()
+    )
+
+
+class LeadFilter(filters.FilterSet):
+    q = filters.CharFilter(method="filter_q", label=_("Search"))
+    stage = filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"))
+    owner = filters.ModelChoiceFilter(queryset=_owners, label=_("Owner"))
+    mine = filters.BooleanFilter(method="filter_mine", label=_("Mine only"))
+    pool = filters.BooleanFilter(method="filter_pool", label=_("In the pool"))
+    tag = filters.ModelChoiceFilter(
+        queryset=Tag.objects.only("id", "name"), to_field_name="name", method="filter_tag", label=_("Tag")
+    )
+    channel = filters.ModelChoiceFilter(
+        field_name="source_channel",
+        queryset=Channel.objects.only("id", "code", "name"),
+        to_field_name="code",
+        label=_("Channel"),
+    )
+    campaign = filters.ModelChoiceFilter(queryset=Campaign.objects.only("id", "name"), label=_("Campaign"))
+    created = filters.DateFromToRangeFilter(field_name="created_at", label=_("Created"))
+    closed = filters.DateFromToRangeFilter(field_name="closed_at", label=_("Closed"))
+    high_intent = filters.BooleanFilter(field_name="is_high_intent", label=_("High intent"))
+    sla_breached = filters.BooleanFilter(method="filter_sla_breached", label=_("SLA breached"))
+    referred_by = filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Referred by"))
+
+    class Meta:
+        model = Lead
+        fields = []
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        identity = CustomerIdentity.objects.filter(customer_id=OuterRef("customer_id"), value__icontains=value)
+        match = (
+            Q(customer__name__icontains=value)
+            | Q(customer__company__icontains=value)
+            | Q(interest__icontains=value)
+            | Q(Exists(identity))
+        )
+        if value.isdigit():
+            match |= Q(pk=int(value))
+        return queryset.filter(match)
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if value is None or user is None:
+            return queryset
+        return queryset.filter(owner=user) if value else queryset.exclude(owner=user)
+
+    def filter_pool(self, queryset, name, value):
+        if value is None:
+            return queryset
+        pool = Q(stage=Stage.HANDED_OFF, owner__isnull=True)
+        return queryset.filter(pool) if value else queryset.exclude(pool)
+
+    def filter_tag(self, queryset, name, value):
+        # Tag names are unique, so the join adds at most one row per lead: no DISTINCT needed.
+        return queryset.filter(tags=value) if value else queryset
+
+    def filter_sla_breached(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(sla_breached_q()) if value else queryset.exclude(sla_breached_q())

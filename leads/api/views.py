@@ -1,0 +1,140 @@
+"""`/api/v1/leads/` and `/api/v1/tags/` (DESIGN.md "REST API contract"). Thin: parse, call a service, answer."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from config.api.concurrency import ETagMixin, etag_for
+from config.api.pagination import StablePagination
+from leads import selectors, services
+from leads.api import serializers as s
+from leads.api.filters import LeadFilter
+from leads.models import LeadStageChange, Tag
+
+
+class HistoryPagination(StablePagination):
+    ordering = ("at", "pk")  # oldest first
+    page_size = 200
+
+
+class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Leads. Transitions answer the lead; an invalid one is 409 `invalid_transition`, a stale If-Match 412."""
+
+    serializer_class = s.LeadOutput
+    filterset_class = LeadFilter
+    ordering_fields = ["id"]
+
+    def get_queryset(self):
+        return selectors.lead_rows()
+
+    def _answer(self, lead, *, status_code=status.HTTP_200_OK, serializer=s.LeadOutput, context=None):
+        fresh = selectors.lead_detail(pk=lead.pk)
+        response = Response(serializer(fresh, context=context or {}).data, status=status_code)
+        response["ETag"] = etag_for(fresh)
+        return response
+
+    @extend_schema(request=s.LeadCreateInput, responses={201: s.LeadCreateOutput})
+    def create(self, request):
+        data = s.LeadCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        lead, matched = services.create_lead(by=request.user, **data.validated_data)
+        return self._answer(
+            lead,
+            status_code=status.HTTP_201_CREATED,
+            serializer=s.LeadCreateOutput,
+            context={"customer_matched": matched},
+        )
+
+    @extend_schema(request=s.LeadUpdateInput, responses=s.LeadOutput)
+    def update(self, request, pk=None, partial=False):
+        data = s.LeadUpdateInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        lead = services.update_lead(lead=self.get_object(), by=request.user, **data.validated_data)
+        return self._answer(lead)
+
+    @extend_schema(request=s.LeadUpdateInput, responses=s.LeadOutput)
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    @extend_schema(request=s.HandoffInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def handoff(self, request, pk=None):
+        data = s.HandoffInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        lead = services.handoff_lead(lead=self.get_object(), by=request.user, **data.validated_data)
+        return self._answer(lead)
+
+    @extend_schema(request=s.EmptyInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._answer(services.accept_lead(lead=self.get_object(), by=request.user))
+
+    @extend_schema(request=s.EmptyInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        return self._answer(services.claim_lead(lead=self.get_object(), by=request.user))
+
+    @extend_schema(request=s.RejectInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        data = s.RejectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.reject_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+
+    @extend_schema(request=s.MoveInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        data = s.MoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.move_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+
+    @extend_schema(request=s.CloseInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        data = s.CloseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.close_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+
+    @extend_schema(request=s.EmptyInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"], url_path="flag-high-intent")
+    def flag_high_intent(self, request, pk=None):
+        return self._answer(services.flag_high_intent(lead=self.get_object(), by=request.user))
+
+    @extend_schema(request=s.AssignInput, responses=s.LeadOutput)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        data = s.AssignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._answer(services.assign_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+
+    @extend_schema(request=s.ActivityInput, responses={201: s.ActivityOutput})
+    @action(detail=True, methods=["post"])
+    def activities(self, request, pk=None):
+        data = s.ActivityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        activity = services.add_activity(lead=self.get_object(), by=request.user, **data.validated_data)
+        return Response(s.ActivityOutput(activity).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.StageChangeOutput(many=True))
+    @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filterset_class=None)
+    def history(self, request, pk=None):
+        lead = self.get_object()
+        changes = LeadStageChange.objects.filter(lead=lead)
+        paginator = HistoryPagination()
+        page = paginator.paginate_queryset(changes, request, view=self)
+        return paginator.get_paginated_response(s.StageChangeOutput(page, many=True).data)
+
+
+class TagViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TagOutput
+    search_fields = ["name"]
+    ordering_fields = ["id"]
+    queryset = Tag.objects.all()
+
+    @extend_schema(request=s.TagInput, responses={201: s.TagOutput})
+    def create(self, request):
+        data = s.TagInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        tag = services.create_tag(by=request.user, **data.validated_data)
+        return Response(s.TagOutput(tag).data, status=status.HTTP_201_CREATED)

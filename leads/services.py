@@ -1,0 +1,581 @@
+"""Every write of a lead. Pages, the API, the admin and Celery tasks all call these.
+
+Each service locks the lead row, checks permission (403) and the state machine (409), records
+history and returns the fresh lead. `_transition()` is the only place that assigns `lead.stage`.
+
+Concurrency: a caller passes the lead it read (or `expected_stage`); if the locked row is in
+another stage the write is refused with LeadChanged (409), so two racing moves never both apply.
+"""
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from config import roles
+from config.notifications import notify
+from leads import permissions
+from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
+from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
+from leads.stages import MOVABLE, PIPELINE, Stage, ensure_allowed
+
+User = get_user_model()
+
+CONTACT_KINDS = ("phone", "email", "wecom", "wechat", "member_card")
+CONTACT_ACTIVITY_KINDS = (ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL)
+PACKAGE_FIELDS = ("source_channel", "campaign", "interest", "note", "referred_by")
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def sales_managers() -> list:
+    return list(
+        User.objects.filter(is_active=True, groups__name=roles.SALES)
+        .filter(pk__in=User.objects.filter(groups__name=roles.MANAGER).values("pk"))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def marketing_managers() -> list:
+    return list(
+        User.objects.filter(is_active=True, groups__name=roles.MARKETING)
+        .filter(pk__in=User.objects.filter(groups__name=roles.MANAGER).values("pk"))
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def _recompute_customer_segments(customer_id: int) -> None:
+    """Lifecycle stage depends on leads; customers owns the computation (optional until it exists)."""
+    try:
+        from customers.services import recompute_customer_segments
+    except ImportError:
+        return
+    recompute_customer_segments(customer_ids=[customer_id])
+
+
+def _lock(lead: Lead, *, expected_stage: str | None = None) -> Lead:
+    """The lead's row, locked; LeadChanged when it left the stage the caller saw."""
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    expected = expected_stage or lead.stage
+    if locked.stage != expected:
+        raise LeadChanged(
+            _("This lead changed while you were working on it: it is now “%(stage)s”. Reload and try again.")
+            % {"stage": Stage(locked.stage).label},
+            field="stage",
+        )
+    return locked
+
+
+def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageChange:
+    """Apply one step of the state machine to a locked lead and append it to the history.
+
+    Raises InvalidTransition (409) when NEXT does not allow it; the caller saves the lead.
+    """
+    ensure_allowed(lead.stage, to)
+    change = LeadStageChange.objects.create(
+        lead=lead, from_stage=lead.stage, to_stage=to, at=now, by=by, reason=reason[:300]
+    )
+    lead.stage = to
+    if to == Stage.HANDED_OFF:
+        lead.handed_off_at = now
+        lead.first_handed_off_at = lead.first_handed_off_at or now
+    elif to == Stage.ACCEPTED:
+        lead.accepted_at = now
+    elif to == Stage.CONTACTED:
+        lead.contacted_at = lead.contacted_at or now
+    elif to in (Stage.WON, Stage.LOST):
+        lead.closed_at = now
+    if by is not None:
+        lead.last_activity_at = now
+    transaction.on_commit(partial(_recompute_customer_segments, lead.customer_id))
+    return change
+
+
+_STAMP_FIELDS = [
+    "stage",
+    "handed_off_at",
+    "first_handed_off_at",
+    "accepted_at",
+    "contacted_at",
+    "closed_at",
+    "last_activity_at",
+    "updated_at",
+]
+
+
+def _tags_from_names(names) -> list[Tag]:
+    clean = []
+    for raw in names or ():
+        name = str(raw).strip()[:50]
+        if name and name.lower() not in {n.lower() for n in clean}:
+            clean.append(name)
+    existing = {t.name.lower(): t for t in Tag.objects.filter(name__in=clean)}
+    tags = []
+    for name in clean:
+        tag = existing.get(name.lower())
+        if tag is None:
+            tag, _created = Tag.objects.get_or_create(name=name)
+        tags.append(tag)
+    return tags
+
+
+def _is_sales_user(user) -> bool:
+    return user is not None and user.is_active and roles.department_of(user) == roles.SALES
+
+
+def _lead_url(lead) -> str:
+    return reverse("leads:lead-detail", args=[lead.pk])
+
+
+# --- marketing: create, edit, hand off -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_lead(
+    *,
+    by,
+    contact: dict | None = None,
+    customer=None,
+    source_channel=None,
+    campaign=None,
+    tags=(),
+    interest: str = "",
+    note: str = "",
+    referred_by=None,
+    now=None,
+) -> tuple[Lead, bool]:
+    """A new lead for a contact (resolved to a customer by identity) or an existing customer.
+
+    Returns (lead, customer_matched). Raises PermissionDenied, LeadRuleError (field contact/customer)
+    and whatever customers.services.resolve_customer raises for a bad contact.
+    """
+    permissions.require(by, permissions.CREATE)
+    now = now or timezone.now()
+    if (contact is None) == (customer is None):
+        raise LeadRuleError(_("Give either a contact or an existing customer."), field="contact")
+    matched = True
+    if contact is not None:
+        from customers.services import resolve_customer
+
+        customer, matched = resolve_customer(
+            contact=contact, by=by, source_channel=source_channel, field_prefix="contact."
+        )
+    elif getattr(customer, "merged_into_id", None):
+        customer = customer.merged_into
+    lead = Lead.objects.create(
+        customer=customer,
+        created_by=by,
+        source_channel=source_channel,
+        campaign=campaign,
+        interest=interest,
+        note=note,
+        referred_by=referred_by,
+    )
+    lead.tags.set(_tags_from_names(tags))
+    # The lead's first history row: it entered "new" now (time in stage "new" starts here).
+    LeadStageChange.objects.create(lead=lead, from_stage="", to_stage=Stage.NEW, at=now, by=by)
+    transaction.on_commit(partial(_recompute_customer_segments, customer.pk))
+    return lead, matched
+
+
+@transaction.atomic
+def update_lead(*, lead: Lead, by, tags=None, **fields) -> Lead:
+    """Marketing edits the package before handoff. Raises PermissionDenied, LeadRuleError."""
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    permissions.require(by, permissions.EDIT, lead)
+    unknown = set(fields) - set(PACKAGE_FIELDS)
+    if unknown:
+        raise LeadRuleError(_("These fields cannot be edited here."), field=sorted(unknown)[0])
+    for name, value in fields.items():
+        setattr(lead, name, value)
+    lead.save()
+    if tags is not None:
+        lead.tags.set(_tags_from_names(tags))
+    return lead
+
+
+def handoff_missing(lead: Lead) -> list[tuple[str, str]]:
+    """What a handoff still lacks, as (field, message) pairs; empty when it may go."""
+    missing = []
+    has_contact = lead.customer.identities.filter(kind__in=CONTACT_KINDS, is_valid=True).exists()
+    if not has_contact:
+        missing.append(("contact", _("a contact method (phone, email, WeCom, WeChat or member card) on the customer")))
+    if lead.source_channel_id is None:
+        missing.append(("source_channel", _("a source channel")))
+    return missing
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def handoff_lead(
+    *,
+    lead: Lead,
+    by,
+    assignee=None,
+    tags=None,
+    source_channel=_UNSET,
+    campaign=_UNSET,
+    interest=None,
+    note=None,
+    now=None,
+) -> Lead:
+    """Marketing passes the lead to a sales user, or to the pool when `assignee` is None.
+
+    Package fields given here are saved first. Raises PermissionDenied, LeadChanged,
+    InvalidTransition, HandoffIncomplete (naming what is missing), LeadRuleError (assignee).
+    """
+    now = now or timezone.now()
+    lead = _lock(lead)
+    permissions.require(by, permissions.HANDOFF, lead)
+    ensure_allowed(lead.stage, Stage.HANDED_OFF, from_stages=(Stage.NEW,))
+    if source_channel is not _UNSET:
+        lead.source_channel = source_channel
+    if campaign is not _UNSET:
+        lead.campaign = campaign
+    if interest is not None:
+        lead.interest = interest
+    if note is not None:
+        lead.note = note
+    if tags is not None:
+        lead.tags.set(_tags_from_names(tags))
+    missing = handoff_missing(lead)
+    if missing:
+        raise HandoffIncomplete(
+            _("The handoff is missing %(missing)s.") % {"missing": _(" and ").join(m for _f, m in missing)},
+            field=missing[0][0],
+        )
+    if assignee is not None and not _is_sales_user(assignee):
+        raise LeadRuleError(_("Hand the lead to a sales user or to the sales queue."), field="assignee")
+    _transition(lead, to=Stage.HANDED_OFF, by=by, now=now)
+    lead.owner = assignee
+    lead.save()
+    if assignee is not None:
+        notify(
+            recipients=[assignee],
+            kind="leads.handoff",
+            message=_("Lead #%(id)s (%(customer)s) was handed to you.") % {"id": lead.pk, "customer": lead.customer},
+            url=_lead_url(lead),
+            dedupe_key=f"leads.handoff.{lead.pk}.{now.isoformat()}",
+        )
+    return lead
+
+
+# --- sales: decide the handoff, claim from the pool ----------------------------------------------------------
+
+
+@transaction.atomic
+def accept_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -> Lead:
+    """The owner (or a sales manager) accepts a handoff. Pool leads are claimed instead."""
+    now = now or timezone.now()
+    lead = _lock(lead, expected_stage=expected_stage)
+    permissions.require(by, permissions.ACCEPT, lead)
+    ensure_allowed(lead.stage, Stage.ACCEPTED)
+    if lead.owner_id is None:
+        raise InvalidTransition(_("This lead is in the pool: claim it or assign it first."), field="owner")
+    _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
+    lead.save(update_fields=_STAMP_FIELDS)
+    return lead
+
+
+@transaction.atomic
+def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -> Lead:
+    """A sales user takes a pool lead; claiming is accepting. The first claim wins (row lock + state check).
+
+    Raises PermissionDenied, LeadChanged, InvalidTransition, PoolConflict (owned, or reclaim cooldown).
+    """
+    now = now or timezone.now()
+    lead = _lock(lead, expected_stage=expected_stage)
+    permissions.require(by, permissions.CLAIM, lead)
+    ensure_allowed(lead.stage, Stage.ACCEPTED)
+    if lead.owner_id is not None:
+        raise PoolConflict(_("This lead is not in the pool any more."), field="owner")
+    if lead.reclaim_blocked_user_id == by.pk and lead.reclaim_blocked_until and lead.reclaim_blocked_until > now:
+        raise PoolConflict(
+            _("This lead was recycled from you; you may claim it again after %(until)s.")
+            % {"until": timezone.localtime(lead.reclaim_blocked_until).strftime("%Y-%m-%d %H:%M")},
+            field="owner",
+        )
+    _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
+    lead.owner = by
+    lead.save(update_fields=[*_STAMP_FIELDS, "owner"])
+    return lead
+
+
+@transaction.atomic
+def reject_lead(
+    *, lead: Lead, by, reason: str, reason_text: str = "", expected_stage: str | None = None, now=None
+) -> Lead:
+    """Back to marketing for nurture, with a reason from the fixed list (other needs text)."""
+    now = now or timezone.now()
+    lead = _lock(lead, expected_stage=expected_stage)
+    permissions.require(by, permissions.REJECT, lead)
+    ensure_allowed(lead.stage, Stage.NEW)
+    if reason not in RejectReason.values:
+        raise LeadRuleError(_("Choose a reason for rejecting."), field="reason")
+    reason_text = (reason_text or "").strip()
+    if reason == RejectReason.OTHER and not reason_text:
+        raise LeadRuleError(_("Say why the lead is rejected."), field="reason_text")
+    _transition(lead, to=Stage.NEW, by=by, now=now, reason=f"{reason}: {reason_text}" if reason_text else reason)
+    lead.owner = None
+    lead.reject_reason, lead.reject_reason_text = reason, reason_text[:300]
+    lead.save(update_fields=[*_STAMP_FIELDS, "owner", "reject_reason", "reject_reason_text"])
+    if lead.created_by_id:
+        notify(
+            recipients=[lead.created_by],
+            kind="leads.rejected",
+            message=_("Lead #%(id)s (%(customer)s) was rejected: %(reason)s.")
+            % {"id": lead.pk, "customer": lead.customer, "reason": RejectReason(reason).label},
+            url=_lead_url(lead),
+            dedupe_key=f"leads.rejected.{lead.pk}.{now.isoformat()}",
+        )
+    return lead
+
+
+@transaction.atomic
+def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
+    """A sales manager assigns a pool lead or reassigns an open sales lead. Not a stage change."""
+    now = now or timezone.now()
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    permissions.require(by, permissions.ASSIGN, lead)
+    if lead.stage not in (Stage.HANDED_OFF, *PIPELINE):
+        raise InvalidTransition(_("Only open sales leads can be assigned."), field="stage")
+    if not _is_sales_user(owner):
+        raise LeadRuleError(_("Assign the lead to a sales user."), field="owner")
+    previous = lead.owner
+    lead.owner = owner
+    lead.save(update_fields=["owner", "updated_at"])
+    Activity.objects.create(
+        lead=lead,
+        kind=ActivityKind.NOTE,
+        by=by,
+        at=now,
+        body=_("Assigned to %(new)s (was %(old)s).")
+        % {"new": owner.get_username(), "old": previous.get_username() if previous else _("the pool")},
+    )
+    notify(
+        recipients=[owner],
+        kind="leads.assigned",
+        message=_("Lead #%(id)s (%(customer)s) was assigned to you.") % {"id": lead.pk, "customer": lead.customer},
+        url=_lead_url(lead),
+        dedupe_key=f"leads.assigned.{lead.pk}.{now.isoformat()}",
+    )
+    return lead
+
+
+# --- sales: work the pipeline -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def move_lead(*, lead: Lead, by, stage: str, expected_stage: str | None = None, now=None) -> Lead:
+    """An accepted lead to any stage contacted … negotiation, forward, skipping or back."""
+    now = now or timezone.now()
+    lead = _lock(lead, expected_stage=expected_stage)
+    permissions.require(by, permissions.MOVE, lead)
+    if stage not in MOVABLE:
+        raise InvalidTransition(
+            _("Move takes a lead to contacted, qualified, proposal or negotiation; use close for won or lost."),
+            field="stage",
+        )
+    ensure_allowed(lead.stage, stage)
+    _transition(lead, to=stage, by=by, now=now)
+    lead.save(update_fields=_STAMP_FIELDS)
+    return lead
+
+
+def _parse_amount(amount) -> Decimal:
+    if amount in (None, ""):
+        raise LeadRuleError(_("A won lead needs the amount of its order."), field="amount")
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        raise LeadRuleError(_("Enter the amount as a number."), field="amount") from None
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e12"):
+        raise LeadRuleError(_("The amount must be more than zero."), field="amount")
+    return value.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def close_lead(
+    *,
+    lead: Lead,
+    by,
+    outcome: str,
+    amount=None,
+    reason: str = "",
+    reason_text: str = "",
+    expected_stage: str | None = None,
+    now=None,
+) -> Lead:
+    """Won (with an amount: creates the first Order and the service onboarding task) or lost (with a reason)."""
+    now = now or timezone.now()
+    lead = _lock(lead, expected_stage=expected_stage)
+    permissions.require(by, permissions.CLOSE, lead)
+    if outcome not in (Stage.WON, Stage.LOST):
+        raise LeadRuleError(_("The outcome is won or lost."), field="outcome")
+    ensure_allowed(lead.stage, outcome)
+    if outcome == Stage.WON:
+        value = _parse_amount(amount)
+        from customers.services import create_order
+        from feedback.services import open_onboarding_task
+
+        _transition(lead, to=Stage.WON, by=by, now=now)
+        order = create_order(customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by)
+        lead.won_amount, lead.won_order = value, order
+        lead.save(update_fields=[*_STAMP_FIELDS, "won_amount", "won_order"])
+        open_onboarding_task(lead=lead, by=by)
+        return lead
+    if reason not in LostReason.values:
+        raise LeadRuleError(_("Choose why the lead was lost."), field="reason")
+    reason_text = (reason_text or "").strip()
+    if reason == LostReason.OTHER and not reason_text:
+        raise LeadRuleError(_("Say why the lead was lost."), field="reason_text")
+    _transition(lead, to=Stage.LOST, by=by, now=now, reason=f"{reason}: {reason_text}" if reason_text else reason)
+    lead.lost_reason, lead.lost_reason_text = reason, reason_text[:300]
+    lead.save(update_fields=[*_STAMP_FIELDS, "lost_reason", "lost_reason_text"])
+    return lead
+
+
+@transaction.atomic
+def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
+    """Sales marks a lead high intent; its creator and the marketing managers are told once."""
+    now = now or timezone.now()
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    permissions.require(by, permissions.FLAG_HIGH_INTENT, lead)
+    if lead.stage not in (Stage.HANDED_OFF, *PIPELINE):
+        raise InvalidTransition(_("Only an open sales lead can be flagged high intent."), field="stage")
+    if not lead.is_high_intent:
+        lead.is_high_intent = True
+        lead.save(update_fields=["is_high_intent", "updated_at"])
+    recipients = [*marketing_managers(), lead.created_by]
+    notify(
+        recipients=recipients,
+        kind="leads.high_intent",
+        message=_("Lead #%(id)s (%(customer)s) is high intent: send deeper content.")
+        % {"id": lead.pk, "customer": lead.customer},
+        url=_lead_url(lead),
+        dedupe_key=f"leads.high_intent.{lead.pk}",
+    )
+    return lead
+
+
+@transaction.atomic
+def add_activity(*, lead: Lead, by, kind: str, body: str, now=None) -> Activity:
+    """A note, call, meeting or email on a lead; it counts as activity (recycling clock).
+
+    The first call/meeting/email on an accepted lead by someone who may move it moves it to
+    contacted through the state machine.
+    """
+    now = now or timezone.now()
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    permissions.require(by, permissions.ADD_ACTIVITY, lead)
+    if kind not in ActivityKind.values:
+        raise LeadRuleError(_("Choose what kind of activity this is."), field="kind")
+    body = (body or "").strip()
+    if not body:
+        raise LeadRuleError(_("Write what happened."), field="body")
+    activity = Activity.objects.create(lead=lead, kind=kind, body=body, by=by, at=now)
+    lead.last_activity_at = now
+    if kind in CONTACT_ACTIVITY_KINDS and lead.stage == Stage.ACCEPTED and permissions.can(by, permissions.MOVE, lead):
+        _transition(lead, to=Stage.CONTACTED, by=by, now=now)
+    lead.save(update_fields=_STAMP_FIELDS)
+    return activity
+
+
+@transaction.atomic
+def create_tag(*, by, name: str) -> Tag:
+    permissions.require(by, permissions.CREATE_TAG)
+    name = (name or "").strip()
+    if not name:
+        raise LeadRuleError(_("A tag needs a name."), field="name")
+    if len(name) > 50:
+        raise LeadRuleError(_("A tag name has at most 50 characters."), field="name")
+    existing = Tag.objects.filter(name__iexact=name).first()
+    return existing or Tag.objects.create(name=name)
+
+
+# --- the system: recycling and SLA alerts (Celery beat) ----------------------------------------------------
+
+
+def recycle_stale_leads(*, now=None) -> int:
+    """Open leads from accepted on with no activity for RELAY_LEAD_RECYCLE_DAYS go back to the pool.
+
+    Each lead is re-checked under its own lock, so a run racing a user's activity or another run
+    recycles nothing twice. The former owner may not reclaim it for RELAY_LEAD_RECLAIM_COOLDOWN_HOURS.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.RELAY_LEAD_RECYCLE_DAYS)
+    ids = list(
+        Lead.objects.filter(stage__in=PIPELINE, last_activity_at__lt=cutoff).values_list("pk", flat=True)[:5000]
+    ) + list(
+        Lead.objects.filter(stage__in=PIPELINE, last_activity_at__isnull=True, accepted_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:5000]
+    )
+    done = 0
+    for pk in sorted(set(ids)):
+        done += _recycle_one(pk, now=now, cutoff=cutoff)
+    return done
+
+
+@transaction.atomic
+def _recycle_one(pk: int, *, now, cutoff) -> int:
+    lead = Lead.objects.select_for_update().filter(pk=pk).first()
+    if lead is None or lead.stage not in PIPELINE:
+        return 0
+    last = lead.last_activity_at or lead.accepted_at
+    if last is None or last >= cutoff:
+        return 0
+    former = lead.owner
+    _transition(lead, to=Stage.HANDED_OFF, by=None, now=now, reason="recycled")
+    lead.owner = None
+    lead.reclaim_blocked_user = former
+    lead.reclaim_blocked_until = now + timedelta(hours=settings.RELAY_LEAD_RECLAIM_COOLDOWN_HOURS)
+    lead.save(update_fields=[*_STAMP_FIELDS, "owner", "reclaim_blocked_user", "reclaim_blocked_until"])
+    return 1
+
+
+def check_lead_slas(*, now=None) -> int:
+    """Raise each SLA breach once: a handoff undecided in RELAY_HANDOFF_SLA_HOURS, an accepted lead not
+    contacted in RELAY_CONTACT_SLA_HOURS. The owner (the sales managers for a pool lead) and the sales
+    managers are told; notify()'s dedupe_key plus its unique constraint make repeated and concurrent
+    runs notify once. Returns how many notifications were made.
+    """
+    now = now or timezone.now()
+    managers = sales_managers()
+    made = 0
+    handoff_breaches = Lead.objects.filter(
+        stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS)
+    ).select_related("owner", "customer")
+    for lead in handoff_breaches.iterator(chunk_size=500):
+        made += notify(
+            recipients=[lead.owner, *managers],
+            kind="leads.sla.handoff",
+            message=_("Lead #%(id)s (%(customer)s) has waited more than %(hours)s hours for a decision.")
+            % {"id": lead.pk, "customer": lead.customer, "hours": settings.RELAY_HANDOFF_SLA_HOURS},
+            url=_lead_url(lead),
+            dedupe_key=f"leads.sla.handoff.{lead.pk}.{lead.handed_off_at.isoformat()}",
+        )
+    contact_breaches = Lead.objects.filter(
+        stage=Stage.ACCEPTED, accepted_at__lt=now - timedelta(hours=settings.RELAY_CONTACT_SLA_HOURS)
+    ).select_related("owner", "customer")
+    for lead in contact_breaches.iterator(chunk_size=500):
+        made += notify(
+            recipients=[lead.owner, *managers],
+            kind="leads.sla.contact",
+            message=_("Lead #%(id)s (%(customer)s) was accepted more than %(hours)s hours ago and not contacted.")
+            % {"id": lead.pk, "customer": lead.customer, "hours": settings.RELAY_CONTACT_SLA_HOURS},
+            url=_lead_url(lead),
+            dedupe_key=f"leads.sla.contact.{lead.pk}.{lead.accepted_at.isoformat()}",
+        )
+    return made
