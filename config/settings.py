@@ -194,6 +194,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=8),
     },
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
+    "relay-webhook-retries": {"task": "config.tasks.retry_due_webhooks", "schedule": timedelta(seconds=30)},
     # customers schedule
     # leads schedule
     "leads-sla-check": {"task": "leads.tasks.check_lead_slas", "schedule": timedelta(minutes=10)},
@@ -201,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
     # feedback schedule
     "feedback-sla-alerts": {"task": "feedback.tasks.check_service_slas", "schedule": timedelta(minutes=10)},
     # okr schedule
+    "okr-daily-snapshots": {"task": "okr.tasks.snapshot_key_results", "schedule": crontab(minute=50, hour=23)},
 }
 
 # Relay's own settings.

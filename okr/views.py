@@ -1,10 +1,303 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+import csv
 
-from okr.models import Objective
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from config.errors import DomainError
+from leads.stages import Stage
+from okr import charts, metrics, permissions, reports, selectors, services
+from okr.forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm
+from okr.metrics import Period
+from okr.models import KeyResult, Objective
+
+
+def _require_view(request):
+    permissions.require(request.user, "view")
+
+
+def _decorate(rows, user) -> None:
+    """Add what the template draws: the trend chart and whether this user may check in (no queries)."""
+    for row in rows:
+        row.chart = charts.trend_line(row.trend, target=float(row.key_result.target))
+        row.can_check_in = permissions.can(user, "check_in", row.key_result)
+        row.can_edit = permissions.can(user, "change_key_result", row.key_result)
 
 
 @login_required
 def board(request):
-    objectives = Objective.objects.select_related("owner").prefetch_related("key_results").order_by("department", "pk")
-    return render(request, "okr/board.html", {"objectives": objectives})
+    _require_view(request)
+    quarter = request.GET.get("quarter") or selectors.current_quarter()
+    if not selectors.is_quarter(quarter):
+        quarter = selectors.current_quarter()
+    data = selectors.board(quarter)
+    for department in data["departments"]:
+        department["can_add"] = permissions.can(request.user, "add_objective", department["code"])
+        for item in department["objectives"]:
+            item["can_edit"] = permissions.can(request.user, "change_objective", item["objective"])
+            _decorate(item["rows"], request.user)
+    context = {
+        **data,
+        "previous_quarter": selectors.shift_quarter(quarter, -1),
+        "next_quarter": selectors.shift_quarter(quarter, 1),
+        "check_in_form": CheckInForm(),
+    }
+    return render(request, "okr/board.html", context)
+
+
+def _key_result_card(request, pk: int, form=None, status: int = 200):
+    row = selectors.key_result_row(pk)
+    _decorate([row], request.user)
+    response = render(
+        request, "okr/_key_result.html", {"row": row, "check_in_form": form or CheckInForm()}, status=status
+    )
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@login_required
+@require_POST
+def check_in(request, pk: int):
+    key_result = get_object_or_404(KeyResult.objects.select_related("objective"), pk=pk)
+    permissions.require(request.user, "check_in", key_result)
+    form = CheckInForm(request.POST)
+    if form.is_valid():
+        try:
+            services.add_check_in(key_result=key_result, by=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+    if not form.is_valid():
+        if request.htmx:
+            return _key_result_card(request, pk, form, status=422)
+        return redirect(f"{_board_url(key_result.objective.quarter)}#kr-{pk}")
+    if request.htmx:
+        return _key_result_card(request, pk)
+    return redirect(f"{_board_url(key_result.objective.quarter)}#kr-{pk}")
+
+
+def _board_url(quarter: str) -> str:
+    from django.urls import reverse
+
+    return f"{reverse('okr:board')}?quarter={quarter}"
+
+
+def _apply(form, call) -> bool:
+    """Run a service call with the form's data, attaching a DomainError to the named field."""
+    try:
+        call()
+    except DomainError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return False
+    return True
+
+
+@login_required
+def objective_form(request, pk: int | None = None):
+    objective = get_object_or_404(Objective, pk=pk) if pk else None
+    if objective:
+        permissions.require(request.user, "change_objective", objective)
+        initial = {
+            "department": objective.department,
+            "quarter": objective.quarter,
+            "owner": objective.owner_id,
+            "title": objective.title,
+        }
+    else:
+        department = request.GET.get("department") or request.POST.get("department")
+        if not permissions.can(request.user, "add_objective", department or None):
+            raise PermissionDenied(_("Only the department's manager may add its objectives."))
+        initial = {
+            "department": department,
+            "quarter": request.GET.get("quarter") or selectors.current_quarter(),
+            "owner": request.user.pk,
+        }
+    form = ObjectiveForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            if objective:
+                done = _apply(form, lambda: services.update_objective(objective=objective, by=request.user, **data))
+            else:
+                done = _apply(form, lambda: services.create_objective(by=request.user, **data))
+            if done:
+                return redirect(_board_url(data["quarter"]))
+        status = 422
+    return render(request, "okr/objective_form.html", {"form": form, "objective": objective}, status=status)
+
+
+@login_required
+def key_result_form(request, objective_pk: int | None = None, pk: int | None = None):
+    key_result = get_object_or_404(KeyResult.objects.select_related("objective"), pk=pk) if pk else None
+    objective = key_result.objective if key_result else get_object_or_404(Objective, pk=objective_pk)
+    if key_result:
+        permissions.require(request.user, "change_key_result", key_result)
+        initial = {
+            "title": key_result.title,
+            "metric": key_result.metric,
+            "baseline": key_result.baseline,
+            "target": key_result.target,
+            "direction": key_result.direction,
+            "manual_value": key_result.manual_value,
+            **(key_result.metric_filters or {}),
+        }
+    else:
+        permissions.require(request.user, "add_key_result", objective)
+        initial = {}
+    form = KeyResultForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            kwargs = form.service_kwargs()
+            if key_result:
+                done = _apply(
+                    form, lambda: services.update_key_result(key_result=key_result, by=request.user, **kwargs)
+                )
+            else:
+                done = _apply(form, lambda: services.create_key_result(objective=objective, by=request.user, **kwargs))
+            if done:
+                return redirect(_board_url(objective.quarter))
+        status = 422
+    context = {"form": form, "objective": objective, "key_result": key_result}
+    return render(request, "okr/key_result_form.html", context, status=status)
+
+
+# --- reports --------------------------------------------------------------------------------------------------
+
+
+def _period(request):
+    form = PeriodForm(request.GET)
+    if form.is_valid():
+        data = form.cleaned_data
+        return form, Period(data["start"], data["end"]), ({"channel": data["channel"]} if data["channel"] else {})
+    return form, None, {}
+
+
+def _csv(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def _report(request, template: str, context: dict, status: int = 200):
+    return render(request, template, {"reports_nav": REPORTS, **context}, status=status)
+
+
+@login_required
+def reports_index(request):
+    _require_view(request)
+    return redirect("okr:report-funnel")
+
+
+@login_required
+def report_funnel(request):
+    _require_view(request)
+    form, period, filters = _period(request)
+    if period is None:
+        return _report(request, "okr/report_funnel.html", {"form": form}, status=400)
+    try:
+        data = reports.funnel(period, metrics.clean_filters(metrics.REGISTRY["funnel"], filters))
+    except DomainError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return _report(request, "okr/report_funnel.html", {"form": form}, status=400)
+    labels = dict(Stage.choices)
+    for stage in data["stages"]:
+        stage["label"] = labels[stage["stage"]]
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"funnel-{period.start}-{period.end}.csv",
+            ["stage", "count", "drop_off"],
+            [[s["stage"], s["count"], "" if s["drop_off"] is None else s["drop_off"]] for s in data["stages"]],
+        )
+    top = max((s["count"] for s in data["stages"]), default=0) or 1
+    for stage in data["stages"]:
+        stage["width"] = round(100 * stage["count"] / top, 1)
+    return _report(request, "okr/report_funnel.html", {"form": form, "data": data, "period": period})
+
+
+@login_required
+def report_channels(request):
+    _require_view(request)
+    form, period, filters = _period(request)
+    if period is None:
+        return _report(request, "okr/report_channels.html", {"form": form}, status=400)
+    rows = reports.channels(period, filters)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"channels-{period.start}-{period.end}.csv",
+            ["channel", "name", "cost", "revenue", "customers_won", "roi", "cac"],
+            [
+                [
+                    r["channel"],
+                    r["name"],
+                    r["cost"] or "",
+                    r["revenue"],
+                    r["customers_won"],
+                    "" if r["roi"] is None else r["roi"],
+                    r["cac"] or "",
+                ]
+                for r in rows
+            ],
+        )
+    return _report(request, "okr/report_channels.html", {"form": form, "rows": rows, "period": period})
+
+
+@login_required
+def report_cycle_time(request):
+    _require_view(request)
+    form, period, filters = _period(request)
+    if period is None:
+        return _report(request, "okr/report_cycle_time.html", {"form": form}, status=400)
+    data = reports.cycle_time_distribution(period, filters)
+    for bucket in data["buckets"]:
+        bucket["label"] = f"{bucket['low']}–{bucket['high']}" if bucket["high"] else f"{bucket['low']}+"
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"cycle-time-{period.start}-{period.end}.csv",
+            ["from_days", "to_days", "leads"],
+            [[b["low"], b["high"] if b["high"] else "", b["count"]] for b in data["buckets"]],
+        )
+    benchmark = metrics.CYCLE_TIME_BENCHMARK_DAYS
+    position = next(i for i, (low, high) in enumerate(reports.CYCLE_BUCKETS) if high is None or benchmark < high)
+    chart = charts.bars(
+        [(b["label"], b["count"]) for b in data["buckets"]],
+        marker=position,
+        marker_label=_("Benchmark %(days)s days") % {"days": benchmark},
+    )
+    context = {"form": form, "data": data, "period": period, "chart": chart, "benchmark": benchmark}
+    return _report(request, "okr/report_cycle_time.html", context)
+
+
+@login_required
+def report_nps(request):
+    _require_view(request)
+    form, period, _filters = _period(request)
+    if period is None:
+        return _report(request, "okr/report_nps.html", {"form": form}, status=400)
+    rows = reports.nps_by_month(period)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"nps-{period.start}-{period.end}.csv",
+            ["month", "responses", "promoters", "detractors", "nps"],
+            [[r["month"], r["responses"], r["promoters"], r["detractors"], r["nps"]] for r in rows],
+        )
+    chart = charts.line([(r["month"], r["nps"]) for r in rows], low=-100, high=100, label=_("NPS by month"))
+    total = metrics.nps(period, {})
+    return _report(
+        request, "okr/report_nps.html", {"form": form, "rows": rows, "period": period, "chart": chart, "total": total}
+    )
+
+
+REPORTS = (
+    ("okr:report-funnel", gettext_lazy("Funnel")),
+    ("okr:report-channels", gettext_lazy("Channel ROI and CAC")),
+    ("okr:report-cycle-time", gettext_lazy("Cycle time")),
+    ("okr:report-nps", gettext_lazy("NPS trend")),
+)

@@ -1,7 +1,18 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from okr.api.metrics import MetricViewSet
+from okr.api.views import CheckInViewSet, KeyResultViewSet, ObjectiveViewSet
 
 router = SimpleRouter()
+router.register("objectives", ObjectiveViewSet, basename="objective")
+router.register("key-results", KeyResultViewSet, basename="key-result")
 router.register("metrics", MetricViewSet, basename="metric")
-urlpatterns = router.urls
+
+check_ins = CheckInViewSet.as_view({"get": "list", "post": "create"})
+check_in = CheckInViewSet.as_view({"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"})
+urlpatterns = [
+    *router.urls,
+    path("key-results/<int:key_result_pk>/check-ins/", check_ins, name="key-result-check-ins"),
+    path("key-results/<int:key_result_pk>/check-ins/<int:pk>/", check_in, name="key-result-check-in"),
+]

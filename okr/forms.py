@@ -1,0 +1,86 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from config import roles
+from leads.stages import Stage
+from okr import metrics, selectors
+from okr.models import Direction
+
+User = get_user_model()
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Until (exclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    channel = forms.CharField(label=_("Channel code"), required=False)
+
+    def __init__(self, data=None, **kwargs):
+        start, end = selectors.quarter_bounds(selectors.current_quarter())
+        data = {"start": start.isoformat(), "end": end.isoformat(), **(data.dict() if data is not None else {})}
+        super().__init__(data, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] <= cleaned["start"]:
+            self.add_error("end", _("The end must be after the start."))
+        return cleaned
+
+
+class ObjectiveForm(forms.Form):
+    department = forms.ChoiceField(label=_("Department"), choices=list(roles.DEPARTMENT_LABELS.items()))
+    quarter = forms.CharField(label=_("Quarter"), max_length=7, help_text=_("For example 2026Q4."))
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none())
+    title = forms.CharField(label=_("Title"), max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = (
+            User.objects.filter(is_active=True, groups__name__in=roles.DEPARTMENTS).distinct().order_by("username")
+        )
+
+
+class KeyResultForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    metric = forms.ChoiceField(
+        label=_("Metric"),
+        required=False,
+        choices=[("", _("Manual (typed value)")), *metrics.metric_choices()],
+        help_text=_("A bound key result is computed live from operational data."),
+    )
+    department = forms.ChoiceField(
+        label=_("Filter: department"), required=False, choices=[("", "—"), *roles.DEPARTMENT_LABELS.items()]
+    )
+    channel = forms.CharField(label=_("Filter: channel code"), required=False)
+    owner = forms.IntegerField(label=_("Filter: owner id"), required=False)
+    campaign = forms.IntegerField(label=_("Filter: campaign id"), required=False)
+    stage = forms.ChoiceField(
+        label=_("Filter: stage"),
+        required=False,
+        choices=[("", "—"), *((s.value, s.label) for s in Stage if s.value in metrics.EXITABLE_STAGES)],
+    )
+    baseline = forms.DecimalField(label=_("Baseline"), max_digits=14, decimal_places=4)
+    target = forms.DecimalField(label=_("Target"), max_digits=14, decimal_places=4)
+    direction = forms.ChoiceField(label=_("Direction"), choices=Direction.choices, initial=Direction.UP)
+    manual_value = forms.DecimalField(
+        label=_("Current value (manual key results only)"), max_digits=14, decimal_places=4, required=False
+    )
+
+    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage")
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "title": data["title"],
+            "metric": data["metric"],
+            "metric_filters": {f: data[f] for f in self.FILTER_FIELDS if data.get(f) not in (None, "")},
+            "baseline": data["baseline"],
+            "target": data["target"],
+            "direction": data["direction"],
+            "manual_value": data["manual_value"],
+        }
+
+
+class CheckInForm(forms.Form):
+    confidence = forms.IntegerField(label=_("Confidence (0–10)"), min_value=0, max_value=10)
+    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,189 @@
+"""Reads shaped for the OKR board, the API and the snapshot task."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import OuterRef, Prefetch, Subquery
+from django.utils import timezone
+
+from config.errors import DomainError
+from config.roles import DEPARTMENT_LABELS, DEPARTMENTS
+from okr import metrics
+from okr.models import CheckIn, Direction, KeyResult, MetricSnapshot, Objective
+
+QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def current_quarter() -> str:
+    return quarter_of(timezone.localdate())
+
+
+def is_quarter(value: str) -> bool:
+    return bool(QUARTER_RE.match(value or ""))
+
+
+def quarter_bounds(quarter: str) -> tuple[date, date]:
+    """[first day, first day of the next quarter) of e.g. "2026Q4"; ValueError when malformed."""
+    match = QUARTER_RE.match(quarter or "")
+    if not match:
+        raise ValueError(quarter)
+    year, q = int(match[1]), int(match[2])
+    start = date(year, 3 * q - 2, 1)
+    end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
+    return start, end
+
+
+def shift_quarter(quarter: str, steps: int) -> str:
+    year, q = int(quarter[:4]), int(quarter[5])
+    index = year * 4 + (q - 1) + steps
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+def progress(*, baseline, target, current, direction: str) -> float | None:
+    """Progress 0–100 % from baseline to target; for lower-is-better, (baseline − current) ÷ (baseline − target)."""
+    if current is None or baseline is None or target is None:
+        return None
+    baseline, target, current = (Decimal(str(v)) for v in (baseline, target, current))
+    if direction == Direction.DOWN:
+        done, span = baseline - current, baseline - target
+        reached = current <= target
+    else:
+        done, span = current - baseline, target - baseline
+        reached = current >= target
+    if span == 0:
+        return 100.0 if reached else 0.0
+    return float(max(Decimal(0), min(Decimal(100), 100 * done / span)).quantize(Decimal("0.1")))
+
+
+@dataclass
+class KeyResultRow:
+    key_result: KeyResult
+    metric: metrics.Metric | None
+    current: float | None
+    progress: float | None
+    confidence: int | None = None
+    checked_in_at: object = None
+    comment: str = ""
+    trend: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_manual(self) -> bool:
+        return self.metric is None
+
+
+def metric_value_cache():
+    """Memo of metric results per (metric, filters, start, end): each distinct binding is computed once."""
+    cache: dict[tuple, dict | None] = {}
+
+    def value(name: str, filters: dict, start: date, end: date) -> dict | None:
+        key = (name, metrics.filters_key(filters), start, end)
+        if key not in cache:
+            try:
+                cache[key] = metrics.compute(name, start=start, end=end, filters=filters)
+            except DomainError:
+                cache[key] = None  # a binding that no longer validates shows as "no data"
+        return cache[key]
+
+    return value
+
+
+def key_result_current(key_result: KeyResult, value, *, until: date | None = None) -> tuple[float | None, dict]:
+    """The live value of a key result over its objective's quarter (cut at `until`, exclusive, if earlier)."""
+    if not key_result.metric:
+        current = key_result.manual_value
+        return (float(current) if current is not None else None), {}
+    start, end = quarter_bounds(key_result.objective.quarter)
+    if until is not None:
+        end = min(end, until)
+    if end <= start:
+        return None, {}
+    result = value(key_result.metric, key_result.metric_filters or {}, start, end)
+    if result is None:
+        return None, {}
+    return result["value"], result
+
+
+def key_results_with_check_in():
+    latest = CheckIn.objects.filter(key_result=OuterRef("pk")).order_by("-at", "-pk")
+    return KeyResult.objects.select_related("objective", "objective__owner").annotate(
+        confidence=Subquery(latest.values("confidence")[:1]),
+        checked_in_at=Subquery(latest.values("at")[:1]),
+        last_comment=Subquery(latest.values("comment")[:1]),
+    )
+
+
+def key_result_rows(key_results, *, value=None) -> list[KeyResultRow]:
+    value = value or metric_value_cache()
+    rows = []
+    for kr in key_results:
+        current, result = key_result_current(kr, value)
+        metric = metrics.REGISTRY.get(kr.metric) if kr.metric else None
+        extra = {k: v for k, v in result.items() if k not in ("metric", "start", "end", "value")}
+        snapshots = getattr(kr, "quarter_snapshots", None)
+        rows.append(
+            KeyResultRow(
+                key_result=kr,
+                metric=metric,
+                current=current,
+                progress=progress(baseline=kr.baseline, target=kr.target, current=current, direction=kr.direction),
+                confidence=getattr(kr, "confidence", None),
+                checked_in_at=getattr(kr, "checked_in_at", None),
+                comment=getattr(kr, "last_comment", None) or "",
+                trend=[(s.date, float(s.value) if s.value is not None else None) for s in snapshots or []],
+                extra=extra,
+            )
+        )
+    return rows
+
+
+def board(quarter: str) -> dict:
+    """Every department's objectives for a quarter, each key result with its live value, progress, latest
+    confidence and snapshot trend. Queries: objectives, key results, snapshots, plus each distinct metric binding.
+    """
+    start, end = quarter_bounds(quarter)
+    snapshots = (
+        MetricSnapshot.objects.filter(date__gte=start, date__lt=end)
+        .order_by("date")
+        .only("key_result_id", "date", "value")
+    )
+    objectives = list(
+        Objective.objects.filter(quarter=quarter)
+        .select_related("owner")
+        .prefetch_related(
+            Prefetch(
+                "key_results",
+                queryset=key_results_with_check_in().prefetch_related(
+                    Prefetch("snapshots", queryset=snapshots, to_attr="quarter_snapshots")
+                ),
+            )
+        )
+        .order_by("department", "pk")
+    )
+    value = metric_value_cache()
+    departments = []
+    for code in DEPARTMENTS:
+        items = []
+        for objective in (o for o in objectives if o.department == code):
+            krs = list(objective.key_results.all())
+            for kr in krs:
+                kr.objective = objective  # share the already-loaded objective and owner
+            items.append({"objective": objective, "rows": key_result_rows(krs, value=value)})
+        departments.append({"code": code, "label": DEPARTMENT_LABELS[code], "objectives": items})
+    return {"quarter": quarter, "start": start, "end": end, "departments": departments}
+
+
+def key_result_row(pk: int) -> KeyResultRow:
+    """One key result as the board shows it (for the htmx check-in swap)."""
+    kr = key_results_with_check_in().get(pk=pk)
+    start, end = quarter_bounds(kr.objective.quarter)
+    kr.quarter_snapshots = list(kr.snapshots.filter(date__gte=start, date__lt=end).order_by("date"))
+    return key_result_rows([kr])[0]

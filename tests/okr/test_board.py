@@ -1,0 +1,196 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from okr.models import CheckIn
+from okr.selectors import current_quarter, quarter_bounds
+from tests.factories import (
+    CheckInFactory,
+    KeyResultFactory,
+    MetricSnapshotFactory,
+    NpsResponseFactory,
+    ObjectiveFactory,
+    make_user,
+)
+from tests.okr.conftest import at, history
+
+pytestmark = pytest.mark.django_db
+
+
+def _quarter_days():
+    start, end = quarter_bounds(current_quarter())
+    return start, end
+
+
+def test_board_shows_every_department_with_live_values_and_progress(client_as):
+    start, _end = _quarter_days()
+    today = timezone.localdate()
+    history(("negotiation", "won", at(start, 1)))
+    history(("negotiation", "lost", at(start, 2)))
+    history(("negotiation", "won", at(start, 3)))
+    history(("negotiation", "won", at(today)))  # 3 won, 1 lost → 0.75
+    sales = ObjectiveFactory(department="sales", quarter=current_quarter(), title="Close more")
+    KeyResultFactory(
+        objective=sales, title="Close rate", metric="close_rate", baseline=Decimal("0.5"), target=Decimal("1")
+    )
+    service = ObjectiveFactory(
+        department="service", quarter=current_quarter(), owner=make_user("service_manager"), title="Happy customers"
+    )
+    manual = KeyResultFactory(objective=service, title="Onboarding calls", baseline=0, target=40, manual_value=10)
+    CheckInFactory(key_result=manual, confidence=3, comment="Slow start")
+    ObjectiveFactory(department="marketing", quarter="2020Q1", title="Old objective")
+
+    response = client_as("marketing").get(reverse("okr:board"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Close more" in html and "Happy customers" in html and "Old objective" not in html
+    assert "75.0 %" in html  # the close rate, as a percentage
+    assert "50.0 %" in html  # progress (0.75 − 0.5) ÷ (1 − 0.5)
+    assert "25.0 %" in html  # manual 10 of 40
+    assert "3/10" in html and "Slow start" in html
+    assert 'data-department="marketing"' in html
+
+
+def test_board_switches_quarters(client_as):
+    ObjectiveFactory(quarter="2025Q2", title="Past objective")
+    response = client_as("sales").get(reverse("okr:board"), {"quarter": "2025Q2"})
+    assert "Past objective" in response.content.decode()
+    assert "?quarter=2025Q1" in response.content.decode() and "?quarter=2025Q3" in response.content.decode()
+
+
+def test_board_draws_the_trend_from_snapshots_as_inline_svg(client_as):
+    start, _end = _quarter_days()
+    kr = KeyResultFactory(objective=ObjectiveFactory(quarter=current_quarter()), manual_value=5)
+    for offset, value in enumerate((10, 20, 15)):
+        MetricSnapshotFactory(key_result=kr, date=start + timedelta(days=offset), value=value)
+    html = client_as("sales").get(reverse("okr:board")).content.decode()
+    assert '<svg class="chart trend"' in html and "<polyline" in html
+    assert "<script" not in html.split("<main", 1)[1]  # no chart library
+
+
+def _bind_many(n: int, quarter: str):
+    owner = make_user("sales_manager")
+    bindings = [
+        ("close_rate", {}),
+        ("cycle_time_days", {}),
+        ("nps", {}),
+        ("channel_roi", {}),
+        ("", {}),  # manual
+    ]
+    for i in range(n):
+        objective = ObjectiveFactory(quarter=quarter, owner=owner, department=("sales", "marketing", "service")[i % 3])
+        metric, filters = bindings[i % len(bindings)]
+        kr = KeyResultFactory(objective=objective, metric=metric, metric_filters=filters, manual_value=1)
+        CheckInFactory(key_result=kr)
+        MetricSnapshotFactory(key_result=kr, date=quarter_bounds(quarter)[0])
+
+
+@pytest.mark.parametrize("n", [5, 40])
+def test_board_query_count_does_not_grow_with_key_results(client_as, django_assert_max_num_queries, n):
+    quarter = current_quarter()
+    _bind_many(n, quarter)
+    NpsResponseFactory(answered_at=at(quarter_bounds(quarter)[0]))
+    client = client_as("sales")
+    # session, user, groups, objectives, key results (+ latest check-in), snapshots,
+    # then the 4 distinct bindings: close_rate 1, cycle_time 2 (SQLite; 1 on PostgreSQL), nps 1, channel_roi 1.
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("okr:board"))
+    assert response.status_code == 200
+    assert response.content.decode().count('data-testid="key-result"') == n
+
+
+def test_owner_checks_in_with_htmx_and_gets_the_card_back(client_as):
+    manager = make_user("sales_manager")
+    kr = KeyResultFactory(objective=ObjectiveFactory(owner=manager, quarter=current_quarter()), manual_value=50)
+    client = client_as(user=manager)
+    response = client.post(
+        reverse("okr:key-result-check-in", args=[kr.pk]),
+        {"confidence": "8", "comment": "On track"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert f'id="kr-{kr.pk}"' in response.content.decode() and "8/10" in response.content.decode()
+    check_in = CheckIn.objects.get(key_result=kr)
+    assert (check_in.confidence, check_in.comment, check_in.by, check_in.value) == (8, "On track", manager, 50)
+
+
+def test_objective_owner_who_is_not_a_manager_may_check_in(client_as):
+    seller = make_user("sales")
+    kr = KeyResultFactory(objective=ObjectiveFactory(owner=seller, quarter=current_quarter()))
+    response = client_as(user=seller).post(reverse("okr:key-result-check-in", args=[kr.pk]), {"confidence": "5"})
+    assert response.status_code == 302
+    assert CheckIn.objects.filter(key_result=kr).count() == 1
+
+
+def test_invalid_check_in_is_422_with_the_field_error(client_as):
+    manager = make_user("sales_manager")
+    kr = KeyResultFactory(objective=ObjectiveFactory(owner=manager, quarter=current_quarter()))
+    response = client_as(user=manager).post(
+        reverse("okr:key-result-check-in", args=[kr.pk]), {"confidence": "11"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422
+    assert 'data-field="confidence"' in response.content.decode()
+    assert not CheckIn.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["sales", "marketing", "marketing_manager", "service_manager"])
+def test_others_may_not_check_in(client_as, role):
+    kr = KeyResultFactory(objective=ObjectiveFactory(department="sales", quarter=current_quarter()))
+    response = client_as(role).post(reverse("okr:key-result-check-in", args=[kr.pk]), {"confidence": "5"})
+    assert response.status_code == 403
+    assert not CheckIn.objects.exists()
+
+
+def test_manager_adds_objective_and_key_result_on_pages(client_as):
+    manager = make_user("marketing_manager")
+    client = client_as(user=manager)
+    response = client.post(
+        reverse("okr:objective-new") + "?department=marketing",
+        {"department": "marketing", "quarter": "2026Q4", "owner": manager.pk, "title": "Better leads"},
+    )
+    assert response.status_code == 302
+    objective = manager.objectives.get()
+    response = client.post(
+        reverse("okr:key-result-new", args=[objective.pk]),
+        {
+            "title": "Quality",
+            "metric": "lead_quality_score",
+            "channel": "web",
+            "baseline": "50",
+            "target": "70",
+            "direction": "up",
+        },
+    )
+    assert response.status_code == 302
+    kr = objective.key_results.get()
+    assert (kr.metric, kr.metric_filters) == ("lead_quality_score", {"channel": "web"})
+
+
+def test_key_result_page_names_the_bad_filter(client_as):
+    manager = make_user("service_manager")
+    objective = ObjectiveFactory(department="service", owner=manager)
+    response = client_as(user=manager).post(
+        reverse("okr:key-result-new", args=[objective.pk]),
+        {"title": "NPS", "metric": "nps", "channel": "web", "baseline": "0", "target": "30", "direction": "up"},
+    )
+    assert response.status_code == 422
+    assert not objective.key_results.exists()
+
+
+@pytest.mark.parametrize("role", ["sales", "marketing_manager"])
+def test_other_roles_get_403_on_edit_pages(client_as, role):
+    objective = ObjectiveFactory(department="sales")
+    kr = KeyResultFactory(objective=objective)
+    client = client_as(role)
+    assert client.get(reverse("okr:objective-edit", args=[objective.pk])).status_code == 403
+    assert client.get(reverse("okr:key-result-edit", args=[kr.pk])).status_code == 403
+    assert client.get(reverse("okr:key-result-new", args=[objective.pk])).status_code == 403
+    assert client.get(reverse("okr:objective-new") + "?department=sales").status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get(reverse("okr:board"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
