@@ -522,25 +522,25 @@ PIPELINE_MOVES = {
     # stage: (median wait in hours, [(next stage or None for "stays here", weight)])
     Stage.ACCEPTED: (20, [(Stage.CONTACTED, 86), (Stage.LOST, 4), (Stage.HANDED_OFF, 3), (None, 7)]),
     Stage.CONTACTED: (
-        60,
-        [(Stage.QUALIFIED, 62), (Stage.PROPOSAL, 5), (Stage.LOST, 20), (Stage.HANDED_OFF, 3), (None, 10)],
+        80,
+        [(Stage.QUALIFIED, 66), (Stage.PROPOSAL, 5), (Stage.LOST, 14), (Stage.HANDED_OFF, 4), (None, 11)],
     ),
     Stage.QUALIFIED: (
-        110,
+        150,
         [
-            (Stage.PROPOSAL, 60),
+            (Stage.PROPOSAL, 58),
             (Stage.NEGOTIATION, 4),
-            (Stage.CONTACTED, 6),
-            (Stage.WON, 4),
-            (Stage.LOST, 17),
+            (Stage.CONTACTED, 10),
+            (Stage.WON, 3),
+            (Stage.LOST, 16),
             (None, 9),
         ],
     ),
     Stage.PROPOSAL: (
-        140,
-        [(Stage.NEGOTIATION, 55), (Stage.QUALIFIED, 6), (Stage.WON, 12), (Stage.LOST, 19), (None, 8)],
+        190,
+        [(Stage.NEGOTIATION, 52), (Stage.QUALIFIED, 10), (Stage.WON, 11), (Stage.LOST, 19), (None, 8)],
     ),
-    Stage.NEGOTIATION: (160, [(Stage.WON, 58), (Stage.PROPOSAL, 7), (Stage.LOST, 27), (None, 8)]),
+    Stage.NEGOTIATION: (220, [(Stage.WON, 52), (Stage.PROPOSAL, 12), (Stage.LOST, 28), (None, 8)]),
 }
 
 
@@ -602,7 +602,7 @@ def simulate_lead(
     while True:
         stage = walk.stage
         if stage == Stage.NEW:
-            if rng.random() >= (0.93 if handoffs == 0 else 0.35):
+            if rng.random() >= (0.94 if handoffs == 0 else 0.6):
                 break  # kept by marketing for nurture
             at = t + wait(rng, 18 if handoffs == 0 else 240)
             if at >= end:
@@ -1024,9 +1024,12 @@ class Generator:
             for _ in range(start, min(self.sizes.complaints, start + self.sizes.chunk)):
                 customer_id, order_id, ordered_at = rng.choice(self.order_sample)
                 opened = ordered_at + wait(rng, 96, 1.2)
+                if rng.random() < 0.25:  # the recent ones are the open backlog
+                    opened = self.now - timedelta(hours=rng.uniform(0.5, 6 * 24))
                 if opened >= self.now or opened < self.now - 200 * D:
                     opened = self.now - timedelta(hours=rng.uniform(1, 180 * 24))
-                    order_id = order_id if opened > ordered_at else None
+                if opened <= ordered_at:
+                    order_id = None  # a complaint about a later order would be nonsense
                 pk = self.ids.take(M["complaint"])
                 category = rng.choices(COMPLAINT_CATEGORIES, COMPLAINT_WEIGHTS)[0]
                 c = {
@@ -1053,7 +1056,7 @@ class Generator:
                 t = opened
                 while True:
                     status = c["status"]
-                    if rng.random() < 0.05:
+                    if rng.random() < 0.07:
                         break  # stuck: the SLA alerts have something to show
                     if status == "open":
                         to, at = "in_progress", t + wait(rng, 6)

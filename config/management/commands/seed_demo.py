@@ -136,7 +136,7 @@ class Command(BaseCommand):
             leads=n_leads,
             orders=n_customers * 7 // 4,
             nps=n_customers * 3 // 4,
-            complaints=max(8, n_customers * 13 // 100),
+            complaints=max(60, n_customers * 13 // 100),
             chunk=5000,
         )
         models = demo.Generator.model_map()
