@@ -1,6 +1,22 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
+from config.errors import DomainError
+from customers import permissions, services
+from customers.models import (
+    Campaign,
+    Channel,
+    ChannelSpend,
+    Customer,
+    CustomerIdentity,
+    ImportJob,
+    ImportRowError,
+    MergeRecord,
+    Order,
+)
 
 
 class IdentityInline(admin.TabularInline):
@@ -32,6 +48,37 @@ class CustomerAdmin(admin.ModelAdmin):
     ]
     inlines = [IdentityInline]
     show_full_result_count = False
+    actions = ["merge_into_oldest"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not permissions.can(request.user, permissions.MERGE):
+            actions.pop("merge_into_oldest", None)
+        return actions
+
+    @admin.action(description=_("Merge the selected customers into the oldest one"))
+    def merge_into_oldest(self, request, queryset):
+        """One transaction: every selected duplicate merges into the oldest, or none does."""
+        if not permissions.can(request.user, permissions.MERGE):
+            raise PermissionDenied
+        customers = list(queryset.order_by("pk"))
+        if len(customers) < 2:
+            self.message_user(request, gettext("Select at least two customers."), messages.WARNING)
+            return None
+        survivor, duplicates = customers[0], customers[1:]
+        try:
+            with transaction.atomic():
+                for duplicate in duplicates:
+                    services.merge_customers(survivor=survivor, duplicate=duplicate, by=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return None
+        self.message_user(
+            request,
+            gettext("%(count)s customers merged into #%(id)s.") % {"count": len(duplicates), "id": survivor.pk},
+            messages.SUCCESS,
+        )
+        return None
 
 
 @admin.register(CustomerIdentity)
@@ -78,3 +125,62 @@ class ChannelSpendAdmin(admin.ModelAdmin):
     autocomplete_fields = ["channel"]
     list_select_related = ["channel"]
     date_hierarchy = "month"
+
+
+@admin.register(MergeRecord)
+class MergeRecordAdmin(admin.ModelAdmin):
+    list_display = ["pk", "survivor", "duplicate", "merged_at", "merged_by", "undone_at"]
+    raw_id_fields = ["survivor", "duplicate", "merged_by", "undone_by"]
+    list_select_related = ["survivor", "duplicate", "merged_by"]
+    readonly_fields = ["survivor", "duplicate", "moved", "merged_by", "merged_at", "undone_by", "undone_at"]
+    actions = ["undo"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not permissions.can(request.user, permissions.UNDO_MERGE):
+            actions.pop("undo", None)
+        return actions
+
+    @admin.action(description=_("Undo the selected merges"))
+    def undo(self, request, queryset):
+        if not permissions.can(request.user, permissions.UNDO_MERGE):
+            raise PermissionDenied
+        try:
+            with transaction.atomic():
+                for record in queryset.order_by("-merged_at"):
+                    services.undo_merge(record=record, by=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return None
+        self.message_user(request, gettext("Merges undone."), messages.SUCCESS)
+        return None
+
+
+class ImportRowErrorInline(admin.TabularInline):
+    model = ImportRowError
+    extra = 0
+    fields = ["row_number", "column", "reason"]
+    readonly_fields = fields
+    can_delete = False
+    max_num = 0
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "original_name", "is_dry_run", "status", "rows_done", "failed_count", "created_at"]
+    list_filter = ["kind", "status", "is_dry_run"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    list_select_related = ["created_by"]
+    inlines = [ImportRowErrorInline]
+
+    def has_add_permission(self, request):
+        return False

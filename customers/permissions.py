@@ -33,8 +33,6 @@ def can(user, action: str, obj=None) -> bool:
     if action in (VIEW, EXPORT):
         return True
     if action in (CREATE, CHANGE):
-        if obj is not None and getattr(obj, "merged_into_id", None):
-            return False  # a tombstone is read-only; edit the survivor
         return department is not None
     if action in (MERGE, UNDO_MERGE):
         return manager

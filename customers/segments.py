@@ -44,6 +44,14 @@ def _id_filter(column: str, customer_ids, params: list) -> str:
     return f" AND {column} IN ({', '.join(['%s'] * len(ids))})"
 
 
+def _rowcount(cursor) -> int:
+    # SQLite reports -1 for an UPDATE that starts with WITH; its changes() has the real count.
+    if cursor.rowcount >= 0:
+        return cursor.rowcount
+    cursor.execute("SELECT changes()")
+    return cursor.fetchone()[0]
+
+
 def recompute_lifecycle(customer_ids=None) -> int:
     customer_t = Customer._meta.db_table
     order_t = Order._meta.db_table
@@ -73,7 +81,7 @@ def recompute_lifecycle(customer_ids=None) -> int:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return _rowcount(cursor)
 
 
 def recompute_rfm(customer_ids=None, *, now) -> int:
@@ -136,6 +144,6 @@ def recompute_rfm(customer_ids=None, *, now) -> int:
     """
     with connection.cursor() as cursor:
         cursor.execute(scored + set_sql, params)
-        changed = cursor.rowcount
+        changed = _rowcount(cursor)
         cursor.execute(reset_sql, reset_params)
-        return changed + cursor.rowcount
+        return changed + _rowcount(cursor)

@@ -6,9 +6,11 @@ normalizes contact details through `customers.identity` and attaches to the exis
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.apps import apps
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,19 +18,20 @@ from django.utils.translation import gettext as _
 
 from config.errors import DomainError
 from customers import permissions
-from customers.errors import InvalidIdentity
+from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
 from customers.identity import contact_identities, normalize_or_raise
-from customers.models import Channel, Customer, CustomerIdentity, IdentityKind, Order
+from customers.models import Channel, Customer, CustomerIdentity, IdentityKind, MergeRecord, Order
 
 # Which identity wins when one contact matches several customers: the most specific first.
 _KIND_PRIORITY = {
+    IdentityKind.EXTERNAL: -1,
     IdentityKind.MEMBER_CARD: 0,
     IdentityKind.WECOM: 1,
     IdentityKind.WECHAT: 2,
     IdentityKind.PHONE: 3,
     IdentityKind.EMAIL: 4,
-    IdentityKind.EXTERNAL: 5,
 }
+MATCH_ORDER = sorted(_KIND_PRIORITY, key=_KIND_PRIORITY.get)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -198,6 +201,17 @@ def create_customer(
     return customer, False
 
 
+def _refuse_tombstone(customer: Customer) -> None:
+    if customer.merged_into_id:
+        from config.errors import Conflict
+
+        raise Conflict(
+            _("This customer was merged into customer #%(id)s; change that one.") % {"id": customer.merged_into_id},
+            field="merged_into",
+            code="merged",
+        )
+
+
 @transaction.atomic
 def update_customer(
     *,
@@ -215,6 +229,7 @@ def update_customer(
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     permissions.require(by, permissions.CHANGE, customer)
+    _refuse_tombstone(customer)
     fields = []
     for field, value in (("name", name), ("company", company), ("city", city)):
         if value is not None:
@@ -252,6 +267,7 @@ def update_customer(
 def add_identity(*, customer: Customer, by, kind: str, value: str, source_system: str = "") -> CustomerIdentity:
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     permissions.require(by, permissions.CHANGE, customer)
+    _refuse_tombstone(customer)
     normalized = normalize_or_raise(kind, value, field="value")
     existing = CustomerIdentity.objects.filter(kind=kind, value=normalized, source_system=source_system).first()
     if existing is not None:
@@ -406,3 +422,194 @@ def recompute_customer_segments(*, customer_ids=None, now=None) -> int:
     now = now or timezone.now()
     ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
     return segments.recompute_lifecycle(ids) + segments.recompute_rfm(ids, now=now)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Merge and undo
+
+
+def customer_relations() -> list[tuple[type, str]]:
+    """(model, FK field name) of every model pointing at Customer, discovered from the model graph.
+
+    Later apps' models are included automatically. The tombstone link itself (Customer.merged_into) and the
+    merge records are not "belongings" of a customer and never move.
+    """
+    out = []
+    for rel in Customer._meta.related_objects:
+        if not (rel.one_to_many or rel.one_to_one) or rel.related_model in (Customer, MergeRecord):
+            continue
+        out.append((rel.related_model, rel.field.name))
+    return out
+
+
+def _lock_pair(first_pk: int, second_pk: int) -> dict[int, Customer]:
+    # Lock in pk order so two merges of the same pair in opposite directions cannot deadlock.
+    return {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first_pk, second_pk]).order_by("pk")}
+
+
+@transaction.atomic
+def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) -> MergeRecord:
+    """Move everything of `duplicate` to `survivor` in one transaction; `duplicate` becomes a tombstone.
+
+    Raises PermissionDenied (not a manager) and MergeRefused (field "duplicate": same customer, or either side
+    already merged).
+    """
+    permissions.require(by, permissions.MERGE)
+    now = now or timezone.now()
+    if survivor.pk == duplicate.pk:
+        raise MergeRefused(_("A customer cannot be merged into itself."), field="duplicate")
+    locked = _lock_pair(survivor.pk, duplicate.pk)
+    survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
+    if duplicate.merged_into_id:
+        raise MergeRefused(
+            _("Customer #%(id)s was already merged.") % {"id": duplicate.pk}, field="duplicate", code="already_merged"
+        )
+    if survivor.merged_into_id:
+        raise MergeRefused(
+            _("Customer #%(id)s was merged into another customer; merge into that one.") % {"id": survivor.pk},
+            field="survivor",
+            code="already_merged",
+        )
+    moved: dict[str, list[int]] = {}
+    for model, field in customer_relations():
+        # The FK rows are pinned: inserting a row that references the locked duplicate waits for this commit.
+        rows = model._base_manager.filter(**{f"{field}_id": duplicate.pk})
+        pks = list(rows.values_list("pk", flat=True))
+        if pks:
+            rows.update(**{f"{field}_id": survivor.pk})
+            moved[f"{model._meta.label_lower}.{field}"] = pks
+    duplicate.merged_into = survivor
+    duplicate.merged_at = now
+    duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])
+    record = MergeRecord.objects.create(
+        survivor=survivor,
+        duplicate=duplicate,
+        moved=moved,
+        merged_by=by if getattr(by, "pk", None) else None,
+        merged_at=now,
+    )
+    ids = [survivor.pk, duplicate.pk]
+    transaction.on_commit(lambda: _queue_recompute(ids))
+    return record
+
+
+def undo_deadline(record: MergeRecord):
+    return record.merged_at + timedelta(days=settings.RELAY_MERGE_UNDO_DAYS)
+
+
+@transaction.atomic
+def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
+    """Move every row the merge moved back to the duplicate, and make it live again.
+
+    Raises PermissionDenied (not a manager) and UndoRefused (already undone, older than
+    RELAY_MERGE_UNDO_DAYS, or the survivor has since been merged itself).
+    """
+    permissions.require(by, permissions.UNDO_MERGE)
+    now = now or timezone.now()
+    record = MergeRecord.objects.select_for_update().get(pk=record.pk)
+    if record.undone_at:
+        raise UndoRefused(_("This merge was already undone."), field="merge", code="already_undone")
+    if now > undo_deadline(record):
+        raise UndoRefused(
+            _("A merge can be undone for %(days)s days only.") % {"days": settings.RELAY_MERGE_UNDO_DAYS},
+            field="merge",
+            code="undo_expired",
+        )
+    locked = _lock_pair(record.survivor_id, record.duplicate_id)
+    survivor, duplicate = locked[record.survivor_id], locked[record.duplicate_id]
+    if survivor.merged_into_id:
+        raise UndoRefused(
+            _("The surviving customer was merged again since; undo that merge first."),
+            field="merge",
+            code="survivor_merged",
+        )
+    for key, pks in (record.moved or {}).items():
+        label, field = key.rsplit(".", 1)
+        model = apps.get_model(label)
+        # Only rows still on the survivor go back: one moved on to a third customer since stays where it is.
+        for start in range(0, len(pks), 500):
+            model._base_manager.filter(pk__in=pks[start : start + 500], **{f"{field}_id": survivor.pk}).update(
+                **{f"{field}_id": duplicate.pk}
+            )
+    duplicate.merged_into = None
+    duplicate.merged_at = None
+    duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])
+    record.undone_at = now
+    record.undone_by = by if getattr(by, "pk", None) else None
+    record.save(update_fields=["undone_at", "undone_by"])
+    ids = [survivor.pk, duplicate.pk]
+    transaction.on_commit(lambda: _queue_recompute(ids))
+    return record
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Channels, campaigns, channel spend
+
+
+def _require_marketing(by) -> None:
+    permissions.require(by, permissions.MARKETING_WRITE)
+
+
+@transaction.atomic
+def save_channel(*, by, channel: Channel | None = None, **fields) -> Channel:
+    """Create or change a channel. Raises PermissionDenied, DomainError(field="code", code="unique")."""
+    _require_marketing(by)
+    channel = Channel.objects.select_for_update().get(pk=channel.pk) if channel else Channel()
+    for name in ("code", "name", "is_active"):
+        if name in fields:
+            setattr(channel, name, fields[name])
+    if Channel.objects.filter(code=channel.code).exclude(pk=channel.pk).exists():
+        raise DomainError(_("A channel with this code exists."), field="code", code="unique")
+    channel.save()
+    return channel
+
+
+@transaction.atomic
+def save_campaign(*, by, campaign=None, **fields):
+    """Create or change a campaign. Raises PermissionDenied, DomainError(field="ends_on")."""
+    from customers.models import Campaign
+
+    _require_marketing(by)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk) if campaign else Campaign()
+    for name in ("name", "starts_on", "ends_on", "budget"):
+        if name in fields:
+            setattr(campaign, name, fields[name])
+    if "channel" in fields:
+        campaign.channel = _channel(fields["channel"])
+    if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
+        raise DomainError(_("The campaign cannot end before it starts."), field="ends_on")
+    campaign.save()
+    return campaign
+
+
+def parse_month(value) -> date:
+    """ "YYYY-MM" (or a date) → the first day of that month; DomainError(field="month") otherwise."""
+    if isinstance(value, date):
+        return value.replace(day=1)
+    try:
+        year, month = str(value).strip().split("-")
+        return date(int(year), int(month), 1)
+    except (ValueError, TypeError):
+        raise DomainError(_("Use the form YYYY-MM."), field="month") from None
+
+
+@transaction.atomic
+def save_channel_spend(*, by, spend=None, **fields):
+    """Create or change a month's spend. Raises PermissionDenied, Conflict(field="month") for a booked month."""
+    from config.errors import Conflict
+    from customers.models import ChannelSpend
+
+    _require_marketing(by)
+    spend = ChannelSpend.objects.select_for_update().get(pk=spend.pk) if spend else ChannelSpend()
+    if "channel" in fields:
+        spend.channel = _channel(fields["channel"])
+    if "month" in fields:
+        spend.month = parse_month(fields["month"])
+    if "amount" in fields:
+        spend.amount = _amount(fields["amount"])
+    if ChannelSpend.objects.filter(channel=spend.channel, month=spend.month).exclude(pk=spend.pk).exists():
+        raise Conflict(
+            _("Spend for this channel and month is already booked; change that entry."), field="month", code="unique"
+        )
+    spend.save()
+    return spend

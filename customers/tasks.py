@@ -8,3 +8,11 @@ def recompute_segments(customer_ids: list[int] | None = None) -> int:
     from customers import services
 
     return services.recompute_customer_segments(customer_ids=customer_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def run_import(job_id: int) -> None:
+    """Process an ImportJob (dry or real); `config.jobs.sweep_stalled` re-sends it when a worker dies."""
+    from customers import imports
+
+    imports.run_job(job_id)

@@ -1,4 +1,12 @@
 from rest_framework.routers import SimpleRouter
 
+from customers.api import views
+
 router = SimpleRouter()
+router.register("customers", views.CustomerViewSet, basename="customer")
+router.register("orders", views.OrderViewSet, basename="order")
+router.register("channels", views.ChannelViewSet, basename="channel")
+router.register("campaigns", views.CampaignViewSet, basename="campaign")
+router.register("channel-spend", views.ChannelSpendViewSet, basename="channel-spend")
+router.register("imports", views.ImportViewSet, basename="import")
 urlpatterns = router.urls

@@ -1,0 +1,99 @@
+"""One FilterSet per list, shared by the pages and the API."""
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+
+from customers.identity import normalize_email, normalize_phone
+from customers.models import (
+    Campaign,
+    Channel,
+    ChannelSpend,
+    Customer,
+    CustomerIdentity,
+    LifecycleStage,
+    Order,
+    RfmSegment,
+)
+
+
+class CustomerFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", label=_("Search"))
+    lifecycle = filters.ChoiceFilter(field_name="lifecycle_stage", choices=LifecycleStage.choices, label=_("Lifecycle"))
+    segment = filters.ChoiceFilter(
+        field_name="rfm_segment", choices=[c for c in RfmSegment.choices if c[0]], label=_("Segment")
+    )
+    tag = filters.CharFilter(method="with_tag", label=_("Lead tag"))
+    channel = filters.CharFilter(method="from_channel", label=_("Channel"))
+    city = filters.CharFilter(field_name="city", lookup_expr="iexact", label=_("City"))
+
+    class Meta:
+        model = Customer
+        fields = ["q", "lifecycle", "segment", "tag", "channel", "city"]
+
+    def search(self, queryset, name, value):
+        """Name, company, or an identity: phones and emails are normalized first, so any spelling finds them."""
+        value = value.strip()
+        if not value:
+            return queryset
+        exact = {value}
+        for normalized in (normalize_phone(value), normalize_email(value)):
+            if normalized:
+                exact.add(normalized)
+        identity = CustomerIdentity.objects.filter(customer_id=OuterRef("pk")).filter(
+            Q(value__in=exact) | Q(value__icontains=value)
+        )
+        return queryset.filter(Q(name__icontains=value) | Q(company__icontains=value) | Exists(identity))
+
+    def with_tag(self, queryset, name, value):
+        from leads.models import Lead
+
+        if not value.strip():
+            return queryset
+        return queryset.filter(Exists(Lead.objects.filter(customer_id=OuterRef("pk"), tags__name=value.strip())))
+
+    def from_channel(self, queryset, name, value):
+        """Customers whose source channel, or the source channel of one of their leads, is this code."""
+        from leads.models import Lead
+
+        value = value.strip()
+        if not value:
+            return queryset
+        lead = Lead.objects.filter(customer_id=OuterRef("pk"), source_channel__code=value)
+        return queryset.filter(Q(source_channel__code=value) | Exists(lead))
+
+
+class OrderFilter(filters.FilterSet):
+    customer = filters.NumberFilter(field_name="customer_id")
+    channel = filters.CharFilter(field_name="channel__code")
+    external_id = filters.CharFilter(field_name="external_id")
+    ordered_after = filters.IsoDateTimeFilter(field_name="ordered_at", lookup_expr="gte")
+    ordered_before = filters.IsoDateTimeFilter(field_name="ordered_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ["customer", "channel", "external_id", "ordered_after", "ordered_before"]
+
+
+class ChannelFilter(filters.FilterSet):
+    class Meta:
+        model = Channel
+        fields = ["code", "is_active"]
+
+
+class CampaignFilter(filters.FilterSet):
+    channel = filters.CharFilter(field_name="channel__code")
+
+    class Meta:
+        model = Campaign
+        fields = ["channel"]
+
+
+class ChannelSpendFilter(filters.FilterSet):
+    channel = filters.CharFilter(field_name="channel__code")
+    month_from = filters.DateFilter(field_name="month", lookup_expr="gte")
+    month_to = filters.DateFilter(field_name="month", lookup_expr="lte")
+
+    class Meta:
+        model = ChannelSpend
+        fields = ["channel", "month_from", "month_to"]

@@ -1,0 +1,250 @@
+"""Input serializers check shape and name fields; output serializers render. Neither saves."""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from customers.models import (
+    Campaign,
+    Channel,
+    ChannelSpend,
+    Customer,
+    CustomerIdentity,
+    IdentityKind,
+    ImportJob,
+    ImportKind,
+    Order,
+)
+
+
+class IdentityInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=IdentityKind.choices)
+    value = serializers.CharField(max_length=254)
+
+
+class CustomerInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    identities = IdentityInput(many=True, required=False)
+    source_channel = serializers.SlugRelatedField(
+        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
+    )
+
+
+class IdentityOutput(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerIdentity
+        fields = ["kind", "value", "is_valid"]
+
+
+class RfmOutput(serializers.Serializer):
+    r = serializers.IntegerField(source="rfm_r", allow_null=True)
+    f = serializers.IntegerField(source="rfm_f", allow_null=True)
+    m = serializers.IntegerField(source="rfm_m", allow_null=True)
+    segment = serializers.CharField(source="rfm_segment")
+    recency_days = serializers.IntegerField(source="rfm_recency_days", allow_null=True)
+    frequency = serializers.IntegerField(source="rfm_frequency")
+    monetary = serializers.DecimalField(source="rfm_monetary", max_digits=14, decimal_places=2)
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    identities = IdentityOutput(many=True, read_only=True)
+    source_channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    rfm = RfmOutput(source="*", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "company",
+            "city",
+            "source_channel",
+            "identities",
+            "lifecycle_stage",
+            "rfm",
+            "merged_into",
+            "merged_at",
+            "created_at",
+            "updated_at",
+            "url",
+        ]
+
+    def get_url(self, customer) -> str:
+        return reverse("customers:customer-detail", args=[customer.pk])
+
+
+class CustomerCreateOutput(CustomerOutput):
+    customer_matched = serializers.BooleanField()
+
+    class Meta(CustomerOutput.Meta):
+        fields = [*CustomerOutput.Meta.fields, "customer_matched"]
+
+
+class MergeInput(serializers.Serializer):
+    duplicate = serializers.IntegerField(min_value=1)
+
+
+class UndoMergeInput(serializers.Serializer):
+    merge = serializers.IntegerField(min_value=1, required=False)
+
+
+class MergeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    survivor = serializers.IntegerField(source="survivor_id")
+    duplicate = serializers.IntegerField(source="duplicate_id")
+    moved = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()))
+    merged_at = serializers.DateTimeField()
+    undone_at = serializers.DateTimeField(allow_null=True)
+
+
+class TimelineOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    department = serializers.CharField()
+    kind = serializers.CharField()
+    text = serializers.CharField()
+    url = serializers.CharField()
+    actor = serializers.CharField()
+
+
+class BriefCustomer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    company = serializers.CharField()
+    city = serializers.CharField()
+
+
+class InvalidIdentityOutput(serializers.Serializer):
+    customer = BriefCustomer()
+    kind = serializers.CharField()
+    value = serializers.CharField()
+
+
+class DuplicateGroupOutput(serializers.Serializer):
+    reason = serializers.CharField()
+    key = serializers.CharField()
+    customers = BriefCustomer(many=True)
+
+
+class DataQualityOutput(serializers.Serializer):
+    no_contact = BriefCustomer(many=True)
+    invalid = InvalidIdentityOutput(many=True)
+    duplicates = DuplicateGroupOutput(many=True)
+
+
+class OrderInput(serializers.Serializer):
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    ordered_at = serializers.DateTimeField()
+    channel = serializers.SlugRelatedField(
+        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
+    )
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class OrderUpdateInput(OrderInput):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class OrderOutput(serializers.ModelSerializer):
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "customer", "amount", "ordered_at", "channel", "external_id", "created_at", "updated_at"]
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Channel
+        fields = ["id", "code", "name", "is_active"]
+        extra_kwargs = {"code": {"validators": []}}
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    channel = serializers.SlugRelatedField(slug_field="code", queryset=Channel.objects.all())
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "channel", "starts_on", "ends_on", "budget", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class MonthField(serializers.Field):
+    default_error_messages = {"invalid": "Use the form YYYY-MM."}
+
+    def to_representation(self, value):
+        return value.strftime("%Y-%m")
+
+    def to_internal_value(self, data):
+        from config.errors import DomainError
+        from customers.services import parse_month
+
+        try:
+            return parse_month(data)
+        except DomainError:
+            self.fail("invalid")
+
+
+class ChannelSpendSerializer(serializers.ModelSerializer):
+    channel = serializers.SlugRelatedField(slug_field="code", queryset=Channel.objects.all())
+    month = MonthField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+
+    class Meta:
+        model = ChannelSpend
+        fields = ["id", "channel", "month", "amount"]
+        validators = []
+
+
+class ImportInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ImportKind.choices)
+    file = serializers.FileField()
+    dry_run = serializers.BooleanField(required=False, default=True)
+
+
+class ImportRunInput(serializers.Serializer):
+    pass
+
+
+class ImportRowErrorOutput(serializers.Serializer):
+    row = serializers.IntegerField(source="row_number")
+    column = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ImportJobOutput(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    errors = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "original_name",
+            "is_dry_run",
+            "status",
+            "encoding",
+            "total_rows",
+            "rows_done",
+            "percent",
+            "created_count",
+            "updated_count",
+            "failed_count",
+            "source_job",
+            "created_at",
+            "finished_at",
+            "error",
+            "errors",
+        ]
+
+    def get_errors(self, job) -> list[dict]:
+        rows = self.context.get("row_errors")
+        if rows is None:
+            return []
+        return ImportRowErrorOutput(rows, many=True).data

@@ -1,0 +1,265 @@
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from config.api.concurrency import ETagMixin
+from config.errors import DomainError
+from customers import imports, permissions, selectors, services
+from customers.api import serializers as s
+from customers.api.filters import CampaignFilter, ChannelFilter, ChannelSpendFilter, CustomerFilter, OrderFilter
+from customers.models import Campaign, Channel, ChannelSpend, Customer, ImportJob, MergeRecord, Order
+
+
+class _ListReadUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """list, create, read, update; writes go through a service."""
+
+    input_class = None
+    output_class = None
+
+    def get_serializer_class(self):
+        return self.output_class
+
+    def _input(self, partial=False):
+        data = self.input_class(data=self.request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+
+class CustomerViewSet(ETagMixin, _ListReadUpdate):
+    """Customers: list/filter/search (cursor pages, no COUNT), create (identity match), read, update, merge."""
+
+    filterset_class = CustomerFilter
+    search_fields = []
+    ordering_fields = []
+    lookup_value_regex = r"\d+"
+    output_class = s.CustomerOutput
+    input_class = s.CustomerInput
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.live_customers()
+        return selectors.customer_base()
+
+    @extend_schema(request=s.CustomerInput, responses={201: s.CustomerCreateOutput, 200: s.CustomerCreateOutput})
+    def create(self, request):
+        data = self._input()
+        customer, matched = services.create_customer(
+            by=request.user,
+            name=data.get("name", ""),
+            company=data.get("company", ""),
+            city=data.get("city", ""),
+            identities=data.get("identities") or [],
+            source_channel=data.get("source_channel"),
+        )
+        customer = selectors.customer_base().get(pk=customer.pk)
+        customer.customer_matched = matched
+        body = s.CustomerCreateOutput(customer).data
+        return Response(body, status=status.HTTP_200_OK if matched else status.HTTP_201_CREATED)
+
+    def _update(self, request, partial):
+        data = self._input(partial=partial)
+        customer = services.update_customer(
+            customer=self.get_object(),
+            by=request.user,
+            name=data.get("name"),
+            company=data.get("company"),
+            city=data.get("city"),
+            identities=data.get("identities"),
+        )
+        return Response(s.CustomerOutput(selectors.customer_base().get(pk=customer.pk)).data)
+
+    @extend_schema(request=s.CustomerInput, responses=s.CustomerOutput)
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=s.CustomerInput, responses=s.CustomerOutput)
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+    @extend_schema(request=s.MergeInput, responses=s.CustomerOutput)
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge `duplicate` into this customer (managers only)."""
+        permissions.require(request.user, permissions.MERGE)
+        survivor = self.get_object()
+        data = s.MergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        duplicate = Customer.objects.filter(pk=data.validated_data["duplicate"]).first()
+        if duplicate is None:
+            raise DomainError(_("No such customer."), field="duplicate", code="does_not_exist")
+        record = services.merge_customers(survivor=survivor, duplicate=duplicate, by=request.user)
+        body = dict(s.CustomerOutput(selectors.customer_base().get(pk=survivor.pk)).data)
+        body["merge"] = s.MergeOutput(record).data
+        return Response(body)
+
+    @extend_schema(request=s.UndoMergeInput, responses=s.CustomerOutput)
+    @action(detail=True, methods=["post"], url_path="undo-merge")
+    def undo_merge(self, request, pk=None):
+        """Undo a merge this customer took part in (managers, within RELAY_MERGE_UNDO_DAYS)."""
+        permissions.require(request.user, permissions.UNDO_MERGE)
+        customer = self.get_object()
+        data = s.UndoMergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        records = MergeRecord.objects.filter(undone_at__isnull=True)
+        if "merge" in data.validated_data:
+            record = records.filter(Q(survivor=customer) | Q(duplicate=customer), pk=data.validated_data["merge"])
+        else:
+            record = records.filter(duplicate=customer)
+        record = record.order_by("-merged_at").first()
+        if record is None:
+            raise DomainError(_("No merge of this customer to undo."), field="merge", code="does_not_exist")
+        record = services.undo_merge(record=record, by=request.user)
+        body = dict(s.CustomerOutput(selectors.customer_base().get(pk=record.duplicate_id)).data)
+        body["merge"] = s.MergeOutput(record).data
+        return Response(body)
+
+    @extend_schema(responses=s.TimelineOutput(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        """Every department's events for the customer, newest first (`?limit=`, at most 500)."""
+        customer = self.get_object()
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 200)), 500))
+        except ValueError:
+            raise DomainError(_("Enter a whole number."), field="limit") from None
+        events = selectors.customer_timeline(customer_id=customer.pk, limit=limit)
+        return Response({"results": s.TimelineOutput(events, many=True).data, "next": None, "previous": None})
+
+    @extend_schema(responses=s.DataQualityOutput)
+    @action(detail=False, methods=["get"], url_path="data-quality")
+    def data_quality(self, request):
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 50)), 200))
+        except ValueError:
+            raise DomainError(_("Enter a whole number."), field="limit") from None
+        return Response(s.DataQualityOutput(selectors.data_quality(limit=limit)).data)
+
+
+class OrderViewSet(ETagMixin, _ListReadUpdate):
+    filterset_class = OrderFilter
+    queryset = Order.objects.select_related("channel")
+    output_class = s.OrderOutput
+    input_class = s.OrderInput
+
+    @extend_schema(request=s.OrderInput, responses={201: s.OrderOutput, 200: s.OrderOutput})
+    def create(self, request):
+        """Create an order; a resent `external_id` for the channel returns the existing order (200)."""
+        data = self._input()
+        order, created = services.upsert_order(by=request.user, **data)
+        return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def _update(self, request, partial):
+        data = s.OrderUpdateInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        order = services.update_order(order=self.get_object(), by=request.user, **data.validated_data)
+        return Response(s.OrderOutput(order).data)
+
+    @extend_schema(request=s.OrderInput, responses=s.OrderOutput)
+    def update(self, request, pk=None):
+        return self._update(request, partial=False)
+
+    @extend_schema(request=s.OrderInput, responses=s.OrderOutput)
+    def partial_update(self, request, pk=None):
+        return self._update(request, partial=True)
+
+
+class _ReferenceViewSet(_ListReadUpdate):
+    """Channels, campaigns and spend: one serializer for input and output; `save` is the service."""
+
+    save = None
+    instance_kwarg = ""
+
+    def get_serializer_class(self):
+        return self.output_class
+
+    def create(self, request):
+        data = self.output_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        obj = type(self).save(by=request.user, **data.validated_data)
+        return Response(self.output_class(obj).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None, partial=False):
+        instance = self.get_object()
+        data = self.output_class(instance, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        obj = type(self).save(by=request.user, **{self.instance_kwarg: instance}, **data.validated_data)
+        return Response(self.output_class(obj).data)
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
+
+
+class ChannelViewSet(_ReferenceViewSet):
+    queryset = Channel.objects.all()
+    filterset_class = ChannelFilter
+    output_class = s.ChannelSerializer
+    save = staticmethod(services.save_channel)
+    instance_kwarg = "channel"
+
+
+class CampaignViewSet(_ReferenceViewSet):
+    queryset = Campaign.objects.select_related("channel")
+    filterset_class = CampaignFilter
+    output_class = s.CampaignSerializer
+    save = staticmethod(services.save_campaign)
+    instance_kwarg = "campaign"
+
+
+class ChannelSpendViewSet(_ReferenceViewSet):
+    queryset = ChannelSpend.objects.select_related("channel")
+    filterset_class = ChannelSpendFilter
+    output_class = s.ChannelSpendSerializer
+    save = staticmethod(services.save_channel_spend)
+    instance_kwarg = "spend"
+
+
+class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """CSV imports: POST a file (a dry run by default), GET status/progress/row errors, POST run/ for real."""
+
+    queryset = ImportJob.objects.select_related("created_by")
+    serializer_class = s.ImportJobOutput
+    parser_classes = [MultiPartParser, FormParser]
+    filterset_fields = ["kind", "status", "is_dry_run"]
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.action == "retrieve":
+            job = self.get_object()
+            context["row_errors"] = list(job.row_errors.order_by("row_number", "pk")[:1000])
+        return context
+
+    @extend_schema(request=s.ImportInput, responses={202: s.ImportJobOutput})
+    def create(self, request):
+        data = s.ImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = imports.start_import(
+            by=request.user,
+            kind=data.validated_data["kind"],
+            upload=data.validated_data["file"],
+            dry_run=data.validated_data["dry_run"],
+        )
+        job.refresh_from_db()
+        return Response(s.ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ImportRunInput, responses={202: s.ImportJobOutput})
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Run the real import of a finished dry run."""
+        job = imports.confirm_import(job=self.get_object(), by=request.user)
+        job.refresh_from_db()
+        return Response(s.ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: bytes})
+    @action(detail=True, methods=["get"], url_path="errors.csv")
+    def errors_csv(self, request, pk=None):
+        job = get_object_or_404(ImportJob, pk=pk)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        imports.write_error_report(job, response)
+        return response

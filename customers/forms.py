@@ -1,0 +1,75 @@
+"""Forms check shape and name fields; services apply the rules."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Campaign, Channel, ImportKind
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    company = forms.CharField(label=_("Company"), max_length=200, required=False)
+    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=50, required=False)
+    email = forms.CharField(label=_("Email"), max_length=254, required=False)
+    wecom = forms.CharField(label=_("WeCom id"), max_length=100, required=False)
+    wechat = forms.CharField(label=_("WeChat id"), max_length=100, required=False)
+    member_card = forms.CharField(label=_("Member card"), max_length=100, required=False)
+
+    IDENTITY_FIELDS = ("phone", "email", "wecom", "wechat", "member_card")
+
+    def identities(self) -> list[dict]:
+        return [
+            {"kind": key, "value": self.cleaned_data[key]}
+            for key in self.IDENTITY_FIELDS
+            if self.cleaned_data.get(key, "").strip()
+        ]
+
+    @classmethod
+    def initial_for(cls, customer) -> dict:
+        initial = {"name": customer.name, "company": customer.company, "city": customer.city}
+        for identity in customer.identities.all():
+            if identity.kind in cls.IDENTITY_FIELDS and identity.kind not in initial:
+                initial[identity.kind] = identity.value
+        return initial
+
+
+class MergeForm(forms.Form):
+    duplicate = forms.IntegerField(label=_("Duplicate customer id"), min_value=1)
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(label=_("CSV file"), help_text=_("UTF-8 (with or without BOM) or GB18030."))
+
+
+class OrderForm(forms.Form):
+    customer = forms.IntegerField(label=_("Customer id"), min_value=1)
+    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
+    ordered_at = forms.DateTimeField(label=_("Ordered at"))
+    channel = forms.ModelChoiceField(
+        label=_("Channel"), queryset=Channel.objects.all(), to_field_name="code", required=False
+    )
+    external_id = forms.CharField(label=_("External id"), max_length=100, required=False)
+
+
+class ChannelForm(forms.ModelForm):
+    class Meta:
+        model = Channel
+        fields = ["code", "name", "is_active"]
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = ["name", "channel", "starts_on", "ends_on", "budget"]
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+        }
+
+
+class ChannelSpendForm(forms.Form):
+    channel = forms.ModelChoiceField(label=_("Channel"), queryset=Channel.objects.all(), to_field_name="code")
+    month = forms.RegexField(label=_("Month"), regex=r"^\d{4}-\d{2}$", help_text=_("YYYY-MM"), max_length=7)
+    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)

@@ -1,0 +1,861 @@
+"""CSV imports of customers, leads and orders: a dry run first, then the real run, in batches, streamed.
+
+Every row is checked in Python (normalization through `customers.identity`, the same rules as every other
+entry point), then a batch of good rows is matched against existing identities and written set-based:
+
+* PostgreSQL: COPY into a temporary staging table, then UPDATE … FROM to match identities and INSERT … SELECT
+  to create customers and identities (`_PostgresResolver`);
+* SQLite (and anywhere else): batched queries and `bulk_create` (`_PythonResolver`).
+
+A row is written whole or not at all: a row with any bad field is listed in the error report and skipped;
+each batch is one transaction, committed together with the job's progress, so a resumed job carries on after
+the last committed batch. Importing the same file twice creates nothing new (identities, `external_id`, and
+for leads the open `new` lead of the same customer, channel and interest are the keys).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from config import jobs
+from config.models import JobStatus
+from customers import permissions
+from customers.errors import ImportRefused
+from customers.identity import CONTACT_IDENTITY_KEYS, normalize
+from customers.models import (
+    Campaign,
+    Channel,
+    Customer,
+    CustomerIdentity,
+    IdentityKind,
+    ImportJob,
+    ImportKind,
+    ImportRowError,
+    LifecycleStage,
+    Order,
+)
+from customers.services import MATCH_ORDER
+
+BATCH_SIZE = 5000
+IMPORT_SOURCE = "import"  # source_system of `external_id` identities from customer files
+FIRST_DATA_ROW = 2  # row numbers are spreadsheet rows: the header is row 1
+
+CONTACT_COLUMNS = ("name", "company", "city", *CONTACT_IDENTITY_KEYS)
+KIND_COLUMNS = {
+    ImportKind.CUSTOMERS: (*CONTACT_COLUMNS, "external_id"),
+    ImportKind.LEADS: (*CONTACT_COLUMNS, "source_channel", "campaign", "tags", "interest", "note"),
+    ImportKind.ORDERS: (*CONTACT_COLUMNS, "customer_id", "amount", "ordered_at", "channel", "external_id"),
+}
+REQUIRED_COLUMNS = {
+    ImportKind.CUSTOMERS: (),
+    ImportKind.LEADS: (),
+    ImportKind.ORDERS: ("amount", "ordered_at"),
+}
+HEADER_ALIASES = {
+    "姓名": "name",
+    "名字": "name",
+    "公司": "company",
+    "城市": "city",
+    "手机": "phone",
+    "手机号": "phone",
+    "电话": "phone",
+    "mobile": "phone",
+    "邮箱": "email",
+    "电子邮件": "email",
+    "e-mail": "email",
+    "企业微信": "wecom",
+    "微信": "wechat",
+    "微信号": "wechat",
+    "会员卡": "member_card",
+    "会员卡号": "member_card",
+    "渠道": "channel",
+    "来源渠道": "source_channel",
+    "标签": "tags",
+    "意向": "interest",
+    "备注": "note",
+    "金额": "amount",
+    "下单时间": "ordered_at",
+    "外部编号": "external_id",
+    "活动": "campaign",
+}
+LIMITS = {
+    "name": 200,
+    "company": 200,
+    "city": 100,
+    "interest": 300,
+    "external_id": 100,
+    **dict.fromkeys(CONTACT_IDENTITY_KEYS, 254),
+}
+_TAG_SPLIT = re.compile(r"[;,|，；、]")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Starting and confirming
+
+
+def _sniff(fileobj) -> tuple[str, int]:
+    """(encoding, data rows estimate) in one streamed pass: UTF-8 (BOM or not), else GB18030."""
+    fileobj.seek(0)
+    head = fileobj.read(3)
+    encoding = "utf-8-sig" if head == codecs.BOM_UTF8 else "utf-8"
+    fileobj.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    lines = 0
+    last = b""
+    for chunk in iter(lambda: fileobj.read(1 << 20), b""):
+        lines += chunk.count(b"\n")
+        last = chunk
+        if encoding != "gb18030":
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                encoding = "gb18030"
+    if encoding != "gb18030":
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            encoding = "gb18030"
+    if last and not last.endswith(b"\n"):
+        lines += 1
+    fileobj.seek(0)
+    return encoding, max(lines - 1, 0)
+
+
+def _text(fileobj, encoding: str):
+    fileobj.seek(0)
+    return io.TextIOWrapper(fileobj, encoding=encoding, newline="", errors="strict")
+
+
+def _header(reader_row: list[str]) -> list[str]:
+    out = []
+    for name in reader_row:
+        key = name.strip().lstrip("\ufeff").strip().lower().replace(" ", "_")
+        out.append(HEADER_ALIASES.get(key, key))
+    return out
+
+
+def _check_header(kind: str, columns: list[str]) -> None:
+    known = set(KIND_COLUMNS[kind])
+    if not known & set(columns):
+        raise ImportRefused(
+            _("The first row must name the columns, e.g. %(columns)s.") % {"columns": ", ".join(KIND_COLUMNS[kind])},
+            field="file",
+            code="no_header",
+        )
+    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in columns]
+    if missing:
+        raise ImportRefused(
+            _("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)}, field="file", code="missing_columns"
+        )
+    by_id = kind == ImportKind.ORDERS and "customer_id" in columns
+    if not by_id and not set(CONTACT_IDENTITY_KEYS) & set(columns) and "name" not in columns:
+        raise ImportRefused(
+            _("Add a name or contact column (phone, email, wecom, wechat, member_card)."),
+            field="file",
+            code="missing_columns",
+        )
+
+
+def start_import(*, by, kind: str, upload, dry_run: bool = True) -> ImportJob:
+    """Store the file, check its header and queue the job (a dry run unless `dry_run=False`).
+
+    Raises PermissionDenied and ImportRefused(field "file"|"kind").
+    """
+    permissions.require(by, permissions.IMPORT)
+    if kind not in ImportKind.values:
+        raise ImportRefused(_("Choose customers, leads or orders."), field="kind")
+    fileobj = upload.file if hasattr(upload, "file") else upload
+    encoding, estimate = _sniff(fileobj)
+    try:
+        first = next(csv.reader(_text_probe(fileobj, encoding)), None)
+    except (UnicodeDecodeError, csv.Error):
+        first = None
+    if not first:
+        raise ImportRefused(_("The file is empty or not a CSV file."), field="file", code="empty")
+    _check_header(kind, _header(first))
+    fileobj.seek(0)
+    with transaction.atomic():
+        job = ImportJob(
+            kind=kind,
+            original_name=getattr(upload, "name", "")[:255],
+            is_dry_run=dry_run,
+            encoding=encoding,
+            total_rows=estimate,
+            created_by=by if getattr(by, "pk", None) else None,
+        )
+        job.file.save(f"{kind}.csv", upload, save=False)
+        job.save()
+        _queue(job)
+    return job
+
+
+def _text_probe(fileobj, encoding: str) -> Iterator[str]:
+    """The first line of the file, decoded, without detaching the underlying file."""
+    fileobj.seek(0)
+    raw = fileobj.readline()
+    fileobj.seek(0)
+    yield raw.decode(encoding)
+
+
+@transaction.atomic
+def confirm_import(*, job: ImportJob, by) -> ImportJob:
+    """Run for real the import a finished dry run previewed. Raises PermissionDenied and ImportRefused."""
+    permissions.require(by, permissions.IMPORT)
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if not job.is_dry_run or job.status != JobStatus.DONE:
+        raise ImportRefused(_("Only a finished dry run can be imported."), field="job", code="not_ready")
+    existing = job.runs.first()
+    if existing is not None:
+        return existing  # a double click runs it once
+    run = ImportJob.objects.create(
+        kind=job.kind,
+        file=job.file.name,
+        original_name=job.original_name,
+        is_dry_run=False,
+        encoding=job.encoding,
+        total_rows=job.total_rows,
+        source_job=job,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    _queue(run)
+    return run
+
+
+def _queue(job: ImportJob) -> None:
+    from customers import tasks
+
+    pk = job.pk
+    transaction.on_commit(lambda: tasks.run_import.delay(pk))
+
+
+def write_error_report(job: ImportJob, out) -> None:
+    writer = csv.writer(out)
+    writer.writerow([_("row"), _("column"), _("reason")])
+    for error in job.row_errors.order_by("row_number", "pk").iterator(chunk_size=2000):
+        writer.writerow([error.row_number, error.column, error.reason])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parsing rows
+
+
+@dataclass
+class Row:
+    row_no: int
+    contact: dict  # name, company, city, and normalized identities by contact key
+    identities: list[tuple[str, str, str]]  # (kind, value, source_system), in match order
+    data: dict = field(default_factory=dict)  # kind-specific parsed values
+    group: int = 0
+    customer_id: int | None = None
+    created: bool = False
+
+
+def _clean(raw: dict, key: str) -> str:
+    return (raw.get(key) or "").strip()
+
+
+def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tuple[str, str, str]]]:
+    contact = {}
+    for key in ("name", "company", "city"):
+        value = _clean(raw, key)
+        if len(value) > LIMITS[key]:
+            errors.append((key, _("At most %(n)s characters.") % {"n": LIMITS[key]}))
+        contact[key] = value
+    found = {}
+    for key, identity_kind in CONTACT_IDENTITY_KEYS.items():
+        value = _clean(raw, key)
+        if not value:
+            continue
+        if len(value) > LIMITS[key]:
+            errors.append((key, _("At most %(n)s characters.") % {"n": LIMITS[key]}))
+            continue
+        normalized = normalize(identity_kind, value)
+        if normalized is None:
+            reason = _("Not a valid phone number.") if key == "phone" else _("Not a valid email address.")
+            errors.append((key, reason))
+            continue
+        found[identity_kind] = (identity_kind, normalized, "")
+        contact[key] = normalized
+    if kind == ImportKind.CUSTOMERS:
+        external = _clean(raw, "external_id")
+        if len(external) > LIMITS["external_id"]:
+            errors.append(("external_id", _("At most %(n)s characters.") % {"n": LIMITS["external_id"]}))
+        elif external:
+            found[IdentityKind.EXTERNAL] = (IdentityKind.EXTERNAL, external, IMPORT_SOURCE)
+    identities = [found[k] for k in MATCH_ORDER if k in found]
+    if not contact["name"]:
+        if identities:
+            contact["name"] = identities[0][1]
+        elif not (kind == ImportKind.ORDERS and _clean(raw, "customer_id")):
+            errors.append(("name", _("Give a name or a contact method.")))
+    return contact, identities
+
+
+def _parse_amount(value: str, errors: list) -> Decimal | None:
+    text = value.replace(",", "").replace("¥", "").replace("￥", "").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        errors.append(("amount", _("Not a number.")))
+        return None
+    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e12"):
+        errors.append(("amount", _("Use a positive amount with at most 2 decimals.")))
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _parse_when(value: str, errors: list) -> datetime | None:
+    text = value.strip().replace("/", "-")
+    parsed = None
+    try:
+        parsed = parse_datetime(text) or parse_datetime(text.replace(" ", "T"))
+        if parsed is None:
+            day = parse_date(text)
+            parsed = datetime.combine(day, time(12)) if day else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors.append(("ordered_at", _("Use a date like 2026-03-01 or 2026-03-01 14:30.")))
+        return None
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+class _Lookups:
+    """Reference data resolved once per job (channels) or per batch (campaigns, customer ids)."""
+
+    def __init__(self):
+        self.channels = dict(Channel.objects.values_list("code", "pk"))
+        self.campaigns: dict[str, int] = {}
+
+    def load_campaigns(self, raws: list[dict]) -> None:
+        wanted = {_clean(r, "campaign") for r in raws} - {""} - set(self.campaigns)
+        if not wanted:
+            return
+        ids = {w for w in wanted if w.isdigit()}
+        for pk, name in Campaign.objects.filter(name__in=wanted).values_list("pk", "name"):
+            self.campaigns.setdefault(name, pk)
+        for pk in Campaign.objects.filter(pk__in=[int(i) for i in ids]).values_list("pk", flat=True):
+            self.campaigns[str(pk)] = pk
+
+
+def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Row | None, list]:
+    errors: list[tuple[str, str]] = []
+    contact, identities = _parse_contact(raw, errors, kind=kind)
+    data: dict = {}
+    if kind == ImportKind.LEADS:
+        code = _clean(raw, "source_channel") or _clean(raw, "channel")
+        if code and code not in lookups.channels:
+            errors.append(("source_channel", _("Unknown channel %(code)s.") % {"code": code}))
+        data["channel_id"] = lookups.channels.get(code)
+        campaign = _clean(raw, "campaign")
+        if campaign and campaign not in lookups.campaigns:
+            errors.append(("campaign", _("Unknown campaign %(name)s.") % {"name": campaign}))
+        data["campaign_id"] = lookups.campaigns.get(campaign)
+        tags = [t.strip() for t in _TAG_SPLIT.split(_clean(raw, "tags")) if t.strip()]
+        if any(len(t) > 50 for t in tags):
+            errors.append(("tags", _("A tag has at most 50 characters.")))
+        data["tags"] = sorted(set(tags))
+        interest = _clean(raw, "interest")
+        if len(interest) > LIMITS["interest"]:
+            errors.append(("interest", _("At most %(n)s characters.") % {"n": LIMITS["interest"]}))
+        data["interest"] = interest
+        data["note"] = _clean(raw, "note")
+    elif kind == ImportKind.ORDERS:
+        data["amount"] = _parse_amount(_clean(raw, "amount"), errors) if _clean(raw, "amount") else None
+        if data["amount"] is None and not any(c == "amount" for c, _r in errors):
+            errors.append(("amount", _("This field is required.")))
+        data["ordered_at"] = _parse_when(_clean(raw, "ordered_at"), errors) if _clean(raw, "ordered_at") else None
+        if data["ordered_at"] is None and not any(c == "ordered_at" for c, _r in errors):
+            errors.append(("ordered_at", _("This field is required.")))
+        code = _clean(raw, "channel")
+        if code and code not in lookups.channels:
+            errors.append(("channel", _("Unknown channel %(code)s.") % {"code": code}))
+        data["channel_id"] = lookups.channels.get(code)
+        external = _clean(raw, "external_id")
+        if len(external) > LIMITS["external_id"]:
+            errors.append(("external_id", _("At most %(n)s characters.") % {"n": LIMITS["external_id"]}))
+        data["external_id"] = external
+        customer_id = _clean(raw, "customer_id")
+        if customer_id and not customer_id.isdigit():
+            errors.append(("customer_id", _("Not a customer id.")))
+        data["customer_id"] = int(customer_id) if customer_id.isdigit() else None
+    if errors:
+        return None, errors
+    return Row(row_no, contact, identities, data), []
+
+
+def _iter_rows(job: ImportJob) -> Iterator[tuple[int, dict]]:
+    """(spreadsheet row number, {column: value}) for each non-empty data row, streamed from the file."""
+    with job.file.storage.open(job.file.name, "rb") as handle:
+        reader = csv.reader(_text(getattr(handle, "file", handle), job.encoding or "utf-8"))
+        header = _header(next(reader, []))
+        row_no = FIRST_DATA_ROW - 1
+        for values in reader:
+            row_no += 1
+            if not any(v.strip() for v in values):
+                continue
+            yield row_no, dict(zip(header, values, strict=False))
+
+
+def _batches(job: ImportJob) -> Iterator[list[tuple[int, dict]]]:
+    batch = []
+    for item in _iter_rows(job):
+        batch.append(item)
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Matching and creating customers for a batch
+
+
+def _group(rows: list[Row], seen: dict) -> None:
+    """Rows sharing an identity form one group (the first such row leads): they become one customer."""
+    for row in rows:
+        leader = next((seen[key] for key in row.identities if key in seen), None)
+        row.group = leader if leader is not None else row.row_no
+        for key in row.identities:
+            seen.setdefault(key, row.group)
+
+
+def _propagate(rows: list[Row]) -> None:
+    """A group with a member matched to an existing customer attaches every member to it."""
+    matched: dict[int, int] = {}
+    for row in rows:
+        if row.customer_id is not None:
+            matched[row.group] = min(matched.get(row.group, row.customer_id), row.customer_id)
+    for row in rows:
+        if row.customer_id is None and row.group in matched:
+            row.customer_id = matched[row.group]
+
+
+class _PythonResolver:
+    """Batched queries and bulk_create: the portable path (SQLite)."""
+
+    def match(self, rows: list[Row]) -> None:
+        by_kind: dict[tuple[str, str], set[str]] = {}
+        for row in rows:
+            for kind, value, source in row.identities:
+                by_kind.setdefault((kind, source), set()).add(value)
+        owners: dict[tuple[str, str, str], int] = {}
+        for (kind, source), values in by_kind.items():
+            values = sorted(values)
+            for start in range(0, len(values), 900):
+                for value, cid, merged in CustomerIdentity.objects.filter(
+                    kind=kind, source_system=source, value__in=values[start : start + 900]
+                ).values_list("value", "customer_id", "customer__merged_into_id"):
+                    owners[(kind, value, source)] = merged or cid
+        for row in rows:
+            row.customer_id = next((owners[key] for key in row.identities if key in owners), None)
+        _propagate(rows)
+
+    def create(self, rows: list[Row], *, now, source_channel_id=None) -> None:
+        self.match(rows)
+        leaders = [row for row in rows if row.customer_id is None and row.group == row.row_no]
+        customers = [
+            Customer(
+                name=r.contact["name"],
+                company=r.contact["company"],
+                city=r.contact["city"],
+                source_channel_id=r.data.get("channel_id") or source_channel_id,
+            )
+            for r in leaders
+        ]
+        Customer.objects.bulk_create(customers, batch_size=500)
+        ids = {r.row_no: c.pk for r, c in zip(leaders, customers, strict=True)}
+        for row in rows:
+            if row.customer_id is None:
+                row.customer_id = ids[row.group]
+                row.created = row.group == row.row_no
+        CustomerIdentity.objects.bulk_create(
+            [
+                CustomerIdentity(customer_id=row.customer_id, kind=kind, value=value, source_system=source)
+                for row in rows
+                for kind, value, source in row.identities
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+        self._fill_blanks([row for row in rows if not row.created])
+
+    def _fill_blanks(self, rows: list[Row]) -> None:
+        wanted: dict[int, dict] = {}
+        for row in rows:
+            for key in ("company", "city"):
+                if row.contact.get(key):
+                    wanted.setdefault(row.customer_id, {}).setdefault(key, row.contact[key])
+        if not wanted:
+            return
+        changed = []
+        for customer in Customer.objects.filter(pk__in=list(wanted)).only("pk", "company", "city"):
+            dirty = False
+            for key, value in wanted[customer.pk].items():
+                if not getattr(customer, key):
+                    setattr(customer, key, value)
+                    dirty = True
+            if dirty:
+                changed.append(customer)
+        Customer.objects.bulk_update(changed, ["company", "city"], batch_size=500)
+
+
+class _PostgresResolver:
+    """COPY into a temporary staging table, then set-based UPDATE … FROM and INSERT … SELECT."""
+
+    TABLE = "relay_import_stage"
+    COLUMNS = ("row_no", "grp", "name", "company", "city", "channel_id", *(k for k in MATCH_ORDER))
+
+    def _stage(self, cursor, rows: list[Row]) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{self.TABLE}")
+        identity_columns = ", ".join(f"{k} text" for k in MATCH_ORDER)
+        cursor.execute(
+            f"CREATE TEMP TABLE {self.TABLE} (row_no integer PRIMARY KEY, grp integer NOT NULL, name text, "
+            f"company text, city text, channel_id bigint, {identity_columns}, customer_id bigint, "
+            f"is_new boolean NOT NULL DEFAULT false) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(f"COPY {self.TABLE} ({', '.join(self.COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                values = {kind: value for kind, value, _source in row.identities}
+                copy.write_row(
+                    (
+                        row.row_no,
+                        row.group,
+                        row.contact["name"],
+                        row.contact["company"],
+                        row.contact["city"],
+                        row.data.get("channel_id"),
+                        *(values.get(k) for k in MATCH_ORDER),
+                    )
+                )
+        customer_t, identity_t = Customer._meta.db_table, CustomerIdentity._meta.db_table
+        for kind in MATCH_ORDER:  # most specific identity first, like services.find_match
+            source = IMPORT_SOURCE if kind == IdentityKind.EXTERNAL else ""
+            cursor.execute(
+                f"UPDATE {self.TABLE} s SET customer_id = COALESCE(c.merged_into_id, c.id) "
+                f"FROM {identity_t} ci JOIN {customer_t} c ON c.id = ci.customer_id "
+                f"WHERE s.customer_id IS NULL AND s.{kind} IS NOT NULL "
+                f"AND ci.kind = %s AND ci.source_system = %s AND ci.value = s.{kind}",
+                [kind, source],
+            )
+        cursor.execute(
+            f"UPDATE {self.TABLE} s SET customer_id = m.cid FROM (SELECT grp, MIN(customer_id) AS cid "
+            f"FROM {self.TABLE} WHERE customer_id IS NOT NULL GROUP BY grp) m "
+            f"WHERE s.grp = m.grp AND s.customer_id IS NULL"
+        )
+
+    def _read_back(self, cursor, rows: list[Row]) -> None:
+        cursor.execute(f"SELECT row_no, customer_id, is_new FROM {self.TABLE} WHERE customer_id IS NOT NULL")
+        found = {row_no: (cid, is_new) for row_no, cid, is_new in cursor.fetchall()}
+        for row in rows:
+            if row.row_no in found:
+                row.customer_id, is_new = found[row.row_no]
+                row.created = is_new and row.group == row.row_no
+
+    def match(self, rows: list[Row]) -> None:
+        with connection.cursor() as cursor:
+            self._stage(cursor, rows)
+            self._read_back(cursor, rows)
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{self.TABLE}")
+
+    def create(self, rows: list[Row], *, now, source_channel_id=None) -> None:
+        customer_t, identity_t = Customer._meta.db_table, CustomerIdentity._meta.db_table
+        with connection.cursor() as cursor:
+            self._stage(cursor, rows)
+            # Ids come from the customers' own sequence first, so members of a group can point at their leader.
+            cursor.execute(
+                f"UPDATE {self.TABLE} SET customer_id = nextval(pg_get_serial_sequence(%s, 'id')), is_new = true "
+                f"WHERE customer_id IS NULL AND row_no = grp",
+                [customer_t],
+            )
+            cursor.execute(
+                f"UPDATE {self.TABLE} s SET customer_id = l.customer_id FROM {self.TABLE} l "
+                f"WHERE s.customer_id IS NULL AND l.row_no = s.grp"
+            )
+            cursor.execute(
+                f"INSERT INTO {customer_t} (id, name, company, city, source_channel_id, lifecycle_stage, "
+                f"rfm_frequency, rfm_monetary, rfm_segment, created_at, updated_at) "
+                f"SELECT customer_id, name, company, city, COALESCE(channel_id, %s), %s, 0, 0, '', %s, %s "
+                f"FROM {self.TABLE} WHERE is_new ORDER BY row_no",
+                [source_channel_id, LifecycleStage.AWARENESS, now, now],
+            )
+            values = ", ".join(
+                f"(%s, s.{kind}, %s)" for kind in MATCH_ORDER
+            )  # (kind, value, source_system) per identity column
+            params: list = []
+            for kind in MATCH_ORDER:
+                params += [kind, IMPORT_SOURCE if kind == IdentityKind.EXTERNAL else ""]
+            cursor.execute(
+                f"INSERT INTO {identity_t} (customer_id, kind, value, source_system, is_valid, created_at) "
+                f"SELECT s.customer_id, v.kind, v.value, v.source_system, true, %s "
+                f"FROM {self.TABLE} s CROSS JOIN LATERAL (VALUES {values}) AS v(kind, value, source_system) "
+                f"WHERE v.value IS NOT NULL ORDER BY s.row_no "
+                f"ON CONFLICT (kind, source_system, value) DO NOTHING",
+                [now, *params],
+            )
+            for column in ("company", "city"):
+                # Fill blanks of matched customers, never overwrite: the first row naming a value wins.
+                cursor.execute(
+                    f"UPDATE {customer_t} c SET {column} = s.{column}, updated_at = %s FROM ("
+                    f"SELECT DISTINCT ON (customer_id) customer_id, {column} FROM {self.TABLE} "
+                    f"WHERE NOT is_new AND {column} <> '' ORDER BY customer_id, row_no) s "
+                    f"WHERE c.id = s.customer_id AND c.{column} = ''",
+                    [now],
+                )
+            self._read_back(cursor, rows)
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{self.TABLE}")
+
+
+def _resolver():
+    return _PostgresResolver() if connection.vendor == "postgresql" else _PythonResolver()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kind-specific writes (after customers are resolved)
+
+
+def _lead_key(row: Row):
+    customer_ref = row.customer_id if row.customer_id is not None else ("new", row.group)
+    return (customer_ref, row.data.get("channel_id"), row.data.get("interest", ""))
+
+
+def _apply_leads(rows: list[Row], *, dry_run: bool, seen: set, by) -> tuple[int, int]:
+    """Create a `new` lead per row unless the customer already has an open `new` lead of that channel and
+    interest (then its tags are added). Returns (created, updated)."""
+    from leads.models import Lead, Tag
+    from leads.stages import Stage
+
+    ids = sorted({r.customer_id for r in rows if r.customer_id is not None})
+    existing: dict = {}
+    for start in range(0, len(ids), 900):
+        for pk, cid, channel_id, interest in Lead.objects.filter(
+            customer_id__in=ids[start : start + 900], stage=Stage.NEW
+        ).values_list("pk", "customer_id", "source_channel_id", "interest"):
+            existing.setdefault((cid, channel_id, interest), pk)
+    created = updated = 0
+    to_create: list[tuple[Row, Lead]] = []
+    tag_links: list[tuple[object, list[str]]] = []  # (lead or lead pk, tag names)
+    for row in rows:
+        key = _lead_key(row)
+        if key in existing or key in seen:
+            updated += 1
+            if not dry_run and row.data["tags"]:
+                tag_links.append((existing.get(key) or seen.get(key), row.data["tags"]))
+            continue
+        created += 1
+        if dry_run:
+            seen[key] = None
+            continue
+        lead = Lead(
+            customer_id=row.customer_id,
+            stage=Stage.NEW,
+            source_channel_id=row.data["channel_id"],
+            campaign_id=row.data["campaign_id"],
+            interest=row.data["interest"],
+            note=row.data["note"],
+            created_by=by,
+        )
+        to_create.append((row, lead))
+        seen[key] = lead
+        if row.data["tags"]:
+            tag_links.append((lead, row.data["tags"]))
+    if dry_run:
+        return created, updated
+    Lead.objects.bulk_create([lead for _row, lead in to_create], batch_size=500)
+    names = sorted({name for _lead, tags in tag_links for name in tags})
+    if names:
+        Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+        tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
+        through = Lead.tags.through
+        Lead.tags.through.objects.bulk_create(
+            [
+                through(lead_id=getattr(lead, "pk", lead), tag_id=tag_ids[name])
+                for lead, tags in tag_links
+                for name in tags
+                if getattr(lead, "pk", lead)
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+    return created, updated
+
+
+def _order_key(row: Row):
+    if row.data["external_id"]:
+        return ("ext", row.data["channel_id"], row.data["external_id"])
+    customer_ref = row.customer_id if row.customer_id is not None else ("new", row.group)
+    return ("same", customer_ref, row.data["ordered_at"], row.data["amount"], row.data["channel_id"])
+
+
+def _apply_orders(rows: list[Row], *, dry_run: bool, seen: dict, by) -> tuple[int, int]:
+    """An order per row unless its `external_id` (per channel) is known, or, without one, the customer
+    already has an order of that amount, time and channel. Returns (created, updated)."""
+    existing: set = set()
+    by_channel: dict = {}
+    for row in rows:
+        if row.data["external_id"]:
+            by_channel.setdefault(row.data["channel_id"], set()).add(row.data["external_id"])
+    for channel_id, external_ids in by_channel.items():
+        found = Order.objects.filter(channel_id=channel_id, external_id__in=sorted(external_ids))
+        existing |= {("ext", channel_id, e) for e in found.values_list("external_id", flat=True)}
+    plain_customers = sorted({r.customer_id for r in rows if r.customer_id and not r.data["external_id"]})
+    for start in range(0, len(plain_customers), 900):
+        for cid, at, amount, channel_id in Order.objects.filter(
+            customer_id__in=plain_customers[start : start + 900], external_id=""
+        ).values_list("customer_id", "ordered_at", "amount", "channel_id"):
+            existing.add(("same", cid, at, amount, channel_id))
+    created = updated = 0
+    orders = []
+    for row in rows:
+        key = _order_key(row)
+        if key in existing or key in seen:
+            updated += 1
+            continue
+        seen[key] = True
+        created += 1
+        if not dry_run:
+            orders.append(
+                Order(
+                    customer_id=row.customer_id,
+                    amount=row.data["amount"],
+                    ordered_at=row.data["ordered_at"],
+                    channel_id=row.data["channel_id"],
+                    external_id=row.data["external_id"],
+                    created_by=by,
+                )
+            )
+    if orders:
+        Order.objects.bulk_create(orders, batch_size=500)
+    return created, updated
+
+
+def _attach_customer_ids(rows: list[Row], errors: list) -> list[Row]:
+    """Orders may name `customer_id` instead of contact columns: check those exist (tombstones resolve)."""
+    wanted = sorted({r.data["customer_id"] for r in rows if r.data.get("customer_id")})
+    if not wanted:
+        return rows
+    known = dict(Customer.objects.filter(pk__in=wanted).values_list("pk", "merged_into_id"))
+    kept = []
+    for row in rows:
+        cid = row.data.get("customer_id")
+        if cid and cid not in known:
+            errors.append((row.row_no, "customer_id", _("No customer #%(id)s.") % {"id": cid}))
+            continue
+        if cid:
+            row.customer_id = known[cid] or cid
+        kept.append(row)
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running a job
+
+
+def run_job(job_id: int) -> None:
+    """Claim and process one job (the Celery task body); a job another worker holds is left alone."""
+    job = jobs.claim(ImportJob, job_id)
+    if job is None:
+        return
+    try:
+        _process(job)
+    except (UnicodeDecodeError, csv.Error) as error:
+        jobs.finish(job, error=_("The file could not be read: %(error)s") % {"error": error})
+        return
+    if not job.is_dry_run:
+        from customers import tasks
+
+        transaction.on_commit(lambda: tasks.recompute_segments.delay(None))
+
+
+def _process(job: ImportJob) -> None:
+    dry_run = job.is_dry_run
+    resolver = _resolver()
+    lookups = _Lookups()
+    by = job.created_by
+    now = timezone.now()
+    # A resumed real run skips the batches it already committed (rows_done is written with each batch).
+    skip_until = job.rows_done if not dry_run else 0
+    if dry_run:
+        ImportRowError.objects.filter(job=job).delete()
+        jobs.beat(job, rows_done=0, created_count=0, updated_count=0, failed_count=0)
+    # Dry runs remember every identity of the file, so later rows count as updates of earlier ones;
+    # real runs see earlier batches in the database and keep only one batch in memory.
+    file_identities: dict = {}
+    file_keys: dict = {}
+    done = job.rows_done if not dry_run else 0
+    counts = {"created": job.created_count, "updated": job.updated_count, "failed": job.failed_count}
+    if dry_run:
+        counts = dict.fromkeys(counts, 0)
+    for raw_batch in _batches(job):
+        if raw_batch[-1][0] <= skip_until:
+            continue
+        if job.kind == ImportKind.LEADS:
+            lookups.load_campaigns([raw for _n, raw in raw_batch])
+        rows: list[Row] = []
+        errors: list[tuple[int, str, str]] = []
+        for row_no, raw in raw_batch:
+            row, row_errors = _parse_row(job.kind, row_no, raw, lookups)
+            if row is None:
+                errors += [(row_no, column, reason) for column, reason in row_errors]
+            else:
+                rows.append(row)
+        failed_rows = {n for n, _c, _r in errors}
+        with transaction.atomic():
+            if job.kind == ImportKind.ORDERS:
+                rows = _attach_customer_ids(rows, errors)
+                failed_rows = {n for n, _c, _r in errors}
+            contact_rows = [r for r in rows if r.customer_id is None]
+            _group(contact_rows, file_identities if dry_run else {})
+            if dry_run:
+                resolver.match(contact_rows)
+            elif contact_rows:
+                resolver.create(contact_rows, now=now)
+            if job.kind == ImportKind.CUSTOMERS:
+                created = sum(1 for r in rows if (r.created if not dry_run else _would_create(r)))
+                updated = len(rows) - created
+            elif job.kind == ImportKind.LEADS:
+                created, updated = _apply_leads(rows, dry_run=dry_run, seen=file_keys, by=by)
+            else:
+                created, updated = _apply_orders(rows, dry_run=dry_run, seen=file_keys, by=by)
+            ImportRowError.objects.bulk_create(
+                [ImportRowError(job=job, row_number=n, column=c, reason=r[:300]) for n, c, r in errors],
+                batch_size=1000,
+            )
+            done += len(raw_batch)
+            counts["created"] += created
+            counts["updated"] += updated
+            counts["failed"] += len(failed_rows)
+            jobs.beat(
+                job,
+                rows_done=done,
+                created_count=counts["created"],
+                updated_count=counts["updated"],
+                failed_count=counts["failed"],
+                total_rows=max(job.total_rows or 0, done),
+            )
+        if not dry_run:
+            file_keys.clear()
+    jobs.finish(job, total_rows=done)
+
+
+def _would_create(row: Row) -> bool:
+    """Dry run: a row creates a customer when nothing matched and it leads its group."""
+    return row.customer_id is None and row.group == row.row_no
+
+
+def data_rows(job: ImportJob) -> Iterator[tuple[int, dict]]:
+    """For tests and previews: the parsed (row number, values) pairs of the job's file."""
+    return _iter_rows(job)

@@ -1,0 +1,260 @@
+"""Reads shaped for one screen or endpoint; every list here costs a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Value
+from django.db.models.functions import Lower, Replace, Right, Trim
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from config.timeline import TimelineEvent
+from customers.models import (
+    Customer,
+    CustomerIdentity,
+    IdentityKind,
+    ImportJob,
+    MergeRecord,
+    Order,
+)
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+def customer_base():
+    """Customers as lists show them: the source channel joined, identities in one extra query."""
+    return Customer.objects.select_related("source_channel", "merged_into").prefetch_related(
+        Prefetch("identities", queryset=CustomerIdentity.objects.only("id", "customer_id", "kind", "value", "is_valid"))
+    )
+
+
+def live_customers():
+    return customer_base().filter(merged_into__isnull=True)
+
+
+@dataclass
+class KeysetPage:
+    """One page of a keyset (seek) pagination by descending pk: no OFFSET, no COUNT(*)."""
+
+    rows: list
+    next_after: int | None
+    previous_before: int | None
+    size: int
+
+
+def keyset_page(queryset, *, after=None, before=None, size=DEFAULT_PAGE_SIZE) -> KeysetPage:
+    size = max(1, min(int(size or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+    if before:
+        rows = list(queryset.filter(pk__gt=int(before)).order_by("pk")[: size + 1])
+        has_more_before = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        next_after = rows[-1].pk if rows else None
+        previous_before = rows[0].pk if rows and has_more_before else None
+        return KeysetPage(rows, next_after, previous_before, size)
+    if after:
+        queryset = queryset.filter(pk__lt=int(after))
+    rows = list(queryset.order_by("-pk")[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    next_after = rows[-1].pk if rows and has_more else None
+    previous_before = rows[0].pk if rows and after else None
+    return KeysetPage(rows, next_after, previous_before, size)
+
+
+def customer_detail(*, pk: int) -> Customer:
+    """The customer 360: identities, leads with tags and owners, orders, complaints, NPS answers (7 queries)."""
+    from feedback.models import Complaint, NpsResponse
+    from leads.models import Lead
+
+    customer = (
+        Customer.objects.select_related("source_channel", "merged_into")
+        .prefetch_related(
+            Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "value")),
+            Prefetch(
+                "leads",
+                queryset=Lead.objects.select_related("owner", "source_channel", "campaign")
+                .prefetch_related("tags")
+                .order_by("-created_at", "-pk"),
+            ),
+        )
+        .get(pk=pk)
+    )
+    # The newest 100 of each; a single customer, so plain queries cost what a prefetch would.
+    customer.recent_orders = list(
+        Order.objects.filter(customer_id=pk).select_related("channel").order_by("-ordered_at", "-pk")[:100]
+    )
+    customer.recent_complaints = list(Complaint.objects.filter(customer_id=pk).order_by("-opened_at", "-pk")[:100])
+    customer.recent_nps = list(NpsResponse.objects.filter(customer_id=pk).order_by("-answered_at", "-pk")[:100])
+    return customer
+
+
+def active_merge_record(*, duplicate_id: int) -> MergeRecord | None:
+    return (
+        MergeRecord.objects.filter(duplicate_id=duplicate_id, undone_at__isnull=True)
+        .select_related("survivor", "merged_by")
+        .order_by("-merged_at")
+        .first()
+    )
+
+
+def merge_records(*, customer_id: int, limit: int = 20) -> list[MergeRecord]:
+    return list(
+        MergeRecord.objects.filter(Q(survivor_id=customer_id) | Q(duplicate_id=customer_id))
+        .select_related("survivor", "duplicate", "merged_by", "undone_by")
+        .order_by("-merged_at", "-pk")[:limit]
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Timeline
+
+
+def _own_events(customer_id: int, limit: int) -> list[TimelineEvent]:
+    customer = Customer.objects.only("pk", "name", "created_at").get(pk=customer_id)
+    url = reverse("customers:customer-detail", args=[customer_id])
+    events = [TimelineEvent(at=customer.created_at, department="", kind="customer.created", text=_("Customer created"))]
+    for identity in CustomerIdentity.objects.filter(customer_id=customer_id).order_by("-created_at")[:limit]:
+        events.append(
+            TimelineEvent(
+                at=identity.created_at,
+                department="",
+                kind="customer.identity_added",
+                text=_("%(kind)s added: %(value)s") % {"kind": identity.get_kind_display(), "value": identity.value},
+            )
+        )
+    for order in (
+        Order.objects.filter(customer_id=customer_id).select_related("channel").order_by("-ordered_at")[:limit]
+    ):
+        events.append(
+            TimelineEvent(
+                at=order.ordered_at,
+                department="sales",
+                kind="order.placed",
+                text=_("Order #%(id)s: %(amount)s %(channel)s")
+                % {"id": order.pk, "amount": order.amount, "channel": order.channel.name if order.channel else ""},
+                url=url,
+            )
+        )
+    for record in merge_records(customer_id=customer_id, limit=limit):
+        other = record.duplicate if record.survivor_id == customer_id else record.survivor
+        text = (
+            _("Customer #%(id)s (%(name)s) merged into this customer")
+            if record.survivor_id == customer_id
+            else _("Merged into customer #%(id)s (%(name)s)")
+        ) % {"id": other.pk, "name": other.name}
+        events.append(
+            TimelineEvent(
+                at=record.merged_at,
+                department="",
+                kind="customer.merged",
+                text=text,
+                url=reverse("customers:customer-detail", args=[other.pk]),
+                actor=record.merged_by.get_username() if record.merged_by else "",
+            )
+        )
+        if record.undone_at:
+            events.append(
+                TimelineEvent(
+                    at=record.undone_at,
+                    department="",
+                    kind="customer.merge_undone",
+                    text=_("Merge with customer #%(id)s undone") % {"id": other.pk},
+                    url=reverse("customers:customer-detail", args=[other.pk]),
+                    actor=record.undone_by.get_username() if record.undone_by else "",
+                )
+            )
+    return events
+
+
+def customer_timeline(*, customer_id: int, limit: int = 200) -> list[TimelineEvent]:
+    """Every department's events for the customer, newest first."""
+    from feedback import selectors as feedback_selectors
+    from leads import selectors as leads_selectors
+
+    events = _own_events(customer_id, limit)
+    events += leads_selectors.timeline_events(customer_id, limit)
+    events += feedback_selectors.timeline_events(customer_id, limit)
+    events.sort(key=lambda e: e.at, reverse=True)
+    return events[:limit]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data quality
+
+
+def _phone_key(expression):
+    """The last 11 digits of a phone value, ignoring spaces, dashes, brackets and a plus sign."""
+    for char in (" ", "-", "(", ")", "+", "."):
+        expression = Replace(expression, Value(char), Value(""))
+    return Right(expression, 11)
+
+
+@dataclass
+class DuplicateGroup:
+    reason: str  # phone | email | name_company
+    key: str
+    customers: list
+
+
+def _groups(reason: str, base, key_expr, limit: int) -> list[DuplicateGroup]:
+    keyed = base.annotate(dq_key=key_expr)
+    keys = list(
+        keyed.values("dq_key")
+        .annotate(n=Count("customer_id" if base.model is CustomerIdentity else "pk", distinct=True))
+        .filter(n__gt=1)
+        .order_by("dq_key")
+        .values_list("dq_key", flat=True)[:limit]
+    )
+    if not keys:
+        return []
+    if base.model is CustomerIdentity:
+        pairs = list(keyed.filter(dq_key__in=keys).values_list("dq_key", "customer_id"))
+        ids = {cid for _k, cid in pairs}
+        customers = {c.pk: c for c in Customer.objects.filter(pk__in=ids).only("pk", "name", "company", "city")}
+        by_key: dict[str, list] = {}
+        for key, cid in pairs:
+            if customers[cid] not in by_key.setdefault(key, []):
+                by_key[key].append(customers[cid])
+    else:
+        by_key = {}
+        for customer in keyed.filter(dq_key__in=keys).only("pk", "name", "company", "city").order_by("pk"):
+            by_key.setdefault(customer.dq_key, []).append(customer)
+    return [
+        DuplicateGroup(reason, key, sorted(by_key[key], key=lambda c: c.pk)) for key in keys if len(by_key[key]) > 1
+    ]
+
+
+def data_quality(*, limit: int = 50) -> dict:
+    """Customers with no contact method, invalid identities, and suspected duplicate groups (8 queries)."""
+    live_identities = CustomerIdentity.objects.filter(customer__merged_into__isnull=True)
+    no_contact_q = live_customers().filter(
+        ~Exists(CustomerIdentity.objects.filter(customer_id=OuterRef("pk"))),
+    )
+    invalid_q = (
+        live_identities.filter(
+            Q(is_valid=False)
+            | Q(kind=IdentityKind.PHONE) & ~Q(value__startswith="+")
+            | Q(kind=IdentityKind.EMAIL) & ~Q(value__contains="@")
+        )
+        .select_related("customer")
+        .order_by("-customer_id", "pk")
+    )
+    duplicates = _groups(
+        "phone", live_identities.filter(kind=IdentityKind.PHONE), _phone_key("value"), limit
+    ) + _groups("email", live_identities.filter(kind=IdentityKind.EMAIL), Lower(Trim("value")), limit)
+    named = Customer.objects.filter(merged_into__isnull=True).exclude(company="")
+    name_key = Lower(Replace(Replace(Trim("name"), Value(" "), Value("")), Value("·"), Value("")))
+    from django.db.models.functions import Concat
+
+    duplicates += _groups("name_company", named, Concat(name_key, Value("|"), Lower(Trim("company"))), limit)
+    return {
+        "no_contact": list(no_contact_q.order_by("-pk")[:limit]),
+        "invalid": list(invalid_q[:limit]),
+        "duplicates": duplicates[: limit * 3],
+    }
+
+
+def import_jobs(*, limit: int = 20):
+    return ImportJob.objects.select_related("created_by").order_by("-created_at", "-pk")[:limit]

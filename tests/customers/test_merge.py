@@ -1,0 +1,170 @@
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from customers import services
+from customers.models import Customer, CustomerIdentity, MergeRecord
+from feedback.models import Complaint, FollowUpTask, NpsInvitation, NpsResponse
+from leads.models import Lead
+from tests.factories import (
+    ComplaintFactory,
+    CustomerFactory,
+    CustomerIdentityFactory,
+    FollowUpTaskFactory,
+    LeadFactory,
+    NpsInvitationFactory,
+    NpsResponseFactory,
+    OrderFactory,
+    make_user,
+)
+
+
+@pytest.fixture
+def pair():
+    survivor, duplicate = CustomerFactory(name="Li Na"), CustomerFactory(name="Li Na (WeChat)")
+    CustomerIdentityFactory(customer=survivor, kind="phone", value="+8613812345678")
+    rows = {
+        "identity": CustomerIdentityFactory(customer=duplicate, kind="wechat", value="wx_lina"),
+        "lead": LeadFactory(customer=duplicate),
+        "order": OrderFactory(customer=duplicate),
+        "complaint": ComplaintFactory(customer=duplicate),
+        "nps": NpsResponseFactory(customer=duplicate),
+        "invitation": NpsInvitationFactory(customer=duplicate),
+        "task": FollowUpTaskFactory(customer=duplicate),
+    }
+    return survivor, duplicate, rows
+
+
+def _owners(rows):
+    return {name: type(obj).objects.get(pk=obj.pk).customer_id for name, obj in rows.items()}
+
+
+def test_every_related_model_is_discovered():
+    models = {model for model, _field in services.customer_relations()}
+    assert {CustomerIdentity, Lead, Complaint, NpsResponse, NpsInvitation, FollowUpTask} <= models
+    assert Customer not in models and MergeRecord not in models
+
+
+@pytest.mark.django_db
+def test_api_merge_moves_everything_and_leaves_a_tombstone(api_as, pair, django_capture_on_commit_callbacks):
+    survivor, duplicate, rows = pair
+    api = api_as("sales_manager")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["merge"]["duplicate"] == duplicate.pk
+    assert set(_owners(rows).values()) == {survivor.pk}
+    tomb = api.get(f"/api/v1/customers/{duplicate.pk}/").json()
+    assert tomb["merged_into"] == survivor.pk
+    survivor.refresh_from_db()
+    assert survivor.lifecycle_stage == "loyalty"  # recomputed after the merge (it has an order now)
+    # identity matching now lands on the survivor
+    assert services.resolve_customer(contact={"wechat": "wx_lina"}, by=None) == (survivor, True)
+    # the tombstone page redirects to the survivor
+    page = api_as("sales_manager")  # noqa: F841
+    timeline = api.get(f"/api/v1/customers/{survivor.pk}/timeline/").json()["results"]
+    assert "customer.merged" in {e["kind"] for e in timeline}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["marketing", "sales", "service"])
+def test_non_managers_may_not_merge(api_as, client_as, pair, role):
+    survivor, duplicate, rows = pair
+    response = api_as(role).post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk}, format="json")
+    assert response.status_code == 403
+    page = client_as(role).post(reverse("customers:customer-merge", args=[survivor.pk]), {"duplicate": duplicate.pk})
+    assert page.status_code == 403
+    assert set(_owners(rows).values()) == {duplicate.pk}
+    assert not Customer.objects.get(pk=duplicate.pk).merged_into_id
+
+
+@pytest.mark.django_db
+def test_merge_refusals_name_the_field(api_as, pair):
+    survivor, duplicate, _rows = pair
+    api = api_as("marketing_manager")
+    itself = api.post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": survivor.pk}, format="json")
+    assert itself.status_code == 409 and itself.json()["errors"][0]["field"] == "duplicate"
+    missing = api.post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": 999999}, format="json")
+    assert missing.status_code == 400 and missing.json()["errors"][0]["field"] == "duplicate"
+    assert (
+        api.post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk}, format="json").status_code
+        == 200
+    )
+    twice = api.post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk}, format="json")
+    assert (twice.status_code, twice.json()["code"]) == (409, "already_merged")
+
+
+@pytest.mark.django_db
+def test_undo_puts_every_row_back_within_the_window(api_as, pair):
+    survivor, duplicate, rows = pair
+    manager = make_user("service_manager")
+    record = services.merge_customers(survivor=survivor, duplicate=duplicate, by=manager)
+    later_order = OrderFactory(customer=survivor)  # arrives after the merge: stays with the survivor
+    response = api_as("sales", user=None).post(f"/api/v1/customers/{duplicate.pk}/undo-merge/", {}, format="json")
+    assert response.status_code == 403
+    response = api_as("service_manager", user=manager).post(
+        f"/api/v1/customers/{duplicate.pk}/undo-merge/", {}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert set(_owners(rows).values()) == {duplicate.pk}
+    assert later_order.__class__.objects.get(pk=later_order.pk).customer_id == survivor.pk
+    duplicate.refresh_from_db()
+    assert duplicate.merged_into_id is None
+    record.refresh_from_db()
+    assert record.undone_at is not None
+    kinds = [e.kind for e in __import__("customers.selectors").selectors.customer_timeline(customer_id=duplicate.pk)]
+    assert "customer.merge_undone" in kinds and "customer.merged" in kinds
+
+
+@pytest.mark.django_db
+def test_undo_is_refused_after_the_window(pair, settings):
+    survivor, duplicate, _rows = pair
+    manager = make_user("sales_manager")
+    record = services.merge_customers(survivor=survivor, duplicate=duplicate, by=manager)
+    late = timezone.now() + timedelta(days=settings.RELAY_MERGE_UNDO_DAYS, minutes=1)
+    from customers.errors import UndoRefused
+
+    with pytest.raises(UndoRefused) as error:
+        services.undo_merge(record=record, by=manager, now=late)
+    assert error.value.code == "undo_expired"
+
+
+@pytest.mark.django_db
+def test_page_merge_and_tombstone_redirect(client_as, pair):
+    survivor, duplicate, rows = pair
+    client = client_as("marketing_manager")
+    response = client.post(reverse("customers:customer-merge", args=[survivor.pk]), {"duplicate": duplicate.pk})
+    assert response.status_code == 302
+    assert set(_owners(rows).values()) == {survivor.pk}
+    tomb = client.get(reverse("customers:customer-detail", args=[duplicate.pk]))
+    assert tomb.status_code == 302 and tomb.url == reverse("customers:customer-detail", args=[survivor.pk])
+    page = client.get(reverse("customers:customer-detail", args=[survivor.pk]))
+    assert page.status_code == 200
+
+
+@pytest.mark.django_db
+def test_admin_merge_action(client_as, pair):
+    survivor, duplicate, rows = pair
+    client = client_as("admin")
+    response = client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "merge_into_oldest", "_selected_action": [survivor.pk, duplicate.pk]},
+    )
+    assert response.status_code == 302
+    assert set(_owners(rows).values()) == {survivor.pk}
+    assert Customer.objects.get(pk=duplicate.pk).merged_into_id == survivor.pk
+
+
+@pytest.mark.django_db
+def test_admin_merge_action_refused_for_non_managers(client_as, pair):
+    survivor, duplicate, rows = pair
+    user = make_user("marketing")
+    client = client_as("marketing", user=user)
+    response = client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "merge_into_oldest", "_selected_action": [survivor.pk, duplicate.pk]},
+    )
+    assert response.status_code in (302, 200, 403)
+    assert set(_owners(rows).values()) == {duplicate.pk}
