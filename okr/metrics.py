@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import (
     Aggregate,
     Avg,
@@ -125,16 +127,35 @@ def _vendor(queryset) -> str:
     return connections[queryset.db].vendor
 
 
-def percentiles(queryset, expression, ps: tuple[float, ...]) -> dict:
+def _pg_fetch(select: str, inner, columns: str, tail: str = "") -> list[tuple]:
+    """Run `SELECT <select> FROM (<inner queryset>) AS metric_rows(<columns>) <tail>` on PostgreSQL.
+
+    The derived table evaluates each row's value once; aggregating the annotation directly would repeat its
+    (correlated) expression in every aggregate and in the null filter.
+    """
+    sql, params = inner.query.sql_with_params()
+    with connections[inner.db].cursor() as cursor:
+        cursor.execute(f"SELECT {select} FROM ({sql}) AS metric_rows({columns}) {tail}", params)
+        return cursor.fetchall()
+
+
+def percentiles(queryset, expression, ps: tuple[float, ...], *, inline: bool = False) -> dict:
     """`{"n", "mean", p: value...}` of `expression` over the rows of `queryset` (nulls ignored).
 
-    PostgreSQL: one query. SQLite: one aggregate query, then one LIMIT 2 OFFSET k query per percentile.
+    PostgreSQL: one query; `inline` aggregates the annotation with PercentileCont directly (for cheap
+    column arithmetic), otherwise through a derived table that evaluates a correlated expression once per row.
+    SQLite: one aggregate query, then one LIMIT 2 OFFSET k query per percentile.
     """
-    qs = queryset.annotate(_metric_v=expression).filter(_metric_v__isnull=False)
-    if _vendor(qs) == "postgresql":
+    qs = queryset.annotate(_metric_v=expression)
+    if _vendor(qs) == "postgresql" and inline:
         aggs = {f"p{i}": PercentileCont("_metric_v", p) for i, p in enumerate(ps)}
         row = qs.aggregate(n=Count("_metric_v"), mean=Avg("_metric_v"), **aggs)
         return {"n": row["n"], "mean": row["mean"], **{p: row[f"p{i}"] for i, p in enumerate(ps)}}
+    if _vendor(qs) == "postgresql":
+        wanted = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY v)" for p in ps)
+        (row,) = _pg_fetch(f"count(v), avg(v), {wanted}", qs.order_by().values("_metric_v"), "v")
+        return {"n": row[0], "mean": row[1], **{p: row[2 + i] for i, p in enumerate(ps)}}
+    qs = qs.filter(_metric_v__isnull=False)
     row = qs.aggregate(n=Count("_metric_v"), mean=Avg("_metric_v"))
     out = {"n": row["n"], "mean": row["mean"]}
     ordered = qs.order_by("_metric_v").values_list("_metric_v", flat=True)
@@ -155,18 +176,53 @@ def _pick(ordered_values, n: int, p: float) -> float | None:
     return float(rows[0]) + (position - low) * (float(rows[1]) - float(rows[0]))
 
 
-def grouped_median(queryset, group_field: str, expression) -> dict[str, dict]:
-    """`{group: {"n", "median"}}`; PostgreSQL one query, SQLite one plus one per group (the groups are stages)."""
-    qs = queryset.annotate(_metric_v=expression).filter(_metric_v__isnull=False)
+def grouped_median(queryset, group_field: str, expression) -> dict:
+    """`{group: {"n", "median"}}` plus the key None for all rows together.
+
+    PostgreSQL: one query (GROUPING SETS). SQLite: one count query, then one OFFSET query per group (the
+    groups are stages, a fixed short list) and one for the overall median.
+    """
+    qs = queryset.annotate(_metric_v=expression)
     if _vendor(qs) == "postgresql":
-        rows = qs.values(group_field).annotate(n=Count("_metric_v"), median=PercentileCont("_metric_v", 0.5))
-        return {r[group_field]: {"n": r["n"], "median": r["median"]} for r in rows.order_by()}
-    counts = qs.values(group_field).annotate(n=Count("_metric_v")).order_by()
+        rows = _pg_fetch(
+            "g, grouping(g), count(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v)",
+            qs.order_by().values(group_field, "_metric_v"),
+            "g, v",
+            "GROUP BY GROUPING SETS ((g), ())",
+        )
+        return {(None if overall else g): {"n": n, "median": median} for g, overall, n, median in rows if n}
+    qs = qs.filter(_metric_v__isnull=False)
+    counts = list(qs.values(group_field).annotate(n=Count("_metric_v")).order_by())
     out = {}
     for r in counts:
         ordered = qs.filter(**{group_field: r[group_field]}).order_by("_metric_v").values_list("_metric_v", flat=True)
         out[r[group_field]] = {"n": r["n"], "median": _pick(ordered, r["n"], 0.5)}
+    total = sum(r["n"] for r in counts)
+    if total:
+        ordered = qs.order_by("_metric_v").values_list("_metric_v", flat=True)
+        out[None] = {"n": total, "median": _pick(ordered, total, 0.5)}
     return out
+
+
+_PLAIN_PLANS: ContextVar[bool] = ContextVar("okr_plain_plans", default=False)
+
+
+@contextmanager
+def plain_plans(using: str = "default"):
+    """On PostgreSQL, run the enclosed metric queries with JIT compilation off (`SET LOCAL`, so only inside
+    this transaction): JIT costs ~250 ms of compile time per query on these plans and never pays back."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or _PLAIN_PLANS.get():
+        yield
+        return
+    token = _PLAIN_PLANS.set(True)
+    try:
+        with transaction.atomic(using=using):
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+            yield
+    finally:
+        _PLAIN_PLANS.reset(token)
 
 
 # --- periods and filters ----------------------------------------------------------------------------------------
@@ -334,12 +390,8 @@ def time_in_stage_days(period: Period, filters: dict) -> dict:
         for stage in EXITABLE_STAGES
         if stage in grouped
     ]
-    if "stage" in filters:
-        only = grouped.get(filters["stage"][0])
-        value = _round(only["median"], 2) if only else None
-    else:
-        value = _round(percentiles(exits, days, (0.5,))[0.5], 2) if grouped else None
-    return {"value": value, "by_stage": by_stage}
+    overall = grouped.get(None)
+    return {"value": _round(overall["median"], 2) if overall else None, "by_stage": by_stage}
 
 
 def repurchase_rate(period: Period, filters: dict) -> dict:
@@ -399,7 +451,8 @@ def _complaint_q(filters: dict) -> Q:
 def complaint_resolution_hours(period: Period, filters: dict) -> dict:
     """Median hours from opened to resolved, over complaints resolved in the period."""
     resolved = Complaint.objects.filter(period.q("resolved_at"), _complaint_q(filters))
-    stats = percentiles(resolved, SecondsBetween(F("resolved_at"), F("opened_at")) / Value(3600.0), (0.5,))
+    hours = SecondsBetween(F("resolved_at"), F("opened_at")) / Value(3600.0)
+    stats = percentiles(resolved, hours, (0.5,), inline=True)
     return {"value": _round(stats[0.5], 2), "mean": _round(stats["mean"], 2), "complaints": stats["n"]}
 
 
@@ -760,7 +813,8 @@ def compute(name: str, *, start: date, end: date, filters: dict | None = None) -
     if end <= start:
         raise InvalidMetricFilter(gettext("The end must be after the start."), field="end")
     cleaned = clean_filters(metric, filters or {})
-    result = metric.compute(Period(start, end), cleaned)
+    with plain_plans():
+        result = metric.compute(Period(start, end), cleaned)
     return {"metric": metric.name, "start": start.isoformat(), "end": end.isoformat(), **result}
 
 

@@ -170,6 +170,13 @@ def board(quarter: str) -> dict:
     )
     value = metric_value_cache()
     departments = []
+    with metrics.plain_plans():
+        departments = _board_departments(objectives, value)
+    return {"quarter": quarter, "start": start, "end": end, "departments": departments}
+
+
+def _board_departments(objectives: list, value) -> list[dict]:
+    departments = []
     for code in DEPARTMENTS:
         items = []
         for objective in (o for o in objectives if o.department == code):
@@ -178,7 +185,7 @@ def board(quarter: str) -> dict:
                 kr.objective = objective  # share the already-loaded objective and owner
             items.append({"objective": objective, "rows": key_result_rows(krs, value=value)})
         departments.append({"code": code, "label": DEPARTMENT_LABELS[code], "objectives": items})
-    return {"quarter": quarter, "start": start, "end": end, "departments": departments}
+    return departments
 
 
 def key_result_row(pk: int) -> KeyResultRow:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from okr.models import CheckIn, KeyResult, Objective
 from okr.selectors import current_quarter, quarter_bounds
@@ -152,7 +153,8 @@ def test_key_result_list_queries_do_not_grow(api_as, django_assert_max_num_queri
     for i in range(n):
         KeyResultFactory(metric=("close_rate", "nps")[i % 2])
     api = api_as("sales")
-    with django_assert_max_num_queries(6):  # groups, page, close_rate, nps (+ slack)
+    extra = 3 if connection.vendor == "postgresql" else 0  # SAVEPOINT, SET LOCAL jit = off, RELEASE
+    with django_assert_max_num_queries(6 + extra):  # groups, page, close_rate, nps (+ slack)
         response = api.get("/api/v1/key-results/", {"page_size": 50})
     assert len(response.json()["results"]) == n
 
