@@ -93,7 +93,9 @@ class LeadAdmin(admin.ModelAdmin):
             raise PermissionDenied(exc.message) from exc
 
     def save_related(self, request, form, formsets, change):
-        # Tags go through the service too; the stage history inline is read-only.
+        # Tags go through the service too; the stage history inline is read-only (nothing to save).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
         services.update_lead(lead=form.instance, by=request.user, tags=[t.name for t in form.cleaned_data["tags"]])
 
 
