@@ -298,7 +298,7 @@ def _handoff_before(ref: str = "at"):
     """The latest handoff of the outer change's lead at or before the outer change (index leads_change_lead_at)."""
     return Subquery(
         LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF, at__lte=OuterRef(ref))
-        .order_by("-at", "-pk")
+        .order_by("-at")
         .values("at")[:1]
     )
 
@@ -333,7 +333,7 @@ def close_rate(period: Period, filters: dict) -> dict:
 def _first_handoff():
     return Subquery(
         LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF)
-        .order_by("at", "pk")
+        .order_by("at")
         .values("at")[:1]
     )
 
@@ -380,7 +380,7 @@ def time_in_stage_days(period: Period, filters: dict) -> dict:
     )
     entered = Subquery(
         LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=OuterRef("from_stage"), at__lte=OuterRef("at"))
-        .order_by("-at", "-pk")
+        .order_by("-at")
         .values("at")[:1]
     )
     days = SecondsBetween(F("at"), entered) / Value(86400.0)
