@@ -397,8 +397,11 @@ def ensure_tags() -> list[int]:
     return list(Tag.objects.filter(name__in=TAGS).order_by("pk").values_list("pk", flat=True))
 
 
-def ensure_channel_spend(channels: dict[str, int], now: datetime, months: int) -> int:
-    """Monthly spend per demo channel for the last `months` months (existing months are kept)."""
+def ensure_channel_spend(channels: dict[str, int], now: datetime, months: int, factor: float = 1.0) -> int:
+    """Monthly spend per demo channel for the last `months` months (existing months are kept).
+
+    `factor` scales the amounts with the data set, so ROI and CAC stay plausible at benchmark size.
+    """
     from customers.models import ChannelSpend
 
     rng = random.Random(f"{DEFAULT_SEED}-spend")
@@ -406,7 +409,7 @@ def ensure_channel_spend(channels: dict[str, int], now: datetime, months: int) -
     rows = []
     for month in month_starts(now, months):
         for code, channel_id in channels.items():
-            amount = CHANNEL_MONTHLY_SPEND.get(code, 10000) * rng.uniform(0.7, 1.3)
+            amount = CHANNEL_MONTHLY_SPEND.get(code, 10000) * factor * rng.uniform(0.7, 1.3)
             if (channel_id, month) not in have:
                 rows.append(ChannelSpend(channel_id=channel_id, month=month, amount=money(int(amount * 100))))
     ChannelSpend.objects.bulk_create(rows)

@@ -10,6 +10,7 @@ import json
 import platform
 import statistics
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, runs, follow, user, import_rows, only, output, **options):
         parts = {p.strip() for p in only.split(",") if p.strip()}
+        # WhiteNoise warns once per client that STATIC_ROOT was never collected; irrelevant to timings.
+        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
         if runs < 1:
             raise CommandError("--runs must be at least 1.")
         report = {

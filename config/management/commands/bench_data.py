@@ -82,7 +82,8 @@ class Command(BaseCommand):
         channels = demo.ensure_channels()
         campaigns = demo.ensure_campaigns(channels, now)
         tags = demo.ensure_tags()
-        demo.ensure_channel_spend(channels, now, months=24)
+        # seed_demo's spend goes with 5,000 leads; grow it with the lead count so ROI and CAC stay plausible.
+        demo.ensure_channel_spend(channels, now, months=24, factor=max(1.0, FULL["leads"] * scale / 5000))
         sizes = demo.Sizes(
             **{name: max(1, round(n * scale)) for name, n in FULL.items()}, activity_rate=0.3, chunk=20_000
         )
