@@ -166,6 +166,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set that several serializers share.
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStageEnum": "leads.stages.Stage",
+        "RejectReasonEnum": "leads.models.RejectReason",
+        "LostReasonEnum": "leads.models.LostReason",
+        "ActivityKindEnum": "leads.models.ActivityKind",
+        "ComplaintStatusEnum": "feedback.models.ComplaintStatus",
+        "ComplaintChangeKindEnum": "feedback.models.ChangeKind",
+        "FollowUpKindEnum": "feedback.models.FollowUpTask.Kind",
+        "InsightTagEnum": "feedback.models.InsightTag",
+        "IdentityKindEnum": "customers.models.IdentityKind",
+        "ImportKindEnum": "customers.models.ImportKind",
+        "JobStatusEnum": "config.models.JobStatus",
+    },
 }
 
 # Celery: the embedded default is kombu's filesystem transport, so `make run` needs no server.

@@ -117,6 +117,8 @@ class CheckInViewSet(viewsets.ModelViewSet):
         return self._key_result
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs
+            return CheckIn.objects.none()
         return CheckIn.objects.filter(key_result=self.key_result()).order_by("-pk")
 
     @extend_schema(request=CheckInInput, responses={201: CheckInOutput})
