@@ -54,7 +54,15 @@ def marketing_managers() -> list:
 
 
 def _recompute_customer_segments(customer_id: int) -> None:
-    """Lifecycle stage depends on leads; customers owns the computation (optional until it exists)."""
+    """Lifecycle stage depends on leads; customers owns the computation. Queued (its RFM quintiles scan every
+    customer, too slow for a request); run directly if customers has no task for it."""
+    try:
+        from customers.tasks import recompute_segments
+    except ImportError:
+        recompute_segments = None
+    if recompute_segments is not None:
+        recompute_segments.delay([customer_id])
+        return
     try:
         from customers.services import recompute_customer_segments
     except ImportError:

@@ -168,3 +168,13 @@ def test_admin_history_is_read_only(client_as):
     assert admin.get("/admin/leads/leadstagechange/").status_code == 200
     assert admin.post(f"/admin/leads/leadstagechange/{change.pk}/delete/", {"post": "yes"}).status_code == 403
     assert admin.get("/admin/leads/leadstagechange/add/").status_code == 403
+
+
+@pytest.mark.parametrize("role", ["sales", "marketing", "service_manager"])
+def test_admin_lists_for_every_department_but_edits_only_by_can(client_as, role):
+    lead = lead_through(Stage.CONTACTED)
+    client = client_as(role)
+    assert client.get("/admin/leads/lead/").status_code == 200
+    page = client.get(f"/admin/leads/lead/{lead.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # view only
+    assert client.post(f"/admin/leads/lead/{lead.pk}/delete/", {"post": "yes"}).status_code == 403
