@@ -5,6 +5,8 @@ and "0086 13812345678" all become "+8613812345678". Emails: trimmed and lower-ca
 member cards: trimmed, otherwise exact.
 """
 
+import re
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -28,11 +30,21 @@ _INVALID_PHONE = _("Enter a valid phone number (for example 138 1234 5678 or +86
 _INVALID_EMAIL = _("Enter a valid email address.")
 
 
+_FORMATTING = str.maketrans("", "", " -().\u00a0\t")
+_CN_MOBILE = re.compile(r"(?:\+86|0086|86)?(1\d{10})")
+
+
 def normalize_phone(raw: str) -> str | None:
     """E.164 form of a phone number, or None when it is not a valid number."""
     text = (raw or "").strip()
     if not text:
         return None
+    # Fast path for the common case (a Chinese mobile, however spaced): skip parsing, keep the validity
+    # check of `phonenumbers`. Imports normalize 100,000 phones, and parsing is most of their cost.
+    mobile = _CN_MOBILE.fullmatch(text.translate(_FORMATTING))
+    if mobile:
+        number = phonenumbers.PhoneNumber(country_code=86, national_number=int(mobile.group(1)))
+        return "+86" + mobile.group(1) if phonenumbers.is_valid_number(number) else None
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
