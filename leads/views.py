@@ -9,6 +9,7 @@ from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -297,15 +298,15 @@ def _run_action(action: str, lead: Lead, user, data: dict, seen_stage: str | Non
 
 
 SUCCESS = {
-    "handoff": _("Lead handed off."),
-    "accept": _("Lead accepted."),
-    "claim": _("Lead claimed: it is yours now."),
-    "reject": _("Lead rejected and sent back to marketing."),
-    "move": _("Lead moved."),
-    "close": _("Lead closed."),
-    "flag": _("Marketing was told this lead is high intent."),
-    "assign": _("Lead assigned."),
-    "activity": _("Activity added."),
+    "handoff": gettext_lazy("Lead handed off."),
+    "accept": gettext_lazy("Lead accepted."),
+    "claim": gettext_lazy("Lead claimed: it is yours now."),
+    "reject": gettext_lazy("Lead rejected and sent back to marketing."),
+    "move": gettext_lazy("Lead moved."),
+    "close": gettext_lazy("Lead closed."),
+    "flag": gettext_lazy("Marketing was told this lead is high intent."),
+    "assign": gettext_lazy("Lead assigned."),
+    "activity": gettext_lazy("Activity added."),
 }
 
 
