@@ -9,6 +9,7 @@ app = Celery("relay")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-for _folder in {*app.conf.broker_transport_options.get("data_folder_in", "").split()} - {""}:
+for _option, _folder in app.conf.broker_transport_options.items():
     # kombu's filesystem transport expects its folders to exist.
-    Path(_folder).mkdir(parents=True, exist_ok=True)
+    if _option.endswith("_folder") or _option.startswith("data_folder"):
+        Path(_folder).mkdir(parents=True, exist_ok=True)

@@ -190,6 +190,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = None
@@ -210,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
     "relay-webhook-retries": {"task": "config.tasks.retry_due_webhooks", "schedule": timedelta(seconds=30)},
     # customers schedule
+    "customers-recompute-segments": {
+        "task": "customers.tasks.recompute_segments",
+        "schedule": timedelta(minutes=env_int("RELAY_SEGMENTS_REFRESH_MINUTES", 60)),
+    },
     # leads schedule
     "leads-sla-check": {"task": "leads.tasks.check_lead_slas", "schedule": timedelta(minutes=10)},
     "leads-recycle": {"task": "leads.tasks.recycle_stale_leads", "schedule": crontab(minute=15)},
