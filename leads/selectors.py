@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from config import roles
 from config.timeline import TimelineEvent
 from leads import permissions
-from leads.models import Activity, Lead, LeadStageChange, Tag
+from leads.models import Activity, Lead, LeadStageChange, LostReason, RejectReason, Tag
 from leads.stages import BOARD_STAGES, CLOSED_STAGES, MOVABLE, NEXT, PIPELINE, Stage
 
 BOARD_PAGE_SIZE = 20
@@ -292,7 +292,11 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
             (
                 "pipeline",
                 _("Your pipeline"),
-                rows.filter(mine, stage__in=PIPELINE).order_by("-updated_at", "-pk"),
+                # A seller sees their stalest leads first (few rows: the owner index); a manager sees the
+                # team's newest, which the primary key index answers without sorting the whole pipeline.
+                rows.filter(mine, stage__in=PIPELINE).order_by(
+                    *(("-pk",) if manager else (F("last_activity_at").asc(nulls_first=True), "pk"))
+                ),
                 f"{list_url}?" + "&".join(f"stage={s}" for s in PIPELINE) + ("" if manager else "&mine=true"),
             )
         )
@@ -309,6 +313,13 @@ def pool(now: datetime | None = None) -> QuerySet[Lead]:
 # --- customer 360 timeline -----------------------------------------------------------------------------------
 
 
+def _reason(change: LeadStageChange, choices) -> str:
+    """The stored reason ("code" or "code: text") with the code's label."""
+    code, _sep, text = change.reason.partition(": ")
+    label = str(choices(code).label) if code in choices.values else code
+    return f"{label}: {text}" if text else label
+
+
 def _change_text(change: LeadStageChange) -> str:
     params = {"id": change.lead_id, "stage": Stage(change.to_stage).label}
     if not change.from_stage:
@@ -318,9 +329,9 @@ def _change_text(change: LeadStageChange) -> str:
     if change.to_stage == Stage.HANDED_OFF:
         return _("Lead #%(id)s handed off to sales") % params
     if change.from_stage == Stage.HANDED_OFF and change.to_stage == Stage.NEW:
-        return _("Lead #%(id)s rejected by sales (%(reason)s)") % {**params, "reason": change.reason}
+        return _("Lead #%(id)s rejected by sales (%(reason)s)") % {**params, "reason": _reason(change, RejectReason)}
     if change.to_stage == Stage.LOST:
-        return _("Lead #%(id)s lost (%(reason)s)") % {**params, "reason": change.reason}
+        return _("Lead #%(id)s lost (%(reason)s)") % {**params, "reason": _reason(change, LostReason)}
     return _("Lead #%(id)s moved to %(stage)s") % params
 
 

@@ -550,6 +550,14 @@ def _recycle_one(pk: int, *, now, cutoff) -> int:
     lead.reclaim_blocked_user = former
     lead.reclaim_blocked_until = now + timedelta(hours=settings.RELAY_LEAD_RECLAIM_COOLDOWN_HOURS)
     lead.save(update_fields=[*_STAMP_FIELDS, "owner", "reclaim_blocked_user", "reclaim_blocked_until"])
+    notify(
+        recipients=[former],
+        kind="leads.recycled",
+        message=_("Lead #%(id)s (%(customer)s) went back to the pool after %(days)s days without activity.")
+        % {"id": lead.pk, "customer": lead.customer, "days": settings.RELAY_LEAD_RECYCLE_DAYS},
+        url=_lead_url(lead),
+        dedupe_key=f"leads.recycled.{lead.pk}.{now.isoformat()}",
+    )
     return 1
 
 

@@ -162,3 +162,13 @@ def test_customer_timeline_has_lead_events():
     assert kinds[0] == "lead.stage_changed" and kinds[-1] == "lead.created"
     assert events[0].url == f"/leads/{lead.pk}/"
     assert any("handed off" in e.text for e in events)
+
+
+def test_customer_timeline_names_reasons():
+    from leads import services
+    from leads.selectors import timeline_events
+
+    seller = make_user("sales")
+    lead = lead_through(Stage.HANDED_OFF, owner=seller)
+    services.reject_lead(lead=lead, by=seller, reason="other", reason_text="Moved abroad")
+    assert "rejected by sales (Other: Moved abroad)" in timeline_events(lead.customer_id, 10)[0].text

@@ -56,6 +56,7 @@ def test_silent_leads_are_recycled_to_the_pool_and_the_former_owner_waits():
     assert (stale.stage, stale.owner, stale.reclaim_blocked_user) == (Stage.HANDED_OFF, None, owner)
     change = stale.stage_changes.last()
     assert (change.from_stage, change.to_stage, change.by) == (Stage.QUALIFIED, Stage.HANDED_OFF, None)
+    assert owner.notifications.filter(kind="leads.recycled").count() == 1
     fresh.refresh_from_db()
     untouched_new.refresh_from_db()
     assert fresh.stage == Stage.QUALIFIED and untouched_new.stage == Stage.HANDED_OFF
