@@ -28,7 +28,6 @@ _GROUP_MODEL_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "customers.customer": ("add", "change"),
         "customers.customeridentity": ("add", "change"),
         "customers.order": ("add", "change"),
-        "customers.importjob": ("add",),
         "leads.lead": ("add", "change"),
         "leads.tag": ("add",),
         "leads.activity": ("add",),
@@ -45,6 +44,7 @@ _GROUP_MODEL_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MANAGER: {
         "customers.customer": ("add", "change", "delete"),
         "customers.order": ("add", "change"),
+        "customers.importjob": ("add",),
         "customers.channel": ("add", "change"),
         "customers.campaign": ("add", "change"),
         "customers.channelspend": ("add", "change"),

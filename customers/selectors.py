@@ -111,8 +111,8 @@ def merge_records(*, customer_id: int, limit: int = 20) -> list[MergeRecord]:
 # Timeline
 
 
-def _own_events(customer_id: int, limit: int) -> list[TimelineEvent]:
-    customer = Customer.objects.only("pk", "name", "created_at").get(pk=customer_id)
+def _own_events(customer_id: int, limit: int, *, customer=None, merges=None) -> list[TimelineEvent]:
+    customer = customer or Customer.objects.only("pk", "name", "created_at").get(pk=customer_id)
     url = reverse("customers:customer-detail", args=[customer_id])
     events = [TimelineEvent(at=customer.created_at, department="", kind="customer.created", text=_("Customer created"))]
     for identity in CustomerIdentity.objects.filter(customer_id=customer_id).order_by("-created_at")[:limit]:
@@ -137,7 +137,7 @@ def _own_events(customer_id: int, limit: int) -> list[TimelineEvent]:
                 url=url,
             )
         )
-    for record in merge_records(customer_id=customer_id, limit=limit):
+    for record in merges if merges is not None else merge_records(customer_id=customer_id, limit=limit):
         other = record.duplicate if record.survivor_id == customer_id else record.survivor
         text = (
             _("Customer #%(id)s (%(name)s) merged into this customer")
@@ -168,12 +168,15 @@ def _own_events(customer_id: int, limit: int) -> list[TimelineEvent]:
     return events
 
 
-def customer_timeline(*, customer_id: int, limit: int = 200) -> list[TimelineEvent]:
-    """Every department's events for the customer, newest first."""
+def customer_timeline(*, customer_id: int, limit: int = 200, customer=None, merges=None) -> list[TimelineEvent]:
+    """Every department's events for the customer, newest first.
+
+    `customer` and `merges` (already loaded by the 360 page) save their queries.
+    """
     from feedback import selectors as feedback_selectors
     from leads import selectors as leads_selectors
 
-    events = _own_events(customer_id, limit)
+    events = _own_events(customer_id, limit, customer=customer, merges=merges)
     events += leads_selectors.timeline_events(customer_id, limit)
     events += feedback_selectors.timeline_events(customer_id, limit)
     events.sort(key=lambda e: e.at, reverse=True)

@@ -1,6 +1,7 @@
 """Pages: thin views that parse input, call one service or selector, and render."""
 
 import csv
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -42,8 +43,14 @@ def _staff(view):
     return wrapped
 
 
-def _form_error(form, error: DomainError) -> None:
-    field = (error.field or "").split(".")[-1].split("[")[0]
+def _form_error(form, error: DomainError, identities: list[dict] | None = None) -> None:
+    """Attach a service error to the form field it names ("identities[2].value" → that identity's field)."""
+    name = error.field or ""
+    match = re.match(r"identities\[(\d+)\]", name)
+    if match and identities is not None and int(match.group(1)) < len(identities):
+        field = identities[int(match.group(1))]["kind"]
+    else:
+        field = name.split(".")[-1].split("[")[0]
     form.add_error(field if field in form.fields else None, error.message)
 
 
@@ -144,7 +151,7 @@ def customer_create(request):
                 identities=form.identities(),
             )
         except DomainError as error:
-            _form_error(form, error)
+            _form_error(form, error, form.identities())
         else:
             if matched:
                 messages.info(request, _("This person is already a customer; the new details were added."))
@@ -179,7 +186,7 @@ def customer_edit(request, pk):
                 identities=keep + form.identities(),
             )
         except DomainError as error:
-            _form_error(form, error)
+            _form_error(form, error, keep + form.identities())
         else:
             messages.success(request, _("Customer saved."))
             return redirect("customers:customer-detail", pk=customer.pk)
@@ -199,7 +206,7 @@ def customer_detail(request, pk):
     merges = selectors.merge_records(customer_id=pk)
     context = {
         "customer": customer,
-        "timeline": selectors.customer_timeline(customer_id=pk, limit=100),
+        "timeline": selectors.customer_timeline(customer_id=pk, limit=100, customer=customer, merges=merges),
         "merges": merges,
         "undo_deadlines": {m.pk: services.undo_deadline(m) for m in merges},
         "allowed": permissions.allowed_actions(request.user, customer),
