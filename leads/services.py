@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config import roles
+from config import roles, webhooks
 from config.notifications import notify
 from leads import permissions
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
@@ -105,6 +105,19 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageC
     if by is not None:
         lead.last_activity_at = now
     transaction.on_commit(partial(_recompute_customer_segments, lead.customer_id))
+    # Integrations hear every move; the delivery rows commit (or roll back) with the transition itself.
+    webhooks.publish(
+        event_type="lead.stage_changed",
+        data={
+            "lead": lead.pk,
+            "customer": lead.customer_id,
+            "from_stage": change.from_stage,
+            "to_stage": change.to_stage,
+            "at": now,
+            "by": getattr(by, "pk", None),
+        },
+        event_id=f"leads.change.{change.pk}",
+    )
     return change
 
 

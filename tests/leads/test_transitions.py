@@ -232,3 +232,20 @@ def test_api_bad_input_names_the_field(api_as):
     assert other.status_code == 400 and other.json()["errors"][0]["field"] == "reason_text"
     lead.refresh_from_db()
     assert lead.stage == Stage.ACCEPTED
+
+
+def test_each_transition_is_published_to_webhooks():
+    from config.models import WebhookDelivery, WebhookEndpoint
+    from config.webhooks import new_secret
+
+    WebhookEndpoint.objects.create(
+        url="https://example.com/hook", secret=new_secret(), event_types=["lead.stage_changed"]
+    )
+    seller = make_user("sales")
+    lead = lead_through(Stage.HANDED_OFF, owner=seller)
+    with pytest.raises(InvalidTransition):
+        services.move_lead(lead=lead, by=seller, stage=Stage.CONTACTED)
+    services.accept_lead(lead=lead, by=seller)
+    payloads = [d.payload["data"] for d in WebhookDelivery.objects.order_by("pk")]
+    assert [(p["from_stage"], p["to_stage"]) for p in payloads] == [("new", "handed_off"), ("handed_off", "accepted")]
+    assert payloads[-1]["lead"] == lead.pk and payloads[-1]["by"] == seller.pk
