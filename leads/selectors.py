@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Prefetch, Q, QuerySet, Window
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
@@ -308,6 +309,41 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
 
 def pool(now: datetime | None = None) -> QuerySet[Lead]:
     return lead_rows(now).filter(stage=Stage.HANDED_OFF, owner__isnull=True).order_by("handed_off_at", "pk")
+
+
+# --- referral credit ---------------------------------------------------------------------------------------
+
+
+def referral_credit(*, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """Per employee who brought leads (created in [start, end)): how many, how many won, won revenue.
+
+    One aggregate query, highest revenue first: `[{"user_id", "username", "referred", "won", "won_amount"}]`.
+    """
+    qs = Lead.objects.filter(referred_by__isnull=False)
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lt=end)
+    rows = (
+        qs.order_by()
+        .values("referred_by_id", "referred_by__username")
+        .annotate(
+            referred=Count("pk"),
+            won=Count("pk", filter=Q(stage=Stage.WON)),
+            won_amount=Sum("won_amount", filter=Q(stage=Stage.WON)),
+        )
+        .order_by(F("won_amount").desc(nulls_last=True), "-referred", "referred_by_id")
+    )
+    return [
+        {
+            "user_id": r["referred_by_id"],
+            "username": r["referred_by__username"],
+            "referred": r["referred"],
+            "won": r["won"],
+            "won_amount": r["won_amount"] or Decimal("0"),
+        }
+        for r in rows
+    ]
 
 
 # --- customer 360 timeline -----------------------------------------------------------------------------------

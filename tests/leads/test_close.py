@@ -114,3 +114,24 @@ def test_a_note_by_someone_else_does_not_move_the_lead(client_as):
     assert response.status_code == 302
     lead.refresh_from_db()
     assert lead.stage == Stage.ACCEPTED and lead.activities.count() == 1
+
+
+def test_referral_credit_per_employee():
+    from leads import selectors
+
+    referrer, other = make_user("service"), make_user("marketing")
+    won = lead_through(Stage.NEGOTIATION, referred_by=referrer)
+    services.close_lead(lead=won, by=won.owner, outcome=Stage.WON, amount="300.00")
+    lead_through(Stage.LOST, referred_by=referrer)
+    lead_through(Stage.NEW, referred_by=other)
+    lead_through(Stage.NEW)
+    assert selectors.referral_credit() == [
+        {
+            "user_id": referrer.pk,
+            "username": referrer.username,
+            "referred": 2,
+            "won": 1,
+            "won_amount": Decimal("300.00"),
+        },
+        {"user_id": other.pk, "username": other.username, "referred": 1, "won": 0, "won_amount": Decimal("0")},
+    ]
