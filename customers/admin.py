@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -6,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
 from customers import permissions, services
+from customers.identity import normalize
 from customers.models import (
     Campaign,
     Channel,
@@ -19,14 +21,46 @@ from customers.models import (
 )
 
 
+class IdentityForm(forms.ModelForm):
+    """Normalizes like every other entry point; a value that does not normalize is kept, flagged invalid,
+    so the data quality page lists it."""
+
+    class Meta:
+        model = CustomerIdentity
+        fields = ["kind", "value", "source_system"]
+
+    def clean(self):
+        data = super().clean()
+        kind, value = data.get("kind"), data.get("value")
+        if kind and value:
+            normalized = normalize(kind, value)
+            data["value"] = normalized or value.strip()
+            self.instance.is_valid = normalized is not None
+        return data
+
+
 class IdentityInline(admin.TabularInline):
     model = CustomerIdentity
+    form = IdentityForm
     extra = 0
     fields = ["kind", "value", "source_system", "is_valid"]
+    readonly_fields = ["is_valid"]
+
+
+class _RoleAdmin(admin.ModelAdmin):
+    """Add/change in the admin follow customers.permissions, like the pages and the API."""
+
+    write_action = permissions.CHANGE
+
+    def has_add_permission(self, request):
+        return permissions.can(request.user, self.write_action) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return permissions.can(request.user, self.write_action, obj) and super().has_change_permission(request, obj)
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(_RoleAdmin):
     list_display = ["name", "company", "city", "lifecycle_stage", "rfm_segment", "merged_into", "created_at"]
     list_filter = ["lifecycle_stage", "rfm_segment", "source_channel"]
     search_fields = ["name", "company", "city", "identities__value"]
@@ -83,6 +117,9 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(CustomerIdentity)
 class CustomerIdentityAdmin(admin.ModelAdmin):
+    form = IdentityForm
+    fields = ["customer", "kind", "value", "source_system", "is_valid"]
+    readonly_fields = ["is_valid"]
     list_display = ["value", "kind", "source_system", "customer", "is_valid"]
     list_filter = ["kind", "is_valid"]
     search_fields = ["value"]
@@ -92,7 +129,9 @@ class CustomerIdentityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(_RoleAdmin):
+    write_action = permissions.ORDER_WRITE
+
     list_display = ["pk", "customer", "amount", "ordered_at", "channel", "external_id"]
     list_filter = ["channel"]
     search_fields = ["external_id", "customer__name"]
@@ -101,16 +140,29 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "ordered_at"
     show_full_result_count = False
 
+    def save_model(self, request, obj, form, change):
+        """Through the service: a known (channel, external_id) is refused by the form's unique check first."""
+        fields = {f: form.cleaned_data[f] for f in ("amount", "ordered_at", "channel", "external_id")}
+        if change:
+            saved = services.update_order(order=obj, by=request.user, customer=form.cleaned_data["customer"], **fields)
+        else:
+            saved = services.create_order(customer=form.cleaned_data["customer"], by=request.user, **fields)
+        obj.pk = saved.pk
+
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(_RoleAdmin):
+    write_action = permissions.MARKETING_WRITE
+
     list_display = ["code", "name", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(_RoleAdmin):
+    write_action = permissions.MARKETING_WRITE
+
     list_display = ["name", "channel", "starts_on", "ends_on", "budget"]
     list_filter = ["channel"]
     search_fields = ["name"]
@@ -119,7 +171,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChannelSpend)
-class ChannelSpendAdmin(admin.ModelAdmin):
+class ChannelSpendAdmin(_RoleAdmin):
+    write_action = permissions.MARKETING_WRITE
+
     list_display = ["channel", "month", "amount"]
     list_filter = ["channel"]
     autocomplete_fields = ["channel"]

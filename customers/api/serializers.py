@@ -1,6 +1,7 @@
 """Input serializers check shape and name fields; output serializers render. Neither saves."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import (
@@ -174,6 +175,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
+@extend_schema_field({"type": "string", "pattern": "^\\d{4}-\\d{2}$", "example": "2026-03"})
 class MonthField(serializers.Field):
     default_error_messages = {"invalid": "Use the form YYYY-MM."}
 

@@ -168,3 +168,46 @@ def test_admin_merge_action_refused_for_non_managers(client_as, pair):
     )
     assert response.status_code in (302, 200, 403)
     assert set(_owners(rows).values()) == {duplicate.pk}
+
+
+@pytest.mark.django_db
+def test_admin_identity_is_normalized_or_flagged(client_as):
+    customer = CustomerFactory()
+    client = client_as("admin")
+    url = reverse("admin:customers_customeridentity_add")
+    response = client.post(
+        url, {"customer": customer.pk, "kind": "phone", "value": "138 1234 5678", "source_system": ""}
+    )
+    assert response.status_code == 302
+    response = client.post(url, {"customer": customer.pk, "kind": "email", "value": "broken", "source_system": ""})
+    assert response.status_code == 302
+    assert set(customer.identities.values_list("value", "is_valid")) == {("+8613812345678", True), ("broken", False)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("role", "status"), [("marketing", 200), ("sales", 200), ("admin", 200)])
+def test_admin_changelists_load(client_as, role, status):
+    CustomerFactory.create_batch(3)
+    OrderFactory.create_batch(2)
+    client = client_as(role)
+    for name in ("customer", "order", "channel", "mergerecord", "importjob"):
+        assert client.get(reverse(f"admin:customers_{name}_changelist")).status_code == status
+
+
+@pytest.mark.django_db
+def test_admin_order_add_goes_through_the_service(client_as):
+    from customers.models import Order
+
+    customer = CustomerFactory()
+    response = client_as("sales_manager").post(
+        reverse("admin:customers_order_add"),
+        {
+            "customer": customer.pk,
+            "amount": "10.00",
+            "ordered_at_0": "2026-03-01",
+            "ordered_at_1": "10:00:00",
+            "external_id": "",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert Order.objects.get().created_by is not None
