@@ -196,6 +196,12 @@ class Order(models.Model):
                 condition=~Q(external_id=""),
                 name="customers_order_external_id_per_channel",
             ),
+            # NULLs are distinct in a unique index, so orders without a channel need their own rule.
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(channel__isnull=True) & ~Q(external_id=""),
+                name="customers_order_external_id_without_channel",
+            ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="customers_order_amount_positive"),
         ]
         indexes = [

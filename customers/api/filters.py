@@ -36,13 +36,14 @@ class CustomerFilter(filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        exact = {value}
-        for normalized in (normalize_phone(value), normalize_email(value)):
-            if normalized:
-                exact.add(normalized)
-        identity = CustomerIdentity.objects.filter(customer_id=OuterRef("pk")).filter(
-            Q(value__in=exact) | Q(value__icontains=value)
-        )
+        exact = {n for n in (normalize_phone(value), normalize_email(value)) if n}
+        if exact:
+            # A phone or an email: an exact, indexed identity match (any spelling normalizes the same).
+            identity = CustomerIdentity.objects.filter(customer_id=OuterRef("pk"), value__in=exact)
+        else:
+            identity = CustomerIdentity.objects.filter(customer_id=OuterRef("pk")).filter(
+                Q(value=value) | Q(value__icontains=value)
+            )
         return queryset.filter(Q(name__icontains=value) | Q(company__icontains=value) | Exists(identity))
 
     def with_tag(self, queryset, name, value):
