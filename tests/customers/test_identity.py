@@ -157,3 +157,20 @@ def test_identity_unique_constraint_keeps_one_owner():
     found, matched = services.resolve_customer(contact={"phone": "13900000001", "email": "b@example.com"}, by=user)
     assert matched and found.pk == a.pk
     assert CustomerIdentity.objects.get(value="b@example.com").customer_id == b.pk
+
+
+@pytest.mark.django_db
+def test_lead_intake_matches_through_the_same_service(api_as):
+    existing = CustomerIdentityFactory(kind=IdentityKind.PHONE, value="+8613812345678").customer
+    ChannelFactory(code="expo")
+    response = api_as("marketing").post(
+        "/api/v1/leads/",
+        {"contact": {"name": "Li Na", "phone": "138-1234-5678"}, "source_channel": "expo", "tags": ["booth"]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["customer_matched"] is True and response.json()["customer"] == existing.pk
+    bad = api_as("marketing").post(
+        "/api/v1/leads/", {"contact": {"name": "X", "phone": "12"}, "source_channel": "expo"}, format="json"
+    )
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] in ("contact.phone", "phone")

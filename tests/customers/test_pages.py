@@ -190,3 +190,17 @@ def test_spend_and_order_forms_save_through_services(client_as):
 def test_anonymous_is_sent_to_login(client):
     response = client.get(reverse("customers:customer-list"))
     assert response.status_code == 302 and "login" in response.url
+
+
+def test_360_shows_rfm_and_lifecycle_after_recompute(client_as):
+    from customers.services import recompute_customer_segments
+
+    customer = CustomerFactory()
+    OrderFactory(customer=customer)
+    recompute_customer_segments()
+    html = client_as("sales").get(reverse("customers:customer-detail", args=[customer.pk])).content.decode()
+    assert "Loyalty" in html and "R1 F1 M1" in html  # a single customer sits in the first quintile
+    listing = client_as("sales").get(reverse("customers:customer-list") + "?lifecycle=loyalty").content.decode()
+    assert reverse("customers:customer-detail", args=[customer.pk]) in listing
+    other = client_as("sales").get(reverse("customers:customer-list") + "?lifecycle=awareness").content.decode()
+    assert reverse("customers:customer-detail", args=[customer.pk]) not in other
