@@ -9,7 +9,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -236,7 +236,10 @@ def customer_merge(request, pk):
                     _("Customer #%(dup)s merged into #%(id)s. You can undo this for %(days)s days.")
                     % {"dup": duplicate.pk, "id": survivor.pk, "days": services.settings.RELAY_MERGE_UNDO_DAYS},
                 )
-                return redirect(request.POST.get("next") or reverse("customers:customer-detail", args=[survivor.pk]))
+                back = request.POST.get("next", "")
+                if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+                    back = reverse("customers:customer-detail", args=[survivor.pk])
+                return redirect(back)
     duplicate = None
     if form.is_bound and form.is_valid():
         duplicate = Customer.objects.filter(pk=form.cleaned_data["duplicate"]).first()

@@ -211,3 +211,18 @@ def test_admin_order_add_goes_through_the_service(client_as):
     )
     assert response.status_code == 302, response.content[:2000]
     assert Order.objects.get().created_by is not None
+
+
+@pytest.mark.django_db
+def test_page_merge_ignores_an_offsite_next(client_as, pair):
+    survivor, duplicate, _rows = pair
+    response = client_as("sales_manager").post(
+        reverse("customers:customer-merge", args=[survivor.pk]),
+        {"duplicate": duplicate.pk, "next": "https://evil.example/"},
+    )
+    assert response.status_code == 302 and response.url == reverse("customers:customer-detail", args=[survivor.pk])
+    data_quality = client_as("sales_manager").post(
+        reverse("customers:customer-merge", args=[survivor.pk]),
+        {"duplicate": CustomerFactory().pk, "next": reverse("customers:data-quality")},
+    )
+    assert data_quality.url == reverse("customers:data-quality")
