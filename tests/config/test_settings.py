@@ -56,7 +56,16 @@ def test_unsupported_database_url_is_refused():
 
 
 def _manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL"}}
+    overridden = {
+        "DEBUG",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+    }
+    clean = {k: v for k, v in os.environ.items() if k not in overridden}
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
