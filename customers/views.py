@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from config.errors import DomainError
+from config.pagination import keyset_page
 from customers import forms, imports, permissions, selectors, services
 from customers.api.filters import CustomerFilter
 from customers.models import (
@@ -71,11 +72,11 @@ def customer_list(request):
     filterset = CustomerFilter(request.GET or None, queryset=selectors.live_customers())
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.live_customers()
     try:
-        page = selectors.keyset_page(
+        page = keyset_page(
             queryset, after=request.GET.get("after"), before=request.GET.get("before"), size=request.GET.get("size")
         )
     except ValueError:
-        page = selectors.keyset_page(queryset)
+        page = keyset_page(queryset)
     qs = _querystring(request)
     base = reverse("customers:customer-list")
     context = {
@@ -359,7 +360,7 @@ def order_list(request):
     customer = request.GET.get("customer")
     if customer and customer.isdigit():
         queryset = queryset.filter(customer_id=int(customer))
-    page = selectors.keyset_page(queryset, after=request.GET.get("after"), size=request.GET.get("size"))
+    page = keyset_page(queryset, after=request.GET.get("after"), size=request.GET.get("size"))
     rows = [
         (
             o.pk,

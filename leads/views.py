@@ -15,6 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from config import roles
 from config.errors import Conflict, DomainError
+from config.pagination import keyset_page
 from leads import forms, permissions, selectors, services
 from leads.api.filters import LeadFilter
 from leads.models import Lead
@@ -33,7 +34,7 @@ def _get_lead(pk: int) -> Lead:
         raise Http404(_("No such lead.")) from None
 
 
-def _querystring(request, drop=("page",)) -> str:
+def _querystring(request, drop=("page", "after", "before")) -> str:
     query = request.GET.copy()
     for key in drop:
         query.pop(key, None)
@@ -43,16 +44,24 @@ def _querystring(request, drop=("page",)) -> str:
 @login_required
 @require_GET
 def lead_list(request):
+    """Filtered leads, keyset-paginated newest first: no COUNT(*) or OFFSET over the whole result."""
     _staff(request)
     filterset = LeadFilter(request.GET or None, queryset=selectors.lead_rows(), request=request)
-    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    try:
+        page = keyset_page(filterset.qs, after=request.GET.get("after"), before=request.GET.get("before"))
+    except ValueError:
+        page = keyset_page(filterset.qs)
+    querystring = _querystring(request)
+    base = reverse("leads:lead-list")
     return render(
         request,
         "leads/lead_list.html",
         {
-            "page": page,
+            "leads": page.rows,
             "filter": filterset,
-            "querystring": _querystring(request),
+            "querystring": querystring,
+            "next_url": f"{base}?{querystring}&after={page.next_after}" if page.next_after else "",
+            "previous_url": f"{base}?{querystring}&before={page.previous_before}" if page.previous_before else "",
             "may_create": permissions.can(request.user, permissions.CREATE),
         },
     )
