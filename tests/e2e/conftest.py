@@ -11,6 +11,7 @@ def browser():
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are still sync.
+    was_set = "DJANGO_ALLOW_ASYNC_UNSAFE" in os.environ
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
@@ -22,6 +23,8 @@ def browser():
         )
         yield browser
         browser.close()
+    if not was_set:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
