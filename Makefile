@@ -33,8 +33,8 @@ test: setup
 bench: setup
 	@test -n "$$DATABASE_URL" || (echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://..." && exit 2)
 	$(TEST_ENV) $(PY) manage.py migrate --no-input
-	$(TEST_ENV) $(PY) manage.py bench_data
-	$(TEST_ENV) $(PY) manage.py bench
+	$(TEST_ENV) RELAY_PLAIN_STATIC=1 $(PY) manage.py bench_data --reset $(BENCH_DATA_ARGS)
+	$(TEST_ENV) RELAY_PLAIN_STATIC=1 $(PY) manage.py bench $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
