@@ -958,6 +958,7 @@ class Generator:
                         **f,
                     }
                 )
+                entered_at = None  # like leads.services: the previous change's `at`, null for the first
                 for from_stage, to_stage, at, by, reason in walk.changes:
                     rows["change"].append(
                         {
@@ -966,10 +967,12 @@ class Generator:
                             "from_stage": from_stage,
                             "to_stage": to_stage,
                             "at": at,
+                            "entered_at": entered_at,
                             "by_id": by,
                             "reason": reason,
                         }
                     )
+                    entered_at = at
                 for kind, body, at, by in walk.activities:
                     rows["activity"].append(
                         {"id": self.ids.take(M["activity"]), "lead_id": lead_id, "kind": kind, "body": body}

@@ -146,6 +146,10 @@ class LeadStageChange(models.Model):
     from_stage = models.CharField(_("from stage"), max_length=20, choices=Stage.choices, blank=True)
     to_stage = models.CharField(_("to stage"), max_length=20, choices=Stage.choices)
     at = models.DateTimeField(_("at"))
+    # When the lead entered `from_stage`: the `at` of the lead's previous change (null for its first one).
+    # Written with the change (leads.services._transition, the demo generator), so time in stage and
+    # handoff waits need no per-row lookup.
+    entered_at = models.DateTimeField(_("entered from stage at"), null=True, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -164,6 +168,7 @@ class LeadStageChange(models.Model):
             models.Index(fields=["lead", "at"], name="leads_change_lead_at_idx"),
             models.Index(fields=["to_stage", "at"], name="leads_change_to_at_idx"),
             models.Index(fields=["from_stage", "at"], name="leads_change_from_at_idx"),
+            models.Index(fields=["lead", "to_stage", "at"], name="leads_change_lead_to_at_idx"),
         ]
 
     def __str__(self):

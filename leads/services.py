@@ -89,8 +89,10 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageC
     Raises InvalidTransition (409) when NEXT does not allow it; the caller saves the lead.
     """
     ensure_allowed(lead.stage, to)
+    # The lead is locked, so its latest change is the one that brought it into its current stage.
+    entered_at = LeadStageChange.objects.filter(lead=lead).order_by("-at", "-pk").values_list("at", flat=True).first()
     change = LeadStageChange.objects.create(
-        lead=lead, from_stage=lead.stage, to_stage=to, at=now, by=by, reason=reason[:300]
+        lead=lead, from_stage=lead.stage, to_stage=to, at=now, entered_at=entered_at, by=by, reason=reason[:300]
     )
     lead.stage = to
     if to == Stage.HANDED_OFF:

@@ -35,10 +35,10 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -294,17 +294,11 @@ def lead_quality_score(period: Period, filters: dict) -> dict:
     return {"value": value, "accepted": row["accepted"], "rejected": row["rejected"]}
 
 
-def _handoff_before(ref: str = "at"):
-    """The latest handoff of the outer change's lead at or before the outer change (index leads_change_lead_at)."""
-    return Subquery(
-        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF, at__lte=OuterRef(ref))
-        .order_by("-at")
-        .values("at")[:1]
-    )
-
-
 def handoff_sla_rate(period: Period, filters: dict) -> dict:
-    """Share of handoffs decided in the period whose decision came within RELAY_HANDOFF_SLA_HOURS of the handoff."""
+    """Share of handoffs decided in the period whose decision came within RELAY_HANDOFF_SLA_HOURS of the handoff.
+
+    A decision leaves handed_off, so its `entered_at` is the lead's latest handoff before it (no lookup).
+    """
     sla_hours = settings.RELAY_HANDOFF_SLA_HOURS
     row = (
         LeadStageChange.objects.filter(
@@ -312,9 +306,9 @@ def handoff_sla_rate(period: Period, filters: dict) -> dict:
             _lead_q(filters, "lead__"),
             from_stage=Stage.HANDED_OFF,
             to_stage__in=[Stage.ACCEPTED, Stage.NEW],
+            entered_at__isnull=False,
         )
-        .annotate(wait=SecondsBetween(F("at"), _handoff_before()))
-        .filter(wait__isnull=False)
+        .annotate(wait=SecondsBetween(F("at"), F("entered_at")))
         .aggregate(decided=Count("pk"), within=Count("pk", filter=Q(wait__lte=sla_hours * 3600)))
     )
     value = _round(row["within"] / row["decided"]) if row["decided"] else None
@@ -332,9 +326,7 @@ def close_rate(period: Period, filters: dict) -> dict:
 
 def _first_handoff():
     return Subquery(
-        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF)
-        .order_by("at")
-        .values("at")[:1]
+        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=Stage.HANDED_OFF).order_by("at").values("at")[:1]
     )
 
 
@@ -376,14 +368,12 @@ def time_in_stage_days(period: Period, filters: dict) -> dict:
     `value` is the median over all exits, or over the exits of `stage` when that filter is given.
     """
     exits = LeadStageChange.objects.filter(
-        period.q("at"), _lead_q(filters, "lead__"), from_stage__in=filters.get("stage", EXITABLE_STAGES)
+        period.q("at"),
+        _lead_q(filters, "lead__"),
+        from_stage__in=filters.get("stage", EXITABLE_STAGES),
+        entered_at__isnull=False,  # entered_at: when the lead entered from_stage (its previous change)
     )
-    entered = Subquery(
-        LeadStageChange.objects.filter(lead=OuterRef("lead"), to_stage=OuterRef("from_stage"), at__lte=OuterRef("at"))
-        .order_by("-at")
-        .values("at")[:1]
-    )
-    days = SecondsBetween(F("at"), entered) / Value(86400.0)
+    days = SecondsBetween(F("at"), F("entered_at")) / Value(86400.0)
     grouped = grouped_median(exits, "from_stage", days)
     by_stage = [
         {"stage": stage.value, "median": _round(grouped[stage]["median"], 2), "exits": grouped[stage]["n"]}
@@ -464,55 +454,83 @@ def complaint_rate(period: Period, filters: dict) -> dict:
     return {"value": value, "complaints": complaints, "customers": customers}
 
 
-def _won_customers(period: Period, channel_ref):
-    """Customers won (a lead reaching won in the period) from leads of the channel `channel_ref`."""
-    return LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel=channel_ref)
+def _won_pairs(period: Period, filters: dict):
+    """Distinct (channel, customer) pairs: a lead of the channel reached won in the period."""
+    pairs = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel__isnull=False)
+    if "channel" in filters:
+        pairs = pairs.filter(lead__source_channel__code=filters["channel"])
+    return pairs.order_by().values_list("lead__source_channel_id", "lead__customer_id").distinct()
 
 
-def channel_table(period: Period, filters: dict) -> list[dict]:
+def _cents(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _channel_won_revenue(period: Period, filters: dict) -> tuple[dict, int]:
+    """`({channel_id: (customers won, revenue of their orders in the period)}, customers won over all channels)`.
+
+    One query: the period's won changes (index leads_change_to_at) joined once to their leads give the
+    distinct (channel, customer) pairs; the pairs are joined to the period's orders (an order counts once per
+    channel that won its customer) and counted per channel, plus a row for all channels together.
+    """
+    pairs_sql, pairs_params = _won_pairs(period, filters).query.sql_with_params()
+    orders = Order.objects.filter(period.q("ordered_at")).order_by().values_list("customer_id", "amount")
+    orders_sql, orders_params = orders.query.sql_with_params()
+    sql = f"""
+        WITH won_pairs (channel_id, customer_id) AS ({pairs_sql}),
+        period_orders (customer_id, amount) AS ({orders_sql})
+        SELECT w.channel_id, COUNT(DISTINCT w.customer_id), SUM(o.amount)
+        FROM won_pairs w LEFT JOIN period_orders o ON o.customer_id = w.customer_id
+        GROUP BY w.channel_id
+        UNION ALL
+        SELECT NULL, COUNT(DISTINCT customer_id), NULL FROM won_pairs
+    """
+    with connections[Order.objects.db].cursor() as cursor:
+        cursor.execute(sql, (*pairs_params, *orders_params))
+        rows = cursor.fetchall()
+    per_channel = {channel_id: (won, _cents(revenue)) for channel_id, won, revenue in rows if channel_id is not None}
+    total = next((won for channel_id, won, _revenue in rows if channel_id is None), 0)
+    return per_channel, total
+
+
+def _channel_figures(period: Period, filters: dict) -> tuple[list[dict], int]:
     """Per channel: spend booked in months starting in the period, customers won from the channel's leads in the
-    period, and the revenue of those customers' orders placed in the period. One query."""
-    revenue = (
-        Order.objects.filter(
-            period.q("ordered_at"),
-            customer_id__in=_won_customers(period, OuterRef(OuterRef("pk"))).values("lead__customer_id"),
-        )
-        .order_by()
-        .annotate(total=_Sum("amount"))
-        .values("total")[:1]
-    )
-    won = _won_customers(period, OuterRef("pk")).order_by().annotate(n=_CountDistinct("lead__customer_id"))
-    spend = (
-        ChannelSpend.objects.filter(channel=OuterRef("pk"), month__gte=period.start, month__lt=period.end)
-        .order_by()
-        .annotate(total=_Sum("amount"))
-        .values("total")[:1]
-    )
-    channels = Channel.objects.annotate(
-        revenue=Subquery(revenue), cost=Subquery(spend), won=Coalesce(Subquery(won.values("n")[:1]), 0)
-    ).order_by("name", "pk")
+    period, and the revenue of those customers' orders placed in the period; and the customers won over all
+    channels. Three queries (channels, spend, won and revenue)."""
+    channels = Channel.objects.order_by("name", "pk")
+    spend = ChannelSpend.objects.filter(month__gte=period.start, month__lt=period.end)
     if "channel" in filters:
         channels = channels.filter(code=filters["channel"])
+        spend = spend.filter(channel__code=filters["channel"])
+    costs = dict(spend.order_by().values("channel_id").annotate(total=Sum("amount")).values_list("channel_id", "total"))
+    won_revenue, customers_won = _channel_won_revenue(period, filters)
     rows = []
     for channel in channels:  # one row per channel (a short, fixed list), not per data row
-        if channel.cost is None and not channel.won and channel.revenue is None:
+        won, revenue = won_revenue.get(channel.pk, (0, None))
+        cost_value = costs.get(channel.pk)
+        if cost_value is None and not won and revenue is None:
             continue
-        revenue_value = Decimal(channel.revenue or 0)
-        cost_value = Decimal(channel.cost) if channel.cost is not None else None
+        revenue_value = Decimal(revenue or 0)
+        cost_value = Decimal(cost_value) if cost_value is not None else None
         roi = (revenue_value - cost_value) / cost_value if cost_value else None
-        cac = cost_value / channel.won if cost_value is not None and channel.won else None
+        cac = cost_value / won if cost_value is not None and won else None
         rows.append(
             {
                 "channel": channel.code,
                 "name": channel.name,
                 "revenue": _money(revenue_value),
                 "cost": _money(cost_value),
-                "customers_won": channel.won,
+                "customers_won": won,
                 "roi": _round(roi),
                 "cac": _money(cac),
             }
         )
-    return rows
+    return rows, customers_won
+
+
+def channel_table(period: Period, filters: dict) -> list[dict]:
+    """Per channel: spend, customers won, revenue of their orders in the period, ROI and CAC (see _channel_figures)."""
+    return _channel_figures(period, filters)[0]
 
 
 def channel_roi(period: Period, filters: dict) -> dict:
@@ -529,12 +547,8 @@ def channel_roi(period: Period, filters: dict) -> dict:
 
 def cac(period: Period, filters: dict) -> dict:
     """Channel spend ÷ customers won from that channel in the period; `value` over all channels."""
-    rows = channel_table(period, filters)
+    rows, customers = _channel_figures(period, filters)
     cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
-    won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel__isnull=False)
-    if "channel" in filters:
-        won = won.filter(lead__source_channel__code=filters["channel"])
-    customers = won.aggregate(n=Count("lead__customer_id", distinct=True))["n"]
     value = float(_money(cost / customers)) if customers and any(r["cost"] is not None for r in rows) else None
     return {
         "value": value,

@@ -57,6 +57,21 @@ class LeadStageChangeFactory(factory.django.DjangoModelFactory):
     to_stage = Stage.HANDED_OFF
     at = factory.LazyFunction(timezone.now)
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Like leads.services: `entered_at` is the `at` of the lead's previous change (by at, id), unless given;
+        a change inserted before later ones also becomes the `entered_at` of the next one."""
+        explicit = "entered_at" in kwargs
+        change = super()._create(model_class, *args, **kwargs)
+        if not explicit:
+            previous = None
+            for row in model_class.objects.filter(lead_id=change.lead_id).order_by("at", "pk"):
+                if row.entered_at != previous:
+                    model_class.objects.filter(pk=row.pk).update(entered_at=previous)
+                previous = row.at
+            change.refresh_from_db(fields=["entered_at"])
+        return change
+
 
 class ActivityFactory(factory.django.DjangoModelFactory):
     class Meta:
