@@ -266,5 +266,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # Django's own loggers propagate to the root handler instead of printing every line twice.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
