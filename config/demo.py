@@ -523,27 +523,27 @@ def reset_sequences(models) -> None:
 
 PIPELINE_MOVES = {
     # stage: (median wait in hours, [(next stage or None for "stays here", weight)])
-    Stage.ACCEPTED: (20, [(Stage.CONTACTED, 86), (Stage.LOST, 4), (Stage.HANDED_OFF, 3), (None, 7)]),
+    Stage.ACCEPTED: (20, [(Stage.CONTACTED, 86), (Stage.LOST, 4), (Stage.HANDED_OFF, 5), (None, 7)]),
     Stage.CONTACTED: (
-        80,
-        [(Stage.QUALIFIED, 66), (Stage.PROPOSAL, 5), (Stage.LOST, 14), (Stage.HANDED_OFF, 4), (None, 11)],
+        60,
+        [(Stage.QUALIFIED, 66), (Stage.PROPOSAL, 5), (Stage.LOST, 14), (Stage.HANDED_OFF, 4), (None, 8)],
     ),
     Stage.QUALIFIED: (
-        150,
+        110,
         [
             (Stage.PROPOSAL, 58),
             (Stage.NEGOTIATION, 4),
-            (Stage.CONTACTED, 10),
+            (Stage.CONTACTED, 36),
             (Stage.WON, 3),
             (Stage.LOST, 16),
             (None, 9),
         ],
     ),
     Stage.PROPOSAL: (
-        190,
-        [(Stage.NEGOTIATION, 52), (Stage.QUALIFIED, 10), (Stage.WON, 11), (Stage.LOST, 19), (None, 8)],
+        140,
+        [(Stage.NEGOTIATION, 52), (Stage.QUALIFIED, 36), (Stage.WON, 11), (Stage.LOST, 19), (None, 8)],
     ),
-    Stage.NEGOTIATION: (220, [(Stage.WON, 52), (Stage.PROPOSAL, 12), (Stage.LOST, 28), (None, 8)]),
+    Stage.NEGOTIATION: (160, [(Stage.WON, 52), (Stage.PROPOSAL, 40), (Stage.LOST, 28), (None, 8)]),
 }
 
 
@@ -605,7 +605,7 @@ def simulate_lead(
     while True:
         stage = walk.stage
         if stage == Stage.NEW:
-            if rng.random() >= (0.94 if handoffs == 0 else 0.6):
+            if rng.random() >= (0.94 if handoffs == 0 else 0.75):
                 break  # kept by marketing for nurture
             at = t + wait(rng, 18 if handoffs == 0 else 240)
             if at >= end:
@@ -624,7 +624,7 @@ def simulate_lead(
             if r < 0.04:
                 break  # nobody decided: an SLA breach on the board
             by = decider()
-            if r < 0.80 or handoffs > 2:
+            if r < 0.76 or handoffs > 2:
                 move(Stage.ACCEPTED, at, by)
                 f["owner_id"] = by
                 f["accepted_at"] = at

@@ -167,7 +167,8 @@ class LeadStageChange(models.Model):
         indexes = [
             models.Index(fields=["lead", "at"], name="leads_change_lead_at_idx"),
             models.Index(fields=["to_stage", "at"], name="leads_change_to_at_idx"),
-            models.Index(fields=["from_stage", "at"], name="leads_change_from_at_idx"),
+            # Stage exits in a period (time in stage, handoff decisions), answered from the index alone.
+            models.Index(fields=["from_stage", "at", "to_stage", "entered_at"], name="leads_change_exit_idx"),
             models.Index(fields=["lead", "to_stage", "at"], name="leads_change_lead_to_at_idx"),
         ]
 

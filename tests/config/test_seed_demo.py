@@ -103,10 +103,12 @@ def test_stage_history_follows_the_state_machine():
         history = changes.get(lead.pk, [])
         stage = Stage.NEW
         previous_at = lead.created_at
-        for change in history:
+        for index, change in enumerate(history):
             assert change.from_stage == stage, (lead.pk, change)
             assert change.to_stage in NEXT[stage], (lead.pk, change)
             assert change.at >= previous_at
+            # entered_at: when the lead entered from_stage, i.e. the previous change (none before the first).
+            assert change.entered_at == (history[index - 1].at if index else None), (lead.pk, change)
             stage, previous_at = change.to_stage, change.at
         assert stage == lead.stage, lead.pk
         handoffs = [c.at for c in history if c.to_stage == Stage.HANDED_OFF]
