@@ -128,13 +128,17 @@ def _vendor(queryset) -> str:
     return connections[queryset.db].vendor
 
 
-def _pg_fetch(select: str, inner, columns: str, tail: str = "") -> list[tuple]:
+def _pg_fetch(select: str, inner, columns: str, tail: str = "", *, fence: bool = True) -> list[tuple]:
     """Run `SELECT <select> FROM (<inner queryset>) AS metric_rows(<columns>) <tail>` on PostgreSQL.
 
     The derived table evaluates each row's value once; aggregating the annotation directly would repeat its
-    (correlated) expression in every aggregate and in the null filter.
+    (correlated) expression in every aggregate and in the null filter. `OFFSET 0` keeps the planner from
+    pulling the derived table up into the aggregate (which repeats the correlated subplan per aggregate);
+    `fence=False` for plain column arithmetic, where the pulled-up plan can read rows in index order.
     """
     sql, params = inner.query.sql_with_params()
+    if fence:
+        sql = f"SELECT * FROM ({sql}) AS inner_rows OFFSET 0"
     with connections[inner.db].cursor() as cursor:
         cursor.execute(f"SELECT {select} FROM ({sql}) AS metric_rows({columns}) {tail}", params)
         return cursor.fetchall()
@@ -190,6 +194,7 @@ def grouped_median(queryset, group_field: str, expression) -> dict:
             qs.order_by().values(group_field, "_metric_v"),
             "g, v",
             "GROUP BY GROUPING SETS ((g), ())",
+            fence=False,  # callers group column arithmetic (time in stage): keep the index order by stage
         )
         return {(None if overall else g): {"n": n, "median": median} for g, overall, n, median in rows if n}
     qs = qs.filter(_metric_v__isnull=False)
