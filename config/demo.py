@@ -13,6 +13,7 @@ won amount) are derived from the same walk, so the stage history and the row alw
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from config.roles import MANAGER, MARKETING, SALES, SERVICE
-from leads.stages import NEXT, Stage
+from leads.stages import NEXT, Stage, further
 
 DEMO_PASSWORD = "relay-demo"
 DEFAULT_SEED = 20261
@@ -945,6 +946,7 @@ class Generator:
                         "id": lead_id,
                         "customer_id": customer_id,
                         "stage": walk.stage,
+                        "furthest_stage": functools.reduce(further, (c[1] for c in walk.changes), Stage.NEW),
                         "created_by_id": walk.changes[0][3] if walk.changes else rng.choice(staff.marketing),
                         "source_channel_id": channel_id,
                         "campaign_id": self._campaign(rng, channel_id, created_at),

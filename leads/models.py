@@ -41,6 +41,11 @@ class Lead(models.Model):
         "customers.Customer", on_delete=models.PROTECT, related_name="leads", verbose_name=_("customer")
     )
     stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, default=Stage.NEW)
+    # Kept by leads.services._transition (the history is the truth): the funnel reads it instead of
+    # scanning every stage change of the period's leads.
+    furthest_stage = models.CharField(
+        _("furthest stage reached"), max_length=20, choices=Stage.choices, default=Stage.NEW, editable=False
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -125,6 +130,7 @@ class Lead(models.Model):
             models.Index(fields=["stage", "-created_at"], name="leads_lead_stage_created_idx"),
             models.Index(fields=["owner", "stage"], name="leads_lead_owner_stage_idx"),
             models.Index(fields=["created_at"], name="leads_lead_created_idx"),
+            models.Index(fields=["created_at", "furthest_stage", "stage"], name="leads_lead_funnel_idx"),
             models.Index(fields=["source_channel", "created_at"], name="leads_lead_channel_idx"),
             models.Index(fields=["campaign"], name="leads_lead_campaign_idx"),
             models.Index(fields=["stage", "handed_off_at"], name="leads_lead_handoff_sla_idx"),

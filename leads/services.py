@@ -23,7 +23,7 @@ from config.notifications import notify
 from leads import permissions
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
-from leads.stages import MOVABLE, PIPELINE, Stage, ensure_allowed
+from leads.stages import MOVABLE, PIPELINE, Stage, ensure_allowed, further
 
 User = get_user_model()
 
@@ -95,6 +95,7 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageC
         lead=lead, from_stage=lead.stage, to_stage=to, at=now, entered_at=entered_at, by=by, reason=reason[:300]
     )
     lead.stage = to
+    lead.furthest_stage = further(lead.furthest_stage, to)
     if to == Stage.HANDED_OFF:
         lead.handed_off_at = now
         lead.first_handed_off_at = lead.first_handed_off_at or now
@@ -125,6 +126,7 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageC
 
 _STAMP_FIELDS = [
     "stage",
+    "furthest_stage",
     "handed_off_at",
     "first_handed_off_at",
     "accepted_at",

@@ -32,6 +32,17 @@ SALES_STAGES = (Stage.HANDED_OFF, *PIPELINE, *CLOSED_STAGES)
 # Board columns, in pipeline order.
 BOARD_STAGES = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE, *CLOSED_STAGES)
 
+# How far a lead can get, in order (the funnel); lost is a way out, not progress.
+PROGRESS = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE, Stage.WON)
+
+
+def further(current: str, reached: str) -> str:
+    """The later of two stages in PROGRESS; reaching lost (or moving back) never lowers it."""
+    if reached not in PROGRESS:
+        return current
+    return reached if PROGRESS.index(reached) > PROGRESS.index(current) else current
+
+
 NEXT: dict[str, frozenset[str]] = {
     Stage.NEW: frozenset({Stage.HANDED_OFF}),
     Stage.HANDED_OFF: frozenset({Stage.ACCEPTED, Stage.NEW}),

@@ -24,20 +24,17 @@ from django.db import connections, transaction
 from django.db.models import (
     Aggregate,
     Avg,
-    Case,
     Count,
     Exists,
     F,
     FloatField,
     Func,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -47,7 +44,7 @@ from config.roles import DEPARTMENTS
 from customers.models import Channel, ChannelSpend, Customer, Order
 from feedback.models import Complaint, NpsResponse
 from leads.models import Lead, LeadStageChange
-from leads.stages import Stage
+from leads.stages import PROGRESS, Stage
 
 CYCLE_TIME_BENCHMARK_DAYS = 28
 
@@ -583,50 +580,34 @@ def ltv(period: Period, filters: dict) -> dict:
     return {"value": _round(row["mean"], 2) if row["customers"] else None, "customers": row["customers"]}
 
 
-FUNNEL_STAGES = (
-    Stage.NEW,
-    Stage.HANDED_OFF,
-    Stage.ACCEPTED,
-    Stage.CONTACTED,
-    Stage.QUALIFIED,
-    Stage.PROPOSAL,
-    Stage.NEGOTIATION,
-    Stage.WON,
-)
-
-
 def funnel(period: Period, filters: dict) -> dict:
     """For leads created in the period: how many reached each stage (or a later one, since moves may skip),
-    and the drop-off from each stage to the next. `value` is the conversion from created to won."""
-    rank = {stage: index for index, stage in enumerate(FUNNEL_STAGES)}
-    reached = Max(
-        Case(
-            *[When(stage_changes__to_stage=s, then=Value(r)) for s, r in rank.items() if r],
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-    )
-    lost = Max(Case(When(stage_changes__to_stage=Stage.LOST, then=Value(1)), default=Value(0)))
-    row = (
+    and the drop-off from each stage to the next. `value` is the conversion from created to won.
+
+    Reads each lead's `furthest_stage` (kept by the state machine) through the (created_at, furthest_stage,
+    stage) index: one grouped count, not a scan of every stage change.
+    """
+    reached_counts = dict(
         Lead.objects.filter(period.q("created_at"), _lead_q(filters))
-        .values("pk")
-        .annotate(reached=reached, was_lost=lost)
-        .aggregate(
-            **{f"s{r}": Count("pk", filter=Q(reached__gte=r)) for r in rank.values()},
-            lost=Count("pk", filter=Q(was_lost=1)),
-        )
+        .order_by()
+        .values("furthest_stage")
+        .annotate(n=Count("created_at"))
+        .values_list("furthest_stage", "n")
     )
+    lost = Lead.objects.filter(period.q("created_at"), _lead_q(filters), stage=Stage.LOST).aggregate(
+        n=Count("created_at")
+    )["n"]
     stages, previous = [], None
-    for stage, r in rank.items():
-        count = row[f"s{r}"]
+    for index, stage in enumerate(PROGRESS):
+        count = sum(reached_counts.get(s, 0) for s in PROGRESS[index:])
         drop = None if previous is None or not previous else _round(1 - count / previous)
         stages.append({"stage": stage.value, "count": count, "drop_off": drop})
         previous = count
-    created = row["s0"]
+    created = stages[0]["count"]
     return {
-        "value": _round(row[f"s{rank[Stage.WON]}"] / created) if created else None,
+        "value": _round(stages[-1]["count"] / created) if created else None,
         "stages": stages,
-        "lost": row["lost"],
+        "lost": lost,
     }
 
 

@@ -2,7 +2,7 @@ import factory
 from django.utils import timezone
 
 from leads.models import Activity, Lead, LeadStageChange, Tag
-from leads.stages import PIPELINE, Stage
+from leads.stages import PIPELINE, Stage, further
 from tests.factories.customers import ChannelFactory, CustomerFactory, CustomerIdentityFactory
 from tests.factories.users import make_user
 
@@ -28,6 +28,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     source_channel = factory.SubFactory(ChannelFactory)
     stage = Stage.NEW
+    furthest_stage = factory.LazyAttribute(lambda lead: further(Stage.NEW, lead.stage))
     interest = "Product demo"
 
     class Params:
@@ -70,6 +71,11 @@ class LeadStageChangeFactory(factory.django.DjangoModelFactory):
                     model_class.objects.filter(pk=row.pk).update(entered_at=previous)
                 previous = row.at
             change.refresh_from_db(fields=["entered_at"])
+        # Like leads.services._transition: the lead remembers the furthest stage its history reached.
+        lead = model_class.objects.get(pk=change.pk).lead
+        reached = further(lead.furthest_stage, change.to_stage)
+        if reached != lead.furthest_stage:
+            type(lead).objects.filter(pk=lead.pk).update(furthest_stage=reached)
         return change
 
 
