@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from config.models import TrackedJob
 
@@ -70,7 +71,7 @@ class RfmSegment(models.TextChoices):
     CHAMPIONS = "champions", _("Champions")
     LOYAL = "loyal", _("Loyal")
     POTENTIAL = "potential", _("Potential loyalist")
-    NEW = "new", _("New")
+    NEW = "new", pgettext_lazy("customer segment", "New")
     AT_RISK = "at_risk", _("At risk")
     HIBERNATING = "hibernating", _("Hibernating")
     NONE = "", _("No orders")

@@ -2,12 +2,13 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from config.errors import DomainError
 
 
 class Stage(models.TextChoices):
-    NEW = "new", _("New")
+    NEW = "new", pgettext_lazy("lead stage", "New")
     HANDED_OFF = "handed_off", _("Handed off")
     ACCEPTED = "accepted", _("Accepted")
     CONTACTED = "contacted", _("Contacted")
