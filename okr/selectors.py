@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from config.errors import DomainError
 from config.roles import DEPARTMENT_LABELS, DEPARTMENTS
+from leads import selectors as lead_selectors
 from okr import metrics
 from okr.models import CheckIn, Direction, KeyResult, MetricSnapshot, Objective
 
@@ -172,7 +174,31 @@ def board(quarter: str) -> dict:
     departments = []
     with metrics.plain_plans():
         departments = _board_departments(objectives, value)
-    return {"quarter": quarter, "start": start, "end": end, "departments": departments}
+    return {
+        "quarter": quarter,
+        "start": start,
+        "end": end,
+        "departments": departments,
+        "referrals": referrals(metrics.Period(start, end)),
+    }
+
+
+def referrals(period: metrics.Period) -> list[dict]:
+    """DESIGN.md "The board shows referrals and won revenue per employee": leads created in the period per
+    employee who brought them (one aggregate), with the employee's name and department (one more query)."""
+    rows = lead_selectors.referral_credit(start=period.start_at, end=period.end_at)
+    if not rows:
+        return rows
+    names, departments = {}, {}
+    users = get_user_model().objects.filter(pk__in=[r["user_id"] for r in rows])
+    for user in users.values("pk", "first_name", "last_name", "groups__name"):  # a row per (user, group)
+        names[user["pk"]] = f"{user['first_name']} {user['last_name']}".strip()
+        if user["groups__name"] in DEPARTMENT_LABELS:
+            departments[user["pk"]] = DEPARTMENT_LABELS[user["groups__name"]]
+    for row in rows:
+        row["name"] = names.get(row["user_id"]) or row["username"]
+        row["department"] = departments.get(row["user_id"], "")
+    return rows
 
 
 def _board_departments(objectives: list, value) -> list[dict]:

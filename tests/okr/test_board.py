@@ -11,6 +11,7 @@ from okr.selectors import current_quarter, quarter_bounds
 from tests.factories import (
     CheckInFactory,
     KeyResultFactory,
+    LeadFactory,
     MetricSnapshotFactory,
     NpsResponseFactory,
     ObjectiveFactory,
@@ -87,6 +88,8 @@ def _bind_many(n: int, quarter: str):
         kr = KeyResultFactory(objective=objective, metric=metric, metric_filters=filters, manual_value=1)
         CheckInFactory(key_result=kr)
         MetricSnapshotFactory(key_result=kr, date=quarter_bounds(quarter)[0])
+    for i in range(n // 5):  # referrers, as many as the key results grow
+        LeadFactory(referred_by=make_user(("sales", "marketing", "service")[i % 3]))
 
 
 @pytest.mark.parametrize("n", [5, 40])
@@ -97,11 +100,42 @@ def test_board_query_count_does_not_grow_with_key_results(client_as, django_asse
     client = client_as("sales")
     # session, user, groups, unread notifications, objectives, key results (+ latest check-in), snapshots,
     # then the 4 distinct bindings: close_rate 1, cycle_time 1-3, nps 1, channel_roi 1;
-    # PostgreSQL adds SAVEPOINT, SET LOCAL jit = off, RELEASE once per page.
-    with django_assert_max_num_queries(14 + (3 if connection.vendor == "postgresql" else 0)):
+    # the referrals aggregate and the referrers' names; PostgreSQL adds SAVEPOINT, SET LOCAL jit = off,
+    # RELEASE once per page.
+    with django_assert_max_num_queries(16 + (3 if connection.vendor == "postgresql" else 0)):
         response = client.get(reverse("okr:board"))
     assert response.status_code == 200
     assert response.content.decode().count('data-testid="key-result"') == n
+    assert response.content.decode().count('data-testid="referral"') == n // 5
+
+
+def test_board_shows_referrals_and_won_revenue_per_employee_for_the_quarter(client_as):
+    start, _end = _quarter_days()
+    alice = make_user("service", first_name="Alice", last_name="Tan")
+    bob = make_user("marketing", username="bob", first_name="", last_name="")
+    LeadFactory(referred_by=alice, stage="won", won_amount=Decimal("1200.00"))
+    LeadFactory(referred_by=alice, stage="won", won_amount=Decimal("300.50"))
+    LeadFactory(referred_by=alice, stage="lost")
+    LeadFactory(referred_by=bob)
+    last_quarter = LeadFactory(referred_by=bob, stage="won", won_amount=Decimal("999.00"))
+    type(last_quarter).objects.filter(pk=last_quarter.pk).update(created_at=at(start - timedelta(days=1), 23, 59))
+    LeadFactory(stage="won", won_amount=Decimal("50.00"))  # nobody's referral
+
+    html = client_as("sales").get(reverse("okr:board")).content.decode()
+    section = html.split('id="referrals"', 1)[1]
+    rows = [r.split("</tr>")[0] for r in section.split('data-testid="referral"')[1:]]
+    assert len(rows) == 2
+    # Alice first (highest won revenue): 3 referred, 2 won, 1,500.50; Bob: 1 referred this quarter, none won.
+    assert f'data-user="{alice.pk}"' in rows[0] and "Alice Tan" in rows[0] and "Service" in rows[0]
+    assert ">3<" in rows[0] and ">2<" in rows[0] and "1,500.50" in rows[0]
+    assert f'data-user="{bob.pk}"' in rows[1] and ">bob<" in rows[1] and "Marketing" in rows[1]
+    assert ">1<" in rows[1] and ">0<" in rows[1] and "999" not in section
+
+
+def test_board_says_when_nobody_referred_a_lead(client_as):
+    LeadFactory()
+    html = client_as("sales").get(reverse("okr:board")).content.decode()
+    assert 'data-testid="referral"' not in html and "No referred leads this quarter." in html
 
 
 def test_owner_checks_in_with_htmx_and_gets_the_card_back(client_as):
