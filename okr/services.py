@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -166,22 +166,44 @@ def _clean_check_in(confidence, comment) -> tuple[int, str]:
     return confidence, (comment or "").strip()
 
 
+def week_bounds(now) -> tuple:
+    """[Monday 00:00, next Monday 00:00) local time of the ISO week that contains `now`."""
+    monday = timezone.localtime(now).date() - timedelta(days=timezone.localtime(now).weekday())
+    start = timezone.make_aware(datetime.combine(monday, time.min))
+    return start, timezone.make_aware(datetime.combine(monday + timedelta(days=7), time.min))
+
+
 @transaction.atomic
 def add_check_in(*, key_result: KeyResult, by, confidence, comment: str = "", now=None) -> CheckIn:
-    """Record a weekly check-in; the key result's current value is stored with it as seen at that moment."""
+    """Record the weekly check-in; the key result's current value is stored with it as seen at that moment.
+
+    One check-in per key result and ISO week (Monday to Sunday, local time): checking in again the same week
+    updates that week's check-in (`check_in.created` is False) instead of adding another. The key result's row
+    lock serializes concurrent check-ins.
+    """
     key_result = KeyResult.objects.select_for_update().select_related("objective").get(pk=key_result.pk)
     permissions.require(by, "check_in", key_result)
     confidence, comment = _clean_check_in(confidence, comment)
     now = now or timezone.now()
     current, _extra = selectors.key_result_current(key_result, selectors.metric_value_cache())
-    return CheckIn.objects.create(
-        key_result=key_result,
-        by=by,
-        at=now,
-        confidence=confidence,
-        comment=comment,
-        value=Decimal(str(round(current, 4))) if current is not None else None,
-    )
+    values = {
+        "by": by,
+        "at": now,
+        "confidence": confidence,
+        "comment": comment,
+        "value": Decimal(str(round(current, 4))) if current is not None else None,
+    }
+    start, end = week_bounds(now)
+    this_week = key_result.check_ins.filter(at__gte=start, at__lt=end).order_by("-at", "-pk").first()
+    if this_week is None:
+        check_in = CheckIn.objects.create(key_result=key_result, **values)
+        check_in.created = True
+        return check_in
+    for name, value in values.items():
+        setattr(this_week, name, value)
+    this_week.save(update_fields=list(values))
+    this_week.created = False
+    return this_week
 
 
 @transaction.atomic

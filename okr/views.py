@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -21,8 +22,11 @@ def _require_view(request):
 
 
 def _decorate(rows, user) -> None:
-    """Add what the template draws: the trend chart and whether this user may check in (no queries)."""
+    """Add what the template draws: the trend chart, whether this user may check in and whether this week's
+    check-in is done (no queries)."""
+    week_start, _week_end = services.week_bounds(timezone.now())
     for row in rows:
+        row.checked_in_this_week = row.checked_in_at is not None and row.checked_in_at >= week_start
         row.chart = charts.trend_line(row.trend, target=float(row.key_result.target))
         row.can_check_in = permissions.can(user, "check_in", row.key_result)
         row.can_edit = permissions.can(user, "change_key_result", row.key_result)

@@ -121,12 +121,15 @@ class CheckInViewSet(viewsets.ModelViewSet):
             return CheckIn.objects.none()
         return CheckIn.objects.filter(key_result=self.key_result()).order_by("-pk")
 
-    @extend_schema(request=CheckInInput, responses={201: CheckInOutput})
+    @extend_schema(request=CheckInInput, responses={201: CheckInOutput, 200: CheckInOutput})
     def create(self, request, *args, **kwargs):
+        """The week's check-in: 201 when it is the first of this ISO week, 200 when it updates that one."""
         data = CheckInInput(data=request.data)
         data.is_valid(raise_exception=True)
         check_in = services.add_check_in(key_result=self.key_result(), by=request.user, **data.validated_data)
-        return Response(CheckInOutput(check_in).data, status=status.HTTP_201_CREATED)
+        return Response(
+            CheckInOutput(check_in).data, status=status.HTTP_201_CREATED if check_in.created else status.HTTP_200_OK
+        )
 
     @extend_schema(request=CheckInInput, responses=CheckInOutput)
     def update(self, request, *args, partial=False, **kwargs):

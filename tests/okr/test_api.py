@@ -1,8 +1,11 @@
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from okr import services
 from okr.models import CheckIn, KeyResult, Objective
 from okr.selectors import current_quarter, quarter_bounds
 from tests.factories import CheckInFactory, KeyResultFactory, ObjectiveFactory, make_user
@@ -164,3 +167,33 @@ def test_objectives_filter_by_quarter(api_as):
     wanted = ObjectiveFactory(quarter="2026Q2")
     body = api_as("sales").get("/api/v1/objectives/", {"quarter": "2026Q2"}).json()
     assert [o["id"] for o in body["results"]] == [wanted.pk]
+
+
+def test_a_second_check_in_the_same_week_updates_that_weeks_check_in(api_as):
+    manager = make_user("service_manager")
+    kr = KeyResultFactory(objective=ObjectiveFactory(department="service", owner=manager), manual_value=5)
+    last_week = CheckInFactory(key_result=kr, confidence=2, at=timezone.now() - timedelta(days=7))
+    api = api_as(user=manager)
+    url = f"/api/v1/key-results/{kr.pk}/check-ins/"
+    first = api.post(url, {"confidence": 7, "comment": "Good week"}, format="json")
+    assert first.status_code == 201, first.content
+    KeyResult.objects.filter(pk=kr.pk).update(manual_value=6)
+    again = api.post(url, {"confidence": 4, "comment": "Slipping"}, format="json")
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == first.json()["id"]
+    assert (again.json()["confidence"], again.json()["comment"], again.json()["value"]) == (4, "Slipping", "6.0000")
+    assert [c["id"] for c in api.get(url).json()["results"]] == [first.json()["id"], last_week.pk]
+    last_week.refresh_from_db()
+    assert last_week.confidence == 2
+
+
+def test_the_check_in_week_runs_monday_to_sunday_local_time():
+    manager = make_user("sales_manager")
+    kr = KeyResultFactory(objective=ObjectiveFactory(department="sales", owner=manager), manual_value=1)
+    sunday_night = timezone.make_aware(datetime(2026, 11, 15, 23, 59))  # Sunday of ISO week 46
+    monday = timezone.make_aware(datetime(2026, 11, 16, 0, 0))  # Monday of ISO week 47
+    a = services.add_check_in(key_result=kr, by=manager, confidence=5, now=sunday_night - timedelta(days=6))
+    b = services.add_check_in(key_result=kr, by=manager, confidence=6, now=sunday_night)
+    c = services.add_check_in(key_result=kr, by=manager, confidence=7, now=monday)
+    assert (a.created, b.created, c.created) == (True, False, True) and a.pk == b.pk != c.pk
+    assert list(CheckIn.objects.filter(key_result=kr).values_list("confidence", flat=True)) == [7, 6]

@@ -230,3 +230,16 @@ def test_other_roles_get_403_on_edit_pages(client_as, role):
 def test_anonymous_is_sent_to_login(client):
     response = client.get(reverse("okr:board"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_card_shows_the_weekly_cadence(client_as):
+    manager = make_user("sales_manager")
+    done = KeyResultFactory(objective=ObjectiveFactory(owner=manager, quarter=current_quarter()), manual_value=1)
+    stale = KeyResultFactory(objective=done.objective, manual_value=1)
+    CheckInFactory(key_result=done, confidence=6, at=timezone.now())
+    CheckInFactory(key_result=stale, confidence=6, at=timezone.now() - timedelta(days=7))
+    html = client_as(user=manager).get(reverse("okr:board")).content.decode()
+    done_card = html.split(f'id="kr-{done.pk}"', 1)[1].split('class="okr-kr"', 1)[0]
+    stale_card = html.split(f'id="kr-{stale.pk}"', 1)[1].split('class="okr-kr"', 1)[0]
+    assert "Update this week" in done_card and "due this week" not in done_card
+    assert "Weekly check-in" in stale_card and "due this week" in stale_card
