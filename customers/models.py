@@ -215,6 +215,24 @@ class Order(models.Model):
         return f"#{self.pk} {self.amount}"
 
 
+class PendingSegmentRefresh(models.Model):
+    """A customer whose lifecycle stage and RFM wait for the next debounced recompute.
+
+    RFM quintiles are over every customer, so one recompute costs the same (~0.8 s at 100,000 customers)
+    for one changed customer as for a thousand: changes are collected here and recomputed together.
+    """
+
+    customer_id = models.BigIntegerField(_("customer id"), unique=True)
+    queued_at = models.DateTimeField(_("queued at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pending segment refresh")
+        verbose_name_plural = _("pending segment refreshes")
+
+    def __str__(self):
+        return f"#{self.customer_id}"
+
+
 class MergeRecord(models.Model):
     """One merge of `duplicate` into `survivor`, with every row that moved, so it can be undone.
 

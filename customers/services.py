@@ -20,7 +20,15 @@ from config.errors import DomainError
 from customers import permissions
 from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
 from customers.identity import contact_identities, normalize_or_raise
-from customers.models import Channel, Customer, CustomerIdentity, IdentityKind, MergeRecord, Order
+from customers.models import (
+    Channel,
+    Customer,
+    CustomerIdentity,
+    IdentityKind,
+    MergeRecord,
+    Order,
+    PendingSegmentRefresh,
+)
 
 # Which identity wins when one contact matches several customers: the most specific first.
 _KIND_PRIORITY = {
@@ -403,7 +411,42 @@ def update_order(*, order: Order, by, **changes) -> Order:
 def _queue_recompute(customer_ids: list[int] | None) -> None:
     from customers import tasks
 
-    tasks.recompute_segments.delay(customer_ids)
+    if customer_ids is None:
+        tasks.recompute_segments.delay(None)
+    else:
+        queue_segment_refresh(customer_ids)
+
+
+def queue_segment_refresh(customer_ids) -> None:
+    """Debounce: mark the customers pending and schedule one recompute for everything pending.
+
+    Called after commit. Whoever commits the oldest pending row schedules the refresh (a duplicate schedule
+    is harmless: the second run finds nothing pending); the refresh reschedules itself when rows arrived
+    while it ran, and the scheduled full recompute is the backstop.
+    """
+    from customers import tasks
+
+    ids = sorted({int(i) for i in customer_ids if i})
+    if not ids:
+        return
+    PendingSegmentRefresh.objects.bulk_create(
+        [PendingSegmentRefresh(customer_id=i) for i in ids], ignore_conflicts=True
+    )
+    oldest = PendingSegmentRefresh.objects.order_by("pk").values_list("customer_id", flat=True).first()
+    if oldest in ids:
+        tasks.refresh_pending_segments.apply_async(countdown=settings.RELAY_SEGMENTS_DEBOUNCE_SECONDS)
+
+
+def refresh_pending_segments(*, now=None) -> int:
+    """Recompute every pending customer in one pass; returns how many were pending."""
+    with transaction.atomic():
+        pending = PendingSegmentRefresh.objects.select_for_update(skip_locked=True)
+        rows = list(pending.values_list("pk", "customer_id"))
+        if not rows:
+            return 0
+        PendingSegmentRefresh.objects.filter(pk__in=[pk for pk, _c in rows]).delete()
+        recompute_customer_segments(customer_ids=[c for _pk, c in rows], now=now)
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------------
