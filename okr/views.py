@@ -1,12 +1,14 @@
 import csv
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
@@ -168,6 +170,48 @@ def key_result_form(request, objective_pk: int | None = None, pk: int | None = N
         status = 422
     context = {"form": form, "objective": objective, "key_result": key_result}
     return render(request, "okr/key_result_form.html", context, status=status)
+
+
+def _confirm_delete(request, *, obj, quarter: str, message: str, delete):
+    """GET: ask; POST: delete through the service and go back to the quarter's board."""
+    if request.method == "POST":
+        delete()
+        messages.success(request, _("Deleted “%(title)s”.") % {"title": obj.title})
+        return redirect(_board_url(quarter))
+    context = {"object": obj, "message": message, "cancel_url": _board_url(quarter)}
+    return render(request, "okr/confirm_delete.html", context)
+
+
+@login_required
+def objective_delete(request, pk: int):
+    objective = get_object_or_404(Objective.objects.annotate(key_result_count=Count("key_results")), pk=pk)
+    permissions.require(request.user, "delete_objective", objective)
+    message = ngettext(
+        "Delete the objective “%(title)s” and its %(count)d key result, with its check-ins and snapshots?",
+        "Delete the objective “%(title)s” and its %(count)d key results, with their check-ins and snapshots?",
+        objective.key_result_count,
+    ) % {"title": objective.title, "count": objective.key_result_count}
+    return _confirm_delete(
+        request,
+        obj=objective,
+        quarter=objective.quarter,
+        message=message,
+        delete=lambda: services.delete_objective(objective=objective, by=request.user),
+    )
+
+
+@login_required
+def key_result_delete(request, pk: int):
+    key_result = get_object_or_404(KeyResult.objects.select_related("objective"), pk=pk)
+    permissions.require(request.user, "delete_key_result", key_result)
+    message = _("Delete the key result “%(title)s” with its check-ins and snapshots?") % {"title": key_result.title}
+    return _confirm_delete(
+        request,
+        obj=key_result,
+        quarter=key_result.objective.quarter,
+        message=message,
+        delete=lambda: services.delete_key_result(key_result=key_result, by=request.user),
+    )
 
 
 # --- reports --------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from okr.models import CheckIn
+from okr.models import CheckIn, KeyResult, Objective
 from okr.selectors import current_quarter, quarter_bounds
 from tests.factories import (
     CheckInFactory,
@@ -243,3 +243,46 @@ def test_the_card_shows_the_weekly_cadence(client_as):
     stale_card = html.split(f'id="kr-{stale.pk}"', 1)[1].split('class="okr-kr"', 1)[0]
     assert "Update this week" in done_card and "due this week" not in done_card
     assert "Weekly check-in" in stale_card and "due this week" in stale_card
+
+
+def test_manager_deletes_an_objective_from_its_edit_page_after_confirming(client_as):
+    manager = make_user("sales_manager")
+    objective = ObjectiveFactory(department="sales", quarter="2026Q1", title="Win more")
+    kr = KeyResultFactory(objective=objective, title="Close rate up")
+    CheckInFactory(key_result=kr)
+    client = client_as(user=manager)
+    edit = client.get(reverse("okr:objective-edit", args=[objective.pk])).content.decode()
+    assert reverse("okr:objective-delete", args=[objective.pk]) in edit
+    confirm = client.get(reverse("okr:objective-delete", args=[objective.pk]))
+    assert confirm.status_code == 200 and "Win more" in confirm.content.decode()
+    assert "its 1 key result" in confirm.content.decode()
+    response = client.post(reverse("okr:objective-delete", args=[objective.pk]))
+    assert response.status_code == 302 and response["Location"].endswith("?quarter=2026Q1")
+    assert not Objective.objects.filter(pk=objective.pk).exists() and not CheckIn.objects.exists()
+
+
+def test_manager_deletes_a_key_result_from_its_edit_page(client_as):
+    manager = make_user("service_manager")
+    kr = KeyResultFactory(objective=ObjectiveFactory(department="service", quarter="2026Q2"), title="NPS 40")
+    client = client_as(user=manager)
+    assert (
+        reverse("okr:key-result-delete", args=[kr.pk])
+        in client.get(reverse("okr:key-result-edit", args=[kr.pk])).content.decode()
+    )
+    assert "NPS 40" in client.get(reverse("okr:key-result-delete", args=[kr.pk])).content.decode()
+    response = client.post(reverse("okr:key-result-delete", args=[kr.pk]))
+    assert response.status_code == 302 and response["Location"].endswith("?quarter=2026Q2")
+    assert not KeyResult.objects.filter(pk=kr.pk).exists() and Objective.objects.filter(pk=kr.objective_id).exists()
+
+
+@pytest.mark.parametrize("role", ["sales", "marketing_manager", "service"])
+def test_only_the_departments_manager_may_delete_its_okrs(client_as, role):
+    kr = KeyResultFactory(objective=ObjectiveFactory(department="sales"))
+    client = client_as(role)
+    for url in (
+        reverse("okr:objective-delete", args=[kr.objective_id]),
+        reverse("okr:key-result-delete", args=[kr.pk]),
+    ):
+        assert client.get(url).status_code == 403
+        assert client.post(url).status_code == 403
+    assert KeyResult.objects.filter(pk=kr.pk).exists()
