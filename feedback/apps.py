@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class FeedbackConfig(AppConfig):
     name = "feedback"
     verbose_name = _("Feedback")
+
+    def ready(self):
+        from django.core import checks
+
+        from feedback import checks as feedback_checks
+
+        checks.register(feedback_checks.survey_base_url)
+        checks.register(feedback_checks.survey_base_url_is_public, deploy=True)

@@ -84,6 +84,10 @@ class NpsResponseForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
 
 
+def survey_language_choices():
+    return [("", _("The customer's language")), *settings.LANGUAGES]
+
+
 class InvitationForm(forms.Form):
     customer = forms.ModelChoiceField(
         queryset=Customer.objects.filter(merged_into__isnull=True),
@@ -91,7 +95,9 @@ class InvitationForm(forms.Form):
         required=False,
         label=_("Customer"),
     )
-    language = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language of the survey"))
+    language = forms.ChoiceField(
+        choices=survey_language_choices, required=False, initial="", label=_("Language of the survey")
+    )
 
 
 class BulkInvitationForm(forms.Form):
@@ -104,7 +110,9 @@ class BulkInvitationForm(forms.Form):
     not_surveyed_days = forms.IntegerField(
         required=False, min_value=1, initial=90, label=_("Not invited in the last … days")
     )
-    language = forms.ChoiceField(choices=settings.LANGUAGES, label=_("Language of the survey"))
+    language = forms.ChoiceField(
+        choices=survey_language_choices, required=False, initial="", label=_("Language of the survey")
+    )
 
 
 class FollowUpCompleteForm(forms.Form):

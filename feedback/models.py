@@ -192,6 +192,11 @@ class NpsInvitation(models.Model):
     def __str__(self):
         return _("NPS invitation #%(id)s") % {"id": self.pk}
 
+    @property
+    def language_label(self) -> str:
+        """The survey language's name, translated (the code itself when it is no longer offered)."""
+        return str(dict(settings.LANGUAGES).get(self.language, self.language))
+
     def is_open(self, now) -> bool:
         return self.answered_at is None and self.expires_at > now
 

@@ -1,5 +1,6 @@
 """Every write of the service loop: complaints, NPS, follow-ups, insights."""
 
+import re
 import secrets
 from datetime import timedelta
 from functools import partial
@@ -391,18 +392,48 @@ def answer_survey(*, token: str, score: int, comment: str = "", now=None) -> Nps
     return response
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def customer_languages(customer_ids: list[int]) -> dict[int, str]:
+    """The survey language of each customer, in two queries whatever their number.
+
+    The language of the customer's latest invitation when there is one (service chose it for this customer);
+    otherwise Chinese for a name written in Chinese characters, else the site's default language.
+    """
+    from customers.models import Customer
+
+    chinese = "zh-hans" if "zh-hans" in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    languages = {
+        pk: chinese if _HAN.search(name or "") else settings.LANGUAGE_CODE
+        for pk, name in Customer.objects.filter(pk__in=customer_ids).values_list("pk", "name")
+    }
+    known = dict(settings.LANGUAGES)
+    previous = (
+        NpsInvitation.objects.filter(customer_id__in=customer_ids)
+        .order_by("customer_id", "created_at", "pk")
+        .values_list("customer_id", "language")
+    )  # the latest invitation wins: later rows overwrite earlier ones
+    languages.update((pk, language) for pk, language in previous if language in known)
+    return languages
+
+
 @transaction.atomic
 def create_invitations(*, by, customers, language: str = "", now=None) -> list[NpsInvitation]:
     """Invite customers to the NPS survey; emails go out through a Celery task after commit.
 
-    Customers without an email address are skipped (the caller reports how many). Raises PermissionDenied.
+    Without a `language` each customer gets their own (customer_languages); a language given applies to all.
+    Customers without an email address are skipped (the caller reports how many). Raises PermissionDenied,
+    DomainError(field=language).
     """
     from feedback import tasks
 
     now = now or timezone.now()
     permissions.require(by, "invitation.create")
-    language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    if language and language not in dict(settings.LANGUAGES):
+        raise DomainError(_("Choose a language of the survey."), field="language")
     ids = [c.pk for c in customers]
+    languages = {} if language else customer_languages(ids)
     emails = dict(
         CustomerIdentity.objects.filter(customer_id__in=ids, kind="email", is_valid=True)
         .order_by("customer_id", "-pk")
@@ -414,7 +445,7 @@ def create_invitations(*, by, customers, language: str = "", now=None) -> list[N
             customer_id=pk,
             token=secrets.token_urlsafe(32),
             email=emails[pk],
-            language=language,
+            language=language or languages.get(pk, settings.LANGUAGE_CODE),
             created_by=by,
             expires_at=expires,
         )

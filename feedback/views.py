@@ -299,8 +299,8 @@ def nps_insight(request, pk: int):
 @staff_required
 def invitation_list(request):
     can_invite = permissions.can(request.user, "invitation.create")
-    single = forms.InvitationForm(prefix="one", initial={"language": translation.get_language()})
-    bulk = forms.BulkInvitationForm(prefix="bulk", initial={"language": translation.get_language()})
+    single = forms.InvitationForm(prefix="one")
+    bulk = forms.BulkInvitationForm(prefix="bulk")
     status = 200
     if request.method == "POST":
         permissions.require(request.user, "invitation.create")

@@ -1,5 +1,6 @@
 """Input and output shapes of the feedback API (DESIGN.md "Payloads"); they check shape, never save."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
@@ -115,7 +116,8 @@ class NpsInvitationInput(serializers.Serializer):
     customers = serializers.ListField(
         child=serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all()), required=False, max_length=1000
     )
-    language = serializers.CharField(required=False, allow_blank=True, default="", max_length=10)
+    # Blank: each customer's own language (feedback.services.customer_languages).
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
         if not attrs.get("customer") and not attrs.get("customers"):
