@@ -161,11 +161,17 @@ def board_move(request, pk: int):
         )
     except DomainError as exc:
         error, status = exc.message, 409 if isinstance(exc, Conflict | InvalidTransition) else 422
+    except PermissionDenied as exc:
+        if not request.htmx:
+            raise  # a plain form post gets the 403 page
+        # e.g. the lead was reassigned since the board was drawn: say so in place, on the redrawn board.
+        error = str(exc) or _("Your role does not allow this action on this lead.")
     if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect(f"{_board_url()}?{query.urlencode()}" if query else _board_url())
-    # htmx swaps 2xx and 422 only: an error comes back as 422 with the board and the message on top.
+    # htmx swaps 2xx and 422 only: any refusal (409, 403, 422) comes back as 422 with the redrawn board and
+    # the message on top, so the person sees why and the card is back where it really is.
     return render(request, "leads/_board.html", _board_context(request, query, error), status=422 if error else status)
 
 

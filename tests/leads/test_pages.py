@@ -40,10 +40,34 @@ def test_board_move_refused_comes_back_as_422_with_the_reason(client_as):
     )
     assert lead_moved_elsewhere.status_code == 422
     assert "changed while you were working on it" in lead_moved_elsewhere.content.decode()
-    other = client_as("sales")
-    assert other.post(f"/leads/{lead.pk}/board-move/", {"stage": "proposal"}, HTTP_HX_REQUEST="true").status_code == 403
     lead.refresh_from_db()
     assert lead.stage == Stage.CONTACTED
+
+
+def test_board_move_refused_for_permission_is_shown_in_place(client_as):
+    """htmx swaps 2xx and 422 only: a 403 would leave the card where it was with no word said."""
+    seller, other_seller = make_user("sales"), make_user("sales")
+    lead = lead_through(Stage.CONTACTED, owner=seller)
+    page = client_as(user=seller)
+    # The board was drawn for the owner; a manager reassigns the lead before the owner moves the card.
+    lead.owner = other_seller
+    lead.save(update_fields=["owner"])
+    response = page.post(
+        f"/leads/{lead.pk}/board-move/",
+        {"stage": "proposal", "seen_stage": "contacted", "board_query": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert 'id="board"' in body and "<html" not in body
+    assert 'class="error board-error" role="alert">Your role does not allow this action on this lead.' in body
+    assert f"/leads/{lead.pk}/board-move/" not in body  # the redrawn card offers no move any more
+    # A plain form post (no htmx) gets the 403 page.
+    plain = page.post(f"/leads/{lead.pk}/board-move/", {"stage": "proposal", "seen_stage": "contacted"})
+    assert plain.status_code == 403
+    lead.refresh_from_db()
+    assert lead.stage == Stage.CONTACTED
+    assert not lead.stage_changes.filter(to_stage=Stage.PROPOSAL).exists()
 
 
 def test_board_without_htmx_redirects_back(client_as):
