@@ -85,10 +85,10 @@ def nps_counts(start: datetime, end: datetime, **filters) -> dict[str, int]:
 
 
 def nps_score(counts: dict[str, int]) -> int | None:
-    """NPS −100…100 from nps_counts(); None without answers."""
-    if not counts["total"]:
-        return None
-    return round(100 * (counts["promoters"] - counts["detractors"]) / counts["total"])
+    """NPS −100…100 from nps_counts(); None without answers. Rounded like the `nps` metric (one definition)."""
+    from okr.metrics import nps_value
+
+    return nps_value(counts["total"], counts["promoters"], counts["detractors"])
 
 
 def complaint_counts(start: datetime, end: datetime, **filters) -> dict[str, int]:

@@ -173,3 +173,13 @@ def test_nps_lists_queries_do_not_grow(client_as, api_as, django_assert_max_num_
     service = client_as("service")
     with django_assert_max_num_queries(10):  # session, user, groups, count, unread, 2 perms, owners, rows
         assert service.get(reverse("feedback:follow-up-list")).status_code == 200
+
+
+def test_nps_page_shows_the_metrics_value_with_its_rounding(client_as):
+    # 2 promoters, 5 passives, 1 detractor of 8: 12.5, rounded half away from zero like the nps metric → 13
+    customer = CustomerFactory()
+    for score in [10, 9, 8, 8, 7, 7, 7, 3]:
+        NpsResponseFactory(customer=customer, score=score, answered_at=timezone.now() - timedelta(days=1))
+    page = client_as("service").get(reverse("feedback:nps-list"))
+    assert '<strong data-testid="nps-score">13</strong>' in page.content.decode()
+    assert selectors.nps_score({"total": 8, "promoters": 0, "detractors": 1}) == -13
