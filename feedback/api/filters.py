@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
+from customers.identity import normalize_email, normalize_phone
+from customers.models import CustomerIdentity
 from feedback import selectors
 from feedback.models import (
     Complaint,
@@ -50,6 +52,9 @@ class ComplaintFilter(filters.FilterSet):
         if not value:
             return queryset
         q = Q(description__icontains=value) | Q(customer__name__icontains=value)
+        identities = {v for v in (normalize_phone(value), normalize_email(value)) if v}
+        if identities:  # the customer's phone or email, as the complaint form finds them
+            q |= Q(customer_id__in=CustomerIdentity.objects.filter(value__in=identities).values("customer_id"))
         if value.lstrip("#").isdigit():
             q |= Q(pk=int(value.lstrip("#")))
         return queryset.filter(q)

@@ -219,6 +219,10 @@ def test_list_filters_and_search(client_as):
     assert ids({"owner": client.user.pk}) == {mine.pk}
     assert ids({"overdue": "true"}) == {overdue.pk}
     assert ids({"q": other.customer.name}) == {other.pk}
+    CustomerIdentityFactory(customer=other.customer, kind="phone", value="+8613800138000")
+    CustomerIdentityFactory(customer=overdue.customer, kind="email", value="wang@example.com")
+    assert ids({"q": "138 0013 8000"}) == {other.pk}
+    assert ids({"q": "Wang@Example.com"}) == {overdue.pk}
     services.transition_complaint(complaint=mine, by=client.user, status="in_progress")
     assert ids({"status": "in_progress"}) == {mine.pk}
     api = client.get("/api/v1/complaints/", {"severity": "high"}).json()
