@@ -119,6 +119,14 @@ def test_data_quality_page_offers_merge_to_managers_only(client_as):
     assert reverse("customers:customer-merge", args=[a.pk]) not in staff
 
 
+def test_data_quality_duplicates_scroll_instead_of_clipping_merge_buttons_on_a_phone(client_as):
+    CustomerFactory(name="Li Si", company="ACME")
+    CustomerFactory(name="li si", company="ACME")
+    page = client_as("sales_manager").get(reverse("customers:data-quality")).content.decode()
+    wrap = page.index('class="table-wrap" data-testid="duplicates"')
+    assert wrap < page.index('data-testid="duplicate-group"') < page.index("</table></div>", wrap)
+
+
 def test_import_page_flow_with_htmx_progress(client_as, django_capture_on_commit_callbacks):
     client = client_as("marketing")
     upload = SimpleUploadedFile("c.csv", "姓名,手机\n王五,13811112222\n坏,123\n".encode("gb18030"))
