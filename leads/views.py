@@ -172,7 +172,12 @@ def board_move(request, pk: int):
         return redirect(f"{_board_url()}?{query.urlencode()}" if query else _board_url())
     # htmx swaps 2xx and 422 only: any refusal (409, 403, 422) comes back as 422 with the redrawn board and
     # the message on top, so the person sees why and the card is back where it really is.
-    return render(request, "leads/_board.html", _board_context(request, query, error), status=422 if error else status)
+    response = render(
+        request, "leads/_board.html", _board_context(request, query, error), status=422 if error else status
+    )
+    if error:
+        response["HX-Reswap"] = "outerHTML show:#board:top"  # the card may be far down a column: bring the message
+    return response
 
 
 def _board_url():

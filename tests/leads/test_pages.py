@@ -61,6 +61,9 @@ def test_board_move_refused_for_permission_is_shown_in_place(client_as):
     assert response.status_code == 422
     assert 'id="board"' in body and "<html" not in body
     assert 'class="error board-error" role="alert">Your role does not allow this action on this lead.' in body
+    # The message sits above the columns, not as a grid cell squeezed in among them, and is scrolled into view.
+    assert response["HX-Reswap"] == "outerHTML show:#board:top"
+    assert body.index("board-error") < body.index('class="board leads-board"')
     assert f"/leads/{lead.pk}/board-move/" not in body  # the redrawn card offers no move any more
     # A plain form post (no htmx) gets the 403 page.
     plain = page.post(f"/leads/{lead.pk}/board-move/", {"stage": "proposal", "seen_stage": "contacted"})
