@@ -37,18 +37,20 @@ H = timedelta(hours=1)
 D = timedelta(days=1)
 
 # username, first name, last name, department, is manager
+# Chinese names are written whole in first_name (family name first, no space): Django's get_full_name()
+# puts first_name before last_name, which would print 娜 李.
 DEMO_USERS: list[tuple[str, str, str, str | None, bool]] = [
     ("admin", "Admin", "Relay", None, False),
-    ("marketing", "娜", "李", MARKETING, False),
-    ("sales", "伟", "王", SALES, False),
+    ("marketing", "李娜", "", MARKETING, False),
+    ("sales", "王伟", "", SALES, False),
     ("service", "Emily", "Chen", SERVICE, False),
-    ("marketing_manager", "敏", "张", MARKETING, True),
+    ("marketing_manager", "张敏", "", MARKETING, True),
     ("sales_manager", "David", "Liu", SALES, True),
-    ("service_manager", "静", "陈", SERVICE, True),
-    ("sales2", "洋", "刘", SALES, False),
+    ("service_manager", "陈静", "", SERVICE, True),
+    ("sales2", "刘洋", "", SALES, False),
     ("sales3", "Michael", "Zhou", SALES, False),
     ("marketing2", "Sophie", "Wang", MARKETING, False),
-    ("service2", "帆", "杨", SERVICE, False),
+    ("service2", "杨帆", "", SERVICE, False),
 ]
 
 CHANNELS = [

@@ -259,7 +259,7 @@ RELAY_WORKING_HOURS = env_str("RELAY_WORKING_HOURS", "")  # e.g. "09:00-18:00"; 
 RELAY_WORKING_DAYS = env_list("RELAY_WORKING_DAYS", ["0", "1", "2", "3", "4"])  # Monday=0
 RELAY_HOLIDAYS = env_list("RELAY_HOLIDAYS", [])  # ISO dates, e.g. "2025-10-01,2025-10-02"
 RELAY_NPS_INVITATION_DAYS = env_int("RELAY_NPS_INVITATION_DAYS", 14)
-RELAY_SURVEY_BASE_URL = env_str("RELAY_SURVEY_BASE_URL", "http://localhost:8000")  # public origin of survey links
+RELAY_SURVEY_BASE_URL = env_str("RELAY_SURVEY_BASE_URL", "http://127.0.0.1:8000")  # public origin of survey links
 # okr settings
 
 LOGGING = {

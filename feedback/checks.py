@@ -27,10 +27,10 @@ def survey_base_url_is_public(app_configs=None, **kwargs):
     parts = urlsplit(settings.RELAY_SURVEY_BASE_URL or "")
     if parts.hostname in _LOCAL_HOSTS:
         return [
-            checks.Info(
+            checks.Warning(
                 f"RELAY_SURVEY_BASE_URL points to {parts.hostname}: customers cannot open the NPS survey links. "
                 "Set it to the portal's public origin.",
-                id="feedback.I001",
+                id="feedback.W001",
             )
         ]
     return []

@@ -79,6 +79,22 @@ def test_dev_secret_key_is_refused_when_debug_is_off():
     assert "SECRET_KEY" in result.stderr
 
 
+def test_deploy_check_warns_when_survey_links_point_at_localhost(tmp_path):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x7!kQ2#pL9@vR4$wZ8^mN3&bT6*cY1(dF5)gH0_jK-uE+sA=oI",
+        ALLOWED_HOSTS="relay.example",
+        RELAY_SURVEY_BASE_URL="http://localhost:8000",
+        RELAY_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "feedback.W001" in result.stdout + result.stderr
+
+
 def test_production_settings_pass_check_deploy(tmp_path):
     result = _manage(
         "check",
@@ -88,6 +104,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
         DEBUG="0",
         SECRET_KEY="x7!kQ2#pL9@vR4$wZ8^mN3&bT6*cY1(dF5)gH0_jK-uE+sA=oI",
         ALLOWED_HOSTS="relay.example",
+        RELAY_SURVEY_BASE_URL="https://relay.example",
         RELAY_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -94,6 +94,6 @@ def test_survey_base_url_must_be_absolute(settings, value, ids):
 
 def test_deploy_check_says_when_survey_links_point_to_localhost(settings):
     settings.RELAY_SURVEY_BASE_URL = "http://localhost:8000"
-    assert [m.id for m in checks.survey_base_url_is_public()] == ["feedback.I001"]
+    assert [m.id for m in checks.survey_base_url_is_public()] == ["feedback.W001"]
     settings.RELAY_SURVEY_BASE_URL = "https://relay.example.com"
     assert checks.survey_base_url_is_public() == []

@@ -118,6 +118,7 @@ class Command(BaseCommand):
 
         counts = self.seed(users=users, n_customers=customers, n_leads=leads, seed=seed)
         self.recompute_segments()
+        self.backfill_snapshots()
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{n} {name}" for name, n in counts.items())
         self.stdout.write(self.style.SUCCESS(f"Seeded in {elapsed:.1f}s: {summary}."))
@@ -168,6 +169,15 @@ class Command(BaseCommand):
         for kind in WRITE_ORDER:
             if kind in rows:
                 counts[kind] += write_rows(models[kind], rows[kind], auto_fields, timezone.now())
+
+    def backfill_snapshots(self):
+        """The board's trend lines: one snapshot per key result for each day of this quarter so far."""
+        from okr.selectors import current_quarter
+        from okr.services import backfill_snapshots
+
+        started = time.monotonic()
+        stored = backfill_snapshots(quarter=current_quarter())
+        self.stdout.write(f"Stored {stored} metric snapshots in {time.monotonic() - started:.1f}s.")
 
     def recompute_segments(self):
         try:
