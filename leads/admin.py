@@ -106,7 +106,7 @@ class LeadStageChangeAdmin(admin.ModelAdmin):
     list_display = ["lead", "from_stage", "to_stage", "at", "by"]
     list_filter = ["to_stage", "from_stage"]
     raw_id_fields = ["lead", "by"]
-    list_select_related = ["by"]
+    list_select_related = ["lead", "by"]
 
     date_hierarchy = "at"
     show_full_result_count = False
@@ -142,7 +142,7 @@ class ActivityAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["body"]
     raw_id_fields = ["lead", "by"]
-    list_select_related = ["by"]
+    list_select_related = ["lead", "by"]
 
     # Activities are a log: added on the lead page or the API (which keep last_activity_at), never edited here.
     def has_add_permission(self, request):
