@@ -322,6 +322,9 @@ def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -
     now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
     permissions.require(by, permissions.CLAIM, lead)
+    if lead.stage in (*PIPELINE, Stage.WON, Stage.LOST):
+        # Someone claimed it first (or it moved on): say that, not "accepted cannot move to accepted".
+        raise InvalidTransition(_("This lead is not in the pool any more."), field="owner")
     ensure_allowed(lead.stage, Stage.ACCEPTED)
     if lead.owner_id is not None:
         raise PoolConflict(_("This lead is not in the pool any more."), field="owner")

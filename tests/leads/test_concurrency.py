@@ -74,3 +74,26 @@ def test_two_racing_api_moves_one_is_409(api_as):
     changes = list(LeadStageChange.objects.filter(lead=lead).order_by("at", "pk"))
     assert all(a.to_stage == b.from_stage for a, b in zip(changes, changes[1:], strict=False))
     assert changes[-1].to_stage == lead.stage
+
+
+@pytest.mark.django_db
+def test_etag_flow_on_update_activity_and_handoff(api_as):
+    """The write's ETag is the next read's; any write (package edit, note) makes the old one stale (412)."""
+    marketer = make_user("marketing")
+    lead = lead_through(Stage.NEW, marketer=marketer)
+    api = api_as(user=marketer)
+    first = api.get(f"/api/v1/leads/{lead.pk}/")["ETag"]
+    edited = api.patch(f"/api/v1/leads/{lead.pk}/", {"note": "first"}, format="json", HTTP_IF_MATCH=first)
+    assert edited.status_code == 200 and edited["ETag"] == api.get(f"/api/v1/leads/{lead.pk}/")["ETag"] != first
+    lost = api.patch(f"/api/v1/leads/{lead.pk}/", {"note": "second"}, format="json", HTTP_IF_MATCH=first)
+    assert (lost.status_code, lost.json()["code"]) == (412, "stale")
+    before_note = edited["ETag"]
+    assert api.post(f"/api/v1/leads/{lead.pk}/activities/", {"kind": "note", "body": "x"}, format="json").status_code
+    stale = api.post(f"/api/v1/leads/{lead.pk}/handoff/", {"assignee": None}, format="json", HTTP_IF_MATCH=before_note)
+    assert stale.status_code == 412
+    fresh = api.get(f"/api/v1/leads/{lead.pk}/")["ETag"]
+    weak = api.post(f"/api/v1/leads/{lead.pk}/handoff/", {"assignee": None}, format="json", HTTP_IF_MATCH=f"W/{fresh}")
+    assert weak.status_code == 200 and weak.json()["stage"] == "handed_off"
+    lead.refresh_from_db()
+    assert lead.note == "first"
+    assert LeadStageChange.objects.filter(lead=lead).count() == 2  # created, handed off: the stale one did nothing

@@ -23,6 +23,7 @@ def test_claim_is_accept_and_second_claim_is_refused(api_as):
     assert ok.status_code == 200 and ok.json()["owner"] == first.pk and ok.json()["stage"] == "accepted"
     late = api_as(user=second).post(f"/api/v1/leads/{lead.pk}/claim/", {}, format="json")
     assert late.status_code == 409 and late.json()["code"] == "invalid_transition"
+    assert late.json()["detail"] == "This lead is not in the pool any more."
     assert LeadStageChange.objects.filter(lead=lead, to_stage=Stage.ACCEPTED).count() == 1
 
 
