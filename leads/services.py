@@ -213,9 +213,13 @@ def create_lead(
 
 
 @transaction.atomic
-def update_lead(*, lead: Lead, by, tags=None, **fields) -> Lead:
-    """Marketing edits the package before handoff. Raises PermissionDenied, LeadRuleError."""
+def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields) -> Lead:
+    """Marketing edits the package before handoff. Raises PermissionDenied, LeadRuleError, and LeadChanged when
+    `expected_updated_at` (the version the caller read, e.g. checked against If-Match) is no longer current:
+    two edits of the same version never both apply."""
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if expected_updated_at is not None and lead.updated_at != expected_updated_at:
+        raise LeadChanged(_("This lead changed while you were working on it. Reload and try again."), field=None)
     permissions.require(by, permissions.EDIT, lead)
     unknown = set(fields) - set(PACKAGE_FIELDS)
     if unknown:

@@ -50,7 +50,10 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def update(self, request, pk=None, partial=False):
         data = s.LeadUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        lead = services.update_lead(lead=self.get_object(), by=request.user, **data.validated_data)
+        read = self.get_object()  # If-Match is checked against this read; the service re-checks it under the lock
+        lead = services.update_lead(
+            lead=read, by=request.user, expected_updated_at=read.updated_at, **data.validated_data
+        )
         return self._answer(lead)
 
     @extend_schema(request=s.LeadUpdateInput, responses=s.LeadOutput)

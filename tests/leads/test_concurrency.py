@@ -97,3 +97,35 @@ def test_etag_flow_on_update_activity_and_handoff(api_as):
     lead.refresh_from_db()
     assert lead.note == "first"
     assert LeadStageChange.objects.filter(lead=lead).count() == 2  # created, handed off: the stale one did nothing
+
+
+@pytest.mark.django_db
+def test_an_edit_of_a_version_that_changed_since_it_was_read_is_refused():
+    marketer = make_user("marketing")
+    lead = lead_through(Stage.NEW, marketer=marketer)
+    read = Lead.objects.get(pk=lead.pk)  # what the second editor saw (and checked If-Match against)
+    services.update_lead(lead=lead, by=marketer, note="first", expected_updated_at=lead.updated_at)
+    with pytest.raises(LeadChanged):
+        services.update_lead(lead=read, by=marketer, note="second", expected_updated_at=read.updated_at)
+    lead.refresh_from_db()
+    assert lead.note == "first"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_edits_with_the_same_if_match_one_applies(api_as):
+    marketer = make_user("marketing")
+    lead = lead_through(Stage.NEW, marketer=marketer)
+    clients = [api_as(user=marketer), api_as(user=marketer)]
+    etag = clients[0].get(f"/api/v1/leads/{lead.pk}/")["ETag"]
+    notes = ["from one", "from two"]
+    results = _race(
+        lambda i: (
+            clients[i]
+            .patch(f"/api/v1/leads/{lead.pk}/", {"note": notes[i]}, format="json", HTTP_IF_MATCH=etag)
+            .status_code
+        )
+    )
+    assert sorted(results) in ([200, 409], [200, 412]), results
+    lead.refresh_from_db()
+    assert lead.note == notes[results.index(200)]
