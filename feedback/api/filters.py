@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
+from config.filters import YesNoFilter
 from customers.identity import normalize_email, normalize_phone
 from customers.models import CustomerIdentity
 from feedback import selectors
@@ -36,8 +37,8 @@ class ComplaintFilter(filters.FilterSet):
     category = filters.ChoiceFilter(choices=ComplaintCategory.choices, label=_("Category"))
     owner = filters.ModelChoiceFilter(queryset=_service_staff, label=_("Owner"))
     customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
-    overdue = filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
-    waiting_on_customer = filters.BooleanFilter(
+    overdue = YesNoFilter(method="filter_overdue", label=_("Overdue"))
+    waiting_on_customer = YesNoFilter(
         field_name="waiting_since", lookup_expr="isnull", exclude=True, label=_("Waiting on customer")
     )
     opened_after = filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte", label=_("Opened from"))
@@ -88,7 +89,7 @@ class NpsResponseFilter(filters.FilterSet):
 
 class NpsInvitationFilter(filters.FilterSet):
     customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
-    answered = filters.BooleanFilter(field_name="answered_at", lookup_expr="isnull", exclude=True, label=_("Answered"))
+    answered = YesNoFilter(field_name="answered_at", lookup_expr="isnull", exclude=True, label=_("Answered"))
 
     class Meta:
         model = NpsInvitation
@@ -97,9 +98,9 @@ class NpsInvitationFilter(filters.FilterSet):
 
 class FollowUpFilter(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=FollowUpTask.Kind.choices, label=_("Kind"))
-    done = filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("Done"))
+    done = YesNoFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("Done"))
     owner = filters.ModelChoiceFilter(queryset=_service_staff, label=_("Owner"))
-    overdue = filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
+    overdue = YesNoFilter(method="filter_overdue", label=_("Overdue"))
 
     class Meta:
         model = FollowUpTask
@@ -114,7 +115,7 @@ class FollowUpFilter(filters.FilterSet):
 
 class InsightFilter(filters.FilterSet):
     tag = filters.ChoiceFilter(choices=InsightTag.choices, label=_("Tag"))
-    acknowledged = filters.BooleanFilter(
+    acknowledged = YesNoFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True, label=_("Acknowledged")
     )
     customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))

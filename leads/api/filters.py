@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from config import roles
+from config.filters import YesNoFilter
 from customers.models import Campaign, Channel, CustomerIdentity
 from leads.models import Lead
 from leads.selectors import sla_breached_q
@@ -27,8 +28,8 @@ class LeadFilter(filters.FilterSet):
     # distinct=False: no filter here joins a to-many relation, and DISTINCT would defeat the board's index scans.
     stage = filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"), distinct=False)
     owner = filters.ModelChoiceFilter(queryset=_owners, label=_("Owner"))
-    mine = filters.BooleanFilter(method="filter_mine", label=_("Mine only"))
-    pool = filters.BooleanFilter(method="filter_pool", label=_("In the pool"))
+    mine = YesNoFilter(method="filter_mine", label=_("Mine only"))
+    pool = YesNoFilter(method="filter_pool", label=_("In the pool"))
     tag = filters.CharFilter(method="filter_tag", label=_("Tag"))
     channel = filters.ModelChoiceFilter(
         field_name="source_channel",
@@ -39,8 +40,8 @@ class LeadFilter(filters.FilterSet):
     campaign = filters.ModelChoiceFilter(queryset=Campaign.objects.only("id", "name"), label=_("Campaign"))
     created = filters.DateFromToRangeFilter(field_name="created_at", label=_("Created"))
     closed = filters.DateFromToRangeFilter(field_name="closed_at", label=_("Closed"))
-    high_intent = filters.BooleanFilter(field_name="is_high_intent", label=_("High intent"))
-    sla_breached = filters.BooleanFilter(method="filter_sla_breached", label=_("SLA breached"))
+    high_intent = YesNoFilter(field_name="is_high_intent", label=_("High intent"))
+    sla_breached = YesNoFilter(method="filter_sla_breached", label=_("SLA breached"))
     referred_by = filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Referred by"))
 
     class Meta:

@@ -44,3 +44,17 @@ def test_filters_survive_paging(client_as):
     assert "high_intent=true" in first.context["next_url"]
     second = client.get(first.context["next_url"])
     assert len(_lead_ids(first.content.decode()) + _lead_ids(second.content.decode())) == 55
+
+
+def test_yes_no_filters_offer_any_yes_no(client_as):
+    html = client_as("sales").get(reverse("leads:lead-list")).content.decode()
+    select = re.search(r'<select name="high_intent".*?</select>', html, re.S).group(0)
+    assert re.findall(r"<option[^>]*>([^<]*)</option>", select) == ["Any", "Yes", "No"]
+
+
+def test_api_yes_no_filters_take_true_and_false(api_as):
+    LeadFactory(is_high_intent=True)
+    LeadFactory()
+    api = api_as("sales")
+    assert len(api.get("/api/v1/leads/", {"high_intent": "true"}).json()["results"]) == 1
+    assert len(api.get("/api/v1/leads/", {"high_intent": "false"}).json()["results"]) == 1
