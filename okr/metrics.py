@@ -178,32 +178,33 @@ def _pick(ordered_values, n: int, p: float) -> float | None:
     return float(rows[0]) + (position - low) * (float(rows[1]) - float(rows[0]))
 
 
-def grouped_median(queryset, group_field: str, expression) -> dict:
-    """`{group: {"n", "median"}}` plus the key None for all rows together.
+def medians_by_group(queryset, group_field: str, groups, expression) -> dict:
+    """`{group: {"n", "median"}}` of `expression` over the rows of `queryset`, for each of `groups` that has rows.
 
-    PostgreSQL: one query (GROUPING SETS). SQLite: one count query, then one OFFSET query per group (the
-    groups are stages, a fixed short list) and one for the overall median.
+    PostgreSQL: one query, a UNION ALL of one ordered-set aggregate per group, which the planner runs as a
+    Parallel Append (each group sorted by its own worker: ~95 ms instead of ~190 ms for one GROUP BY over a
+    quarter's ~490k stage exits). SQLite: one count query, then one OFFSET query per group.
     """
     qs = queryset.annotate(_metric_v=expression)
     if _vendor(qs) == "postgresql":
-        rows = _pg_fetch(
-            "g, grouping(g), count(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v)",
-            qs.order_by().values(group_field, "_metric_v"),
-            "g, v",
-            "GROUP BY GROUPING SETS ((g), ())",
-            fence=False,  # callers group column arithmetic (time in stage): keep the index order by stage
-        )
-        return {(None if overall else g): {"n": n, "median": median} for g, overall, n, median in rows if n}
-    qs = qs.filter(_metric_v__isnull=False)
-    counts = list(qs.values(group_field).annotate(n=Count("_metric_v")).order_by())
+        parts, params = [], []
+        for group in groups:
+            sql, group_params = qs.filter(**{group_field: group}).order_by().values("_metric_v").query.sql_with_params()
+            parts.append(
+                f"SELECT %s::text, count(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v) "
+                f"FROM ({sql}) AS metric_rows(v)"
+            )
+            params += [str(group), *group_params]
+        if not parts:
+            return {}
+        with connections[qs.db].cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            return {g: {"n": n, "median": median} for g, n, median in cursor.fetchall() if n}
+    qs = qs.filter(_metric_v__isnull=False, **{f"{group_field}__in": list(groups)})
     out = {}
-    for r in counts:
+    for r in qs.values(group_field).annotate(n=Count("_metric_v")).order_by():
         ordered = qs.filter(**{group_field: r[group_field]}).order_by("_metric_v").values_list("_metric_v", flat=True)
         out[r[group_field]] = {"n": r["n"], "median": _pick(ordered, r["n"], 0.5)}
-    total = sum(r["n"] for r in counts)
-    if total:
-        ordered = qs.order_by("_metric_v").values_list("_metric_v", flat=True)
-        out[None] = {"n": total, "median": _pick(ordered, total, 0.5)}
     return out
 
 
@@ -372,23 +373,28 @@ EXITABLE_STAGES = (
 def time_in_stage_days(period: Period, filters: dict) -> dict:
     """Per stage, the median days between entering a stage and leaving it, over exits in the period.
 
-    `value` is the median over all exits, or over the exits of `stage` when that filter is given.
+    `value` is the bottleneck: the longest of those medians (`bottleneck_stage` names it), or the median of
+    `stage` when that filter is given. A target like "no stage takes more than 3 days" reads it directly.
     """
+    stages = filters.get("stage", EXITABLE_STAGES)  # the filter arrives cleaned as a one-stage tuple
     exits = LeadStageChange.objects.filter(
         period.q("at"),
         _lead_q(filters, "lead__"),
-        from_stage__in=filters.get("stage", EXITABLE_STAGES),
         entered_at__isnull=False,  # entered_at: when the lead entered from_stage (its previous change)
     )
-    days = SecondsBetween(F("at"), F("entered_at")) / Value(86400.0)
-    grouped = grouped_median(exits, "from_stage", days)
+    # Medians in seconds, turned into days afterwards (a median commutes with scaling).
+    grouped = medians_by_group(exits, "from_stage", stages, SecondsBetween(F("at"), F("entered_at")))
     by_stage = [
-        {"stage": stage.value, "median": _round(grouped[stage]["median"], 2), "exits": grouped[stage]["n"]}
+        {"stage": stage.value, "median": _round(grouped[stage]["median"] / 86400, 2), "exits": grouped[stage]["n"]}
         for stage in EXITABLE_STAGES
         if stage in grouped
     ]
-    overall = grouped.get(None)
-    return {"value": _round(overall["median"], 2) if overall else None, "by_stage": by_stage}
+    bottleneck = max(by_stage, key=lambda row: row["median"], default=None)
+    return {
+        "value": bottleneck["median"] if bottleneck else None,
+        "bottleneck_stage": bottleneck["stage"] if bottleneck else None,
+        "by_stage": by_stage,
+    }
 
 
 def repurchase_rate(period: Period, filters: dict) -> dict:
@@ -681,7 +687,10 @@ REGISTRY: dict[str, Metric] = {
             DOWN,
             time_in_stage_days,
             (*LEAD_FILTERS, "stage"),
-            _("Per stage, median days a lead spent in it, over stage exits in the period."),
+            _(
+                "Per stage, median days a lead spent in it, over stage exits in the period; the value is the "
+                "slowest stage's median."
+            ),
         ),
         Metric(
             "repurchase_rate",
