@@ -23,6 +23,12 @@ def _owners(request):
     )
 
 
+def _filled(value) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_filled(item) for item in value)
+    return value not in (None, "")
+
+
 class LeadFilter(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label=_("Search"))
     # distinct=False: no filter here joins a to-many relation, and DISTINCT would defeat the board's index scans.
@@ -47,6 +53,11 @@ class LeadFilter(filters.FilterSet):
     class Meta:
         model = Lead
         fields = []
+
+    @property
+    def is_active(self) -> bool:
+        """Whether any filter has a value (the pages then show the filter form open, even on a phone)."""
+        return self.is_bound and any(_filled(field.value()) for field in self.form.visible_fields())
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

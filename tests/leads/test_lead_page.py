@@ -1,0 +1,88 @@
+"""The lead page as its users meet it: a refused action stays in view, names read as people's names."""
+
+import re
+
+import pytest
+
+from leads.stages import Stage
+from tests.factories import lead_through, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _details_for(body: str, form_id: str) -> str:
+    """The <details ...> opening tag that wraps the action form with this id."""
+    start = body.index(f'id="{form_id}"')
+    return re.findall(r"<details[^>]*>", body[:start])[-1]
+
+
+def test_reject_other_without_text_shows_the_error_with_the_form_open(client_as):
+    seller = make_user("sales")
+    lead = lead_through(Stage.HANDED_OFF, owner=seller)
+    client = client_as(user=seller)
+    assert "open" not in _details_for(client.get(f"/leads/{lead.pk}/").content.decode(), "reject")
+
+    response = client.post(
+        f"/leads/{lead.pk}/reject/", {"reject-reason": "other", "reject-reason_text": "", "seen_stage": "handed_off"}
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "open" in _details_for(body, "reject")
+    assert "Say why the lead is rejected." in body
+    lead.refresh_from_db()
+    assert lead.stage == Stage.HANDED_OFF
+
+
+def test_rejected_lead_goes_to_marketing_nurture_and_can_be_handed_off_again(client_as):
+    marketer, seller = make_user("marketing"), make_user("sales")
+    lead = lead_through(Stage.HANDED_OFF, marketer=marketer, owner=seller)
+    response = client_as(user=seller).post(
+        f"/leads/{lead.pk}/reject/",
+        {"reject-reason": "other", "reject-reason_text": "Moved abroad", "seen_stage": "handed_off"},
+    )
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.reject_reason == "other" and lead.reject_reason_text == "Moved abroad"
+
+    marketing = client_as(user=marketer)
+    queue = marketing.get("/leads/queue/").content.decode()
+    rejected = queue[queue.index('data-section="rejected"') :]
+    assert f"/leads/{lead.pk}/" in rejected[: rejected.find("</section>")]
+    page = marketing.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Other: Moved abroad" in page and 'id="handoff"' in page
+    again = marketing.post(
+        f"/leads/{lead.pk}/handoff/",
+        {
+            "handoff-source_channel": lead.source_channel_id or "",
+            "handoff-campaign": lead.campaign_id or "",
+            "handoff-interest": lead.interest or "Solar panels",
+            "handoff-note": lead.note or "Called back, budget now approved",
+            "handoff-tags": [t.name for t in lead.tags.all()] or ["warm"],
+            "seen_stage": "new",
+        },
+    )
+    assert again.status_code == 302, again.content.decode()[:3000]
+    lead.refresh_from_db()
+    assert lead.stage == Stage.HANDED_OFF
+
+
+def test_stage_history_and_activities_name_people_by_full_name_like_the_package(client_as):
+    marketer = make_user("marketing", first_name="Sophie", last_name="Wang")
+    seller = make_user("sales", first_name="Michael", last_name="Zhou")
+    lead = lead_through(Stage.ACCEPTED, marketer=marketer, owner=seller)
+    body = client_as(user=seller).get(f"/leads/{lead.pk}/").content.decode()
+    history = body[body.index("Stage history") :]
+    history = history[: history.index("</table>")]
+    assert "Sophie Wang" in history and "Michael Zhou" in history
+    assert marketer.username not in history and seller.username not in history
+
+
+@pytest.mark.parametrize("url", ["/leads/", "/leads/board/"])
+def test_filters_fold_away_unless_one_is_set(client_as, url):
+    client = client_as("sales")
+    folded = client.get(url).content.decode()
+    assert re.search(r'<details class="filter-box" data-testid="filters">', folded)
+    for query in ("?stage=won", "?created_after=2024-01-01", "?high_intent=true"):
+        filtered = client.get(url + query).content.decode()
+        assert re.search(r'<details class="filter-box" data-testid="filters" open>', filtered), query
+    assert 'data-testid="filters">' in client.get(url + "?q=&stage=&page=2").content.decode()
