@@ -269,7 +269,9 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
         mine = Q() if roles.is_manager_of(user, roles.MARKETING) else Q(created_by=user)
         new = rows.filter(mine, stage=Stage.NEW)
         sections.append(("to_hand_off", _("To hand off"), new.filter(reject_reason=""), f"{list_url}?stage=new"))
-        sections.append(("rejected", _("Rejected, to nurture"), new.exclude(reject_reason=""), f"{list_url}?stage=new"))
+        # The latest rejection first (the reject stamps updated_at), not buried under older rejected leads.
+        rejected = new.exclude(reject_reason="").order_by("-updated_at", "-pk")
+        sections.append(("rejected", _("Rejected, to nurture"), rejected, f"{list_url}?stage=new"))
     if department == roles.SALES or is_admin:
         manager = roles.is_manager_of(user, roles.SALES)
         mine = Q(owner__isnull=False) if manager else Q(owner=user)

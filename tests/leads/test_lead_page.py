@@ -86,3 +86,23 @@ def test_filters_fold_away_unless_one_is_set(client_as, url):
         filtered = client.get(url + query).content.decode()
         assert re.search(r'<details class="filter-box" data-testid="filters" open>', filtered), query
     assert 'data-testid="filters">' in client.get(url + "?q=&stage=&page=2").content.decode()
+
+
+def test_a_lead_just_rejected_tops_the_marketers_rejected_section(client_as):
+    from django.utils import timezone
+
+    from leads import services
+    from leads.models import Lead
+
+    marketer, seller = make_user("marketing"), make_user("sales")
+    oldest = lead_through(Stage.HANDED_OFF, marketer=marketer, owner=seller)
+    Lead.objects.filter(pk=oldest.pk).update(created_at=timezone.now() - timezone.timedelta(days=90))
+    # More rejected leads than the section shows, all created after the one rejected last.
+    for _ in range(26):
+        lead = lead_through(Stage.NEW, marketer=marketer)
+        Lead.objects.filter(pk=lead.pk).update(reject_reason="no_need")
+    services.reject_lead(lead=Lead.objects.get(pk=oldest.pk), by=seller, reason="no_budget")
+    queue = client_as(user=marketer).get("/leads/queue/").content.decode()
+    rejected = queue[queue.index('data-section="rejected"') :]
+    rejected = rejected[: rejected.index("</section>")]
+    assert f'href="/leads/{oldest.pk}/"' in rejected
