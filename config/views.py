@@ -3,6 +3,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from config import notifications, roles
@@ -26,7 +27,12 @@ def notification_list(request):
 def notifications_mark_read(request):
     raw = request.POST.get("id")
     notifications.mark_read(user=request.user, notification_id=int(raw) if raw and raw.isdigit() else None)
-    return redirect(request.POST.get("next") or "notifications")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "notifications"  # never bounce to another site
+    return redirect(target)
 
 
 def healthz(request):

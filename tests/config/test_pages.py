@@ -83,3 +83,16 @@ def test_notification_list_queries_do_not_grow(client_as, django_assert_max_num_
 
 def test_healthz_answers(client):
     assert client.get("/healthz").json()["ok"] is True
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example/", "http:evil.example"])
+def test_mark_read_never_redirects_to_another_site(client_as, target):
+    client = client_as("sales")
+    response = client.post(reverse("notifications-read"), {"next": target})
+    assert response.status_code == 302
+    assert response.url == reverse("notifications")
+
+
+def test_mark_read_returns_to_a_page_of_this_site(client_as):
+    response = client_as("sales").post(reverse("notifications-read"), {"next": "/leads/"})
+    assert response.url == "/leads/"
