@@ -67,3 +67,11 @@ def database_config(url: str) -> dict:
     else:
         raise ImproperlyConfigured(f"DATABASE_URL must be sqlite or postgres, got {engine}")
     return config
+
+
+def refuse_dev_secret_key() -> None:
+    """Called where the site is served: with DEBUG off, the development SECRET_KEY is refused."""
+    from django.conf import settings
+
+    if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        raise ImproperlyConfigured("Set SECRET_KEY: the development key is refused when DEBUG is off.")

@@ -4,7 +4,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import database_config, env_bool, env_int, env_list, env_str
@@ -15,8 +14,8 @@ VAR_DIR = Path(env_str("RELAY_VAR_DIR", str(BASE_DIR / "var")))
 DEV_SECRET_KEY = "relay-dev-only-secret-key-not-for-production"
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY and not env_bool("RELAY_ALLOW_DEV_SECRET", False):
-    raise ImproperlyConfigured("Set SECRET_KEY: the development key is refused when DEBUG is off.")
+# The dev key is refused where it would matter, when serving with DEBUG off (config/wsgi.py, asgi.py);
+# plain management commands such as makemigrations run without any environment.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 

@@ -55,7 +55,7 @@ def test_unsupported_database_url_is_refused():
         database_config("mysql://root@localhost/relay")
 
 
-def _manage(*args, **env):
+def _clean_env() -> dict:
     overridden = {
         "DEBUG",
         "SECRET_KEY",
@@ -66,17 +66,47 @@ def _manage(*args, **env):
         "SECURE_HSTS_SECONDS",
         "DJANGO_ALLOW_ASYNC_UNSAFE",
     }
-    clean = {k: v for k, v in os.environ.items() if k not in overridden}
+    return {k: v for k, v in os.environ.items() if k not in overridden}
+
+
+def _manage(*args, **env):
+    clean = _clean_env()
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
     )
 
 
-def test_dev_secret_key_is_refused_when_debug_is_off():
-    result = _manage("check", DEBUG="0")
+def test_dev_secret_key_is_refused_when_serving_with_debug_off():
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT,
+        env={**_clean_env(), "DEBUG": "0"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_management_commands_run_without_any_environment():
+    result = _manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_check_flags_the_dev_secret_key():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        ALLOWED_HOSTS="relay.example",
+        RELAY_SURVEY_BASE_URL="https://relay.example",
+    )
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
 
 
 def test_deploy_check_warns_when_survey_links_point_at_localhost(tmp_path):
