@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from config.models import Heartbeat, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -20,6 +21,7 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["url", "description", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
