@@ -14,5 +14,11 @@ class Conflict(DomainError):
     status, code = 409, "conflict"
 
 
+class ObjectChanged(Conflict):
+    """Someone else changed the record between the caller's read and its write (found under the row lock)."""
+
+    status, code = 409, "changed"
+
+
 class StaleObject(DomainError):
     status, code = 412, "stale"

@@ -1,6 +1,6 @@
 """Refusals of lead rules; each carries a stable code and names its field (see config.errors)."""
 
-from config.errors import Conflict, DomainError
+from config.errors import Conflict, DomainError, ObjectChanged
 from leads.stages import InvalidTransition
 
 __all__ = ["HandoffIncomplete", "InvalidTransition", "LeadChanged", "LeadRuleError", "PoolConflict"]
@@ -16,7 +16,7 @@ class HandoffIncomplete(DomainError):
     status, code = 400, "handoff_incomplete"
 
 
-class LeadChanged(Conflict):
+class LeadChanged(ObjectChanged):
     """Someone else changed the lead between the user's read and this write."""
 
     status, code = 409, "lead_changed"

@@ -4,7 +4,7 @@ import hashlib
 
 from django.utils.translation import gettext as _
 
-from config.errors import StaleObject
+from config.errors import ObjectChanged, StaleObject
 
 
 def etag_for(obj) -> str:
@@ -25,6 +25,14 @@ def require_fresh(request, obj) -> None:
 
 class ETagMixin:
     """Viewset mixin: reads send an ETag, writes honour If-Match."""
+
+    def handle_exception(self, exc):
+        # The If-Match check before the row lock can pass while another write is about to commit; the
+        # service then finds the change under the lock. For a conditional request that is still a failed
+        # precondition (412), not a conflict.
+        if isinstance(exc, ObjectChanged) and self.request.headers.get("If-Match", "").strip() not in ("", "*"):
+            exc = StaleObject(exc.message, field=exc.field)
+        return super().handle_exception(exc)
 
     def retrieve(self, request, *args, **kwargs):
         response = super().retrieve(request, *args, **kwargs)
