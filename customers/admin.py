@@ -62,7 +62,7 @@ class _RoleAdmin(admin.ModelAdmin):
 @admin.register(Customer)
 class CustomerAdmin(_RoleAdmin):
     list_display = ["name", "company", "city", "lifecycle_stage", "rfm_segment", "merged_into", "created_at"]
-    list_filter = ["lifecycle_stage", "rfm_segment", "source_channel"]
+    list_filter = ["lifecycle_stage", "rfm_segment", "language", "source_channel"]
     search_fields = ["name", "company", "city", "identities__value"]
     raw_id_fields = ["merged_into"]
     autocomplete_fields = ["source_channel"]

@@ -1,6 +1,7 @@
 """Forms check shape and name fields; services apply the rules."""
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Campaign, Channel, ImportKind
@@ -10,6 +11,12 @@ class CustomerForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
     company = forms.CharField(label=_("Company"), max_length=200, required=False)
     city = forms.CharField(label=_("City"), max_length=100, required=False)
+    language = forms.ChoiceField(
+        label=_("Preferred language"),
+        choices=[("", _("Not set")), *settings.LANGUAGES],
+        required=False,
+        help_text=_("Surveys and messages to this customer use it."),
+    )
     phone = forms.CharField(label=_("Phone"), max_length=50, required=False)
     email = forms.CharField(label=_("Email"), max_length=254, required=False)
     wecom = forms.CharField(label=_("WeCom id"), max_length=100, required=False)
@@ -27,7 +34,12 @@ class CustomerForm(forms.Form):
 
     @classmethod
     def initial_for(cls, customer) -> dict:
-        initial = {"name": customer.name, "company": customer.company, "city": customer.city}
+        initial = {
+            "name": customer.name,
+            "company": customer.company,
+            "city": customer.city,
+            "language": customer.language,
+        }
         for identity in customer.identities.all():
             if identity.kind in cls.IDENTITY_FIELDS and identity.kind not in initial:
                 initial[identity.kind] = identity.value

@@ -32,6 +32,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from config import jobs
+from config.errors import DomainError
 from config.models import JobStatus
 from customers import permissions
 from customers.errors import ImportRefused
@@ -48,7 +49,7 @@ from customers.models import (
     LifecycleStage,
     Order,
 )
-from customers.services import MATCH_ORDER
+from customers.services import MATCH_ORDER, clean_language
 
 BATCH_SIZE = 10000
 IMPORT_SOURCE = "import"  # source_system of `external_id` identities from customer files
@@ -56,7 +57,7 @@ FIRST_DATA_ROW = 2  # row numbers are spreadsheet rows: the header is row 1
 
 CONTACT_COLUMNS = ("name", "company", "city", *CONTACT_IDENTITY_KEYS)
 KIND_COLUMNS = {
-    ImportKind.CUSTOMERS: (*CONTACT_COLUMNS, "external_id"),
+    ImportKind.CUSTOMERS: (*CONTACT_COLUMNS, "language", "external_id"),
     ImportKind.LEADS: (*CONTACT_COLUMNS, "source_channel", "campaign", "tags", "interest", "note"),
     ImportKind.ORDERS: (*CONTACT_COLUMNS, "customer_id", "amount", "ordered_at", "channel", "external_id"),
 }
@@ -70,6 +71,8 @@ HEADER_ALIASES = {
     "名字": "name",
     "公司": "company",
     "城市": "city",
+    "语言": "language",
+    "首选语言": "language",
     "手机": "phone",
     "手机号": "phone",
     "电话": "phone",
@@ -258,7 +261,7 @@ def write_error_report(job: ImportJob, out) -> None:
 @dataclass
 class Row:
     row_no: int
-    contact: dict  # name, company, city, and normalized identities by contact key
+    contact: dict  # name, company, city, language, and normalized identities by contact key
     identities: list[tuple[str, str, str]]  # (kind, value, source_system), in match order
     data: dict = field(default_factory=dict)  # kind-specific parsed values
     group: int = 0
@@ -277,6 +280,12 @@ def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tu
         if len(value) > LIMITS[key]:
             errors.append((key, _("At most %(n)s characters.") % {"n": LIMITS[key]}))
         contact[key] = value
+    contact["language"] = ""
+    if kind == ImportKind.CUSTOMERS:
+        try:
+            contact["language"] = clean_language(_clean(raw, "language"))
+        except DomainError as error:
+            errors.append(("language", error.message))
     found = {}
     for key, identity_kind in CONTACT_IDENTITY_KEYS.items():
         value = _clean(raw, key)
@@ -535,6 +544,7 @@ class _PythonResolver:
                 name=r.contact["name"],
                 company=r.contact["company"],
                 city=r.contact["city"],
+                language=r.contact.get("language", ""),
                 source_channel_id=r.data.get("channel_id") or source_channel_id,
             )
             for r in leaders
@@ -559,13 +569,13 @@ class _PythonResolver:
     def _fill_blanks(self, rows: list[Row]) -> None:
         wanted: dict[int, dict] = {}
         for row in rows:
-            for key in ("company", "city"):
+            for key in ("company", "city", "language"):
                 if row.contact.get(key):
                     wanted.setdefault(row.customer_id, {}).setdefault(key, row.contact[key])
         if not wanted:
             return
         changed = []
-        for customer in Customer.objects.filter(pk__in=list(wanted)).only("pk", "company", "city"):
+        for customer in Customer.objects.filter(pk__in=list(wanted)).only("pk", "company", "city", "language"):
             dirty = False
             for key, value in wanted[customer.pk].items():
                 if not getattr(customer, key):
@@ -573,21 +583,21 @@ class _PythonResolver:
                     dirty = True
             if dirty:
                 changed.append(customer)
-        Customer.objects.bulk_update(changed, ["company", "city"], batch_size=500)
+        Customer.objects.bulk_update(changed, ["company", "city", "language"], batch_size=500)
 
 
 class _PostgresResolver:
     """COPY into a temporary staging table, then set-based UPDATE … FROM and INSERT … SELECT."""
 
     TABLE = "relay_import_stage"
-    COLUMNS = ("row_no", "grp", "name", "company", "city", "channel_id", *(k for k in MATCH_ORDER))
+    COLUMNS = ("row_no", "grp", "name", "company", "city", "language", "channel_id", *(k for k in MATCH_ORDER))
 
     def _stage(self, cursor, rows: list[Row]) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{self.TABLE}")
         identity_columns = ", ".join(f"{k} text" for k in MATCH_ORDER)
         cursor.execute(
             f"CREATE TEMP TABLE {self.TABLE} (row_no integer PRIMARY KEY, grp integer NOT NULL, name text, "
-            f"company text, city text, channel_id bigint, {identity_columns}, customer_id bigint, "
+            f"company text, city text, language text, channel_id bigint, {identity_columns}, customer_id bigint, "
             f"is_new boolean NOT NULL DEFAULT false) ON COMMIT DROP"
         )
         with cursor.cursor.copy(f"COPY {self.TABLE} ({', '.join(self.COLUMNS)}) FROM STDIN") as copy:
@@ -600,6 +610,7 @@ class _PostgresResolver:
                         row.contact["name"],
                         row.contact["company"],
                         row.contact["city"],
+                        row.contact.get("language", ""),
                         row.data.get("channel_id"),
                         *(values.get(k) for k in MATCH_ORDER),
                     )
@@ -661,9 +672,9 @@ class _PostgresResolver:
                 f"WHERE s.customer_id IS NULL AND l.row_no = s.grp"
             )
             cursor.execute(
-                f"INSERT INTO {customer_t} (id, name, company, city, source_channel_id, lifecycle_stage, "
+                f"INSERT INTO {customer_t} (id, name, company, city, language, source_channel_id, lifecycle_stage, "
                 f"rfm_frequency, rfm_monetary, rfm_segment, created_at, updated_at) "
-                f"SELECT customer_id, name, company, city, COALESCE(channel_id, %s), %s, 0, 0, '', %s, %s "
+                f"SELECT customer_id, name, company, city, language, COALESCE(channel_id, %s), %s, 0, 0, '', %s, %s "
                 f"FROM {self.TABLE} WHERE is_new ORDER BY row_no",
                 [source_channel_id, LifecycleStage.AWARENESS, now, now],
             )
@@ -681,7 +692,7 @@ class _PostgresResolver:
                 f"ON CONFLICT (kind, source_system, value) DO NOTHING",
                 [now, *params],
             )
-            for column in ("company", "city"):
+            for column in ("company", "city", "language"):
                 # Fill blanks of matched customers, never overwrite: the first row naming a value wins.
                 cursor.execute(
                     f"UPDATE {customer_t} c SET {column} = s.{column}, updated_at = %s FROM ("

@@ -89,6 +89,9 @@ class Customer(models.Model):
         related_name="customers",
         verbose_name=_("source channel"),
     )
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, blank=True, verbose_name=_("preferred language")
+    )
     # Derived columns, written only by customers.services (never typed by a person).
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.AWARENESS

@@ -104,11 +104,28 @@ def _clean(value) -> str:
     return str(value or "").strip()
 
 
+def clean_language(value, *, field: str = "language") -> str:
+    """A preferred language: "" (not set) or one of settings.LANGUAGES; raises DomainError naming `field`."""
+    value = _clean(value)
+    if not value:
+        return ""
+    codes = {code.lower(): code for code, _name in settings.LANGUAGES}
+    code = codes.get(value.lower().replace("_", "-"))
+    if code is None:
+        raise DomainError(
+            _("Unknown language %(value)s; use one of %(codes)s.")
+            % {"value": value, "codes": ", ".join(codes.values())},
+            field=field,
+            code="invalid_choice",
+        )
+    return code
+
+
 @transaction.atomic
 def resolve_customer(
     *, contact: dict, by, source_channel: Channel | str | None = None, field_prefix: str = ""
 ) -> tuple[Customer, bool]:
-    """The customer for a contact (keys name, phone, email, wecom, wechat, member_card, company, city).
+    """The customer for a contact (keys name, phone, email, wecom, wechat, member_card, company, city, language).
 
     Returns (customer, matched): matched is True when an identity matched an existing customer, whose missing
     identities and blank company/city are then filled in; otherwise a new customer is created.
@@ -116,6 +133,7 @@ def resolve_customer(
     DomainError(field="name") when the contact has neither a name nor an identity.
     """
     identities = contact_identities(contact, field_prefix=field_prefix)
+    contact = {**contact, "language": clean_language(contact.get("language"), field=f"{field_prefix}language")}
     if by is not None:
         permissions.require(by, permissions.CREATE)
     channel = _channel(source_channel)
@@ -136,6 +154,7 @@ def resolve_customer(
                     name=name[:200],
                     company=_clean(contact.get("company"))[:200],
                     city=_clean(contact.get("city"))[:100],
+                    language=contact["language"],
                     source_channel=channel,
                 )
                 CustomerIdentity.objects.bulk_create(
@@ -150,9 +169,9 @@ def resolve_customer(
 
 
 def _enrich(customer: Customer, contact: dict) -> None:
-    """Fill blank company/city of a matched customer; never overwrite what someone typed."""
+    """Fill blank company/city/language of a matched customer; never overwrite what someone typed."""
     changes = {}
-    for field, limit in (("company", 200), ("city", 100)):
+    for field, limit in (("company", 200), ("city", 100), ("language", 10)):
         value = _clean(contact.get(field))[:limit]
         if value and not getattr(customer, field):
             changes[field] = value
@@ -182,13 +201,19 @@ def create_customer(
     city: str = "",
     identities: list[dict] | None = None,
     source_channel: Channel | str | None = None,
+    language: str = "",
 ) -> tuple[Customer, bool]:
-    """Create a customer, or return the existing one when an identity matches: (customer, matched)."""
+    """Create a customer, or return the existing one when an identity matches: (customer, matched).
+
+    `language` is the preferred language ("" or a code of settings.LANGUAGES; DomainError(field="language")).
+    A matched customer gets the company, city and language it lacks, never overwritten.
+    """
     permissions.require(by, permissions.CREATE)
     normalized = normalize_identity_list(identities or [])
+    language = clean_language(language)
     existing = find_match(normalized)
     if existing is not None:
-        _enrich(existing, {"company": company, "city": city})
+        _enrich(existing, {"company": company, "city": city, "language": language})
         _attach_identities(existing, normalized)
         return existing, True
     if not _clean(name):
@@ -196,7 +221,11 @@ def create_customer(
     try:
         with transaction.atomic():
             customer = Customer.objects.create(
-                name=_clean(name), company=_clean(company), city=_clean(city), source_channel=_channel(source_channel)
+                name=_clean(name),
+                company=_clean(company),
+                city=_clean(city),
+                language=language,
+                source_channel=_channel(source_channel),
             )
             CustomerIdentity.objects.bulk_create(
                 [CustomerIdentity(customer=customer, kind=k, value=v) for k, v in normalized]
@@ -229,8 +258,11 @@ def update_customer(
     company: str | None = None,
     city: str | None = None,
     identities: list[dict] | None = None,
+    language: str | None = None,
 ) -> Customer:
     """Change a live customer. `identities`, when given, is the full list: missing ones are removed.
+
+    `language` "" clears the preferred language; an unknown one raises DomainError(field="language").
 
     Raises PermissionDenied, and Conflict(code "identity_taken", field identities[i].value) when an identity
     belongs to another customer (merge them instead).
@@ -245,6 +277,9 @@ def update_customer(
                 raise DomainError(_("This field is required."), field="name", code="required")
             setattr(customer, field, _clean(value))
             fields.append(field)
+    if language is not None:
+        customer.language = clean_language(language)
+        fields.append("language")
     if fields:
         customer.save(update_fields=[*fields, "updated_at"])
     if identities is not None:

@@ -149,6 +149,7 @@ def customer_create(request):
                 name=form.cleaned_data["name"],
                 company=form.cleaned_data["company"],
                 city=form.cleaned_data["city"],
+                language=form.cleaned_data["language"],
                 identities=form.identities(),
             )
         except DomainError as error:
@@ -184,6 +185,7 @@ def customer_edit(request, pk):
                 name=form.cleaned_data["name"],
                 company=form.cleaned_data["company"],
                 city=form.cleaned_data["city"],
+                language=form.cleaned_data["language"],
                 identities=keep + form.identities(),
             )
         except DomainError as error:

@@ -398,19 +398,23 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 def customer_languages(customer_ids: list[int]) -> dict[int, str]:
     """The survey language of each customer, in two queries whatever their number.
 
-    The language of the customer's latest invitation when there is one (service chose it for this customer);
-    otherwise Chinese for a name written in Chinese characters, else the site's default language.
+    The customer's own preferred language (Customer.language) when set; otherwise the language of the
+    customer's latest invitation when there is one (service chose it for this customer); otherwise Chinese for
+    a name written in Chinese characters, else the site's default language.
     """
     from customers.models import Customer
 
-    chinese = "zh-hans" if "zh-hans" in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
-    languages = {
-        pk: chinese if _HAN.search(name or "") else settings.LANGUAGE_CODE
-        for pk, name in Customer.objects.filter(pk__in=customer_ids).values_list("pk", "name")
-    }
     known = dict(settings.LANGUAGES)
+    chinese = "zh-hans" if "zh-hans" in known else settings.LANGUAGE_CODE
+    languages, preferred = {}, set()
+    for pk, name, language in Customer.objects.filter(pk__in=customer_ids).values_list("pk", "name", "language"):
+        if language in known:
+            languages[pk] = language
+            preferred.add(pk)
+        else:
+            languages[pk] = chinese if _HAN.search(name or "") else settings.LANGUAGE_CODE
     previous = (
-        NpsInvitation.objects.filter(customer_id__in=customer_ids)
+        NpsInvitation.objects.filter(customer_id__in=[pk for pk in languages if pk not in preferred])
         .order_by("customer_id", "created_at", "pk")
         .values_list("customer_id", "language")
     )  # the latest invitation wins: later rows overwrite earlier ones

@@ -1,5 +1,6 @@
 """Input serializers check shape and name fields; output serializers render. Neither saves."""
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -26,6 +27,7 @@ class CustomerInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     company = serializers.CharField(max_length=200, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, allow_blank=True)
     identities = IdentityInput(many=True, required=False)
     source_channel = serializers.SlugRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
@@ -61,6 +63,7 @@ class CustomerOutput(serializers.ModelSerializer):
             "name",
             "company",
             "city",
+            "language",
             "source_channel",
             "identities",
             "lifecycle_stage",

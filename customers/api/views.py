@@ -54,6 +54,7 @@ class CustomerViewSet(ETagMixin, _ListReadUpdate):
             name=data.get("name", ""),
             company=data.get("company", ""),
             city=data.get("city", ""),
+            language=data.get("language", ""),
             identities=data.get("identities") or [],
             source_channel=data.get("source_channel"),
         )
@@ -70,6 +71,7 @@ class CustomerViewSet(ETagMixin, _ListReadUpdate):
             name=data.get("name"),
             company=data.get("company"),
             city=data.get("city"),
+            language=data.get("language"),
             identities=data.get("identities"),
         )
         return Response(s.CustomerOutput(selectors.customer_base().get(pk=customer.pk)).data)
