@@ -1,8 +1,10 @@
 """Reads of the service loop, shaped for one screen each; every list costs a fixed number of queries."""
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -84,26 +86,29 @@ def nps_counts(start: datetime, end: datetime, **filters) -> dict[str, int]:
     )
 
 
-def nps_score(counts: dict[str, int]) -> int | None:
-    """NPS −100…100 from nps_counts(); None without answers. Rounded like the `nps` metric (one definition)."""
-    from okr.metrics import nps_value
-
-    return nps_value(counts["total"], counts["promoters"], counts["detractors"])
-
-
-def complaint_counts(start: datetime, end: datetime, **filters) -> dict[str, int]:
-    """Complaints opened and resolved in [start, end), overdue now. One SQL aggregate."""
-    now = timezone.now()
-    return Complaint.objects.filter(**filters).aggregate(
-        opened=Count("pk", filter=Q(opened_at__gte=start, opened_at__lt=end)),
-        resolved=Count("pk", filter=Q(resolved_at__gte=start, resolved_at__lt=end)),
-        overdue=Count("pk", filter=overdue_q(now)),
+def nps_counts_by_month(start: datetime, end: datetime) -> list[dict]:
+    """nps_counts() per calendar month of [start, end), oldest first, as rows with a `month` date. One query."""
+    return list(
+        NpsResponse.objects.filter(answered_at__gte=start, answered_at__lt=end)
+        .annotate(month=TruncMonth("answered_at"))
+        .values("month")
+        .annotate(
+            total=Count("pk"),
+            promoters=Count("pk", filter=Q(score__gte=9)),
+            passives=Count("pk", filter=Q(score__gte=7, score__lte=8)),
+            detractors=Count("pk", filter=Q(score__lte=6)),
+        )
+        .order_by("month")
     )
 
 
-def resolved_complaints(start: datetime, end: datetime, **filters) -> QuerySet[Complaint]:
-    """Complaints resolved in [start, end), for the resolution-time metric (opened_at, resolved_at)."""
-    return Complaint.objects.filter(resolved_at__gte=start, resolved_at__lt=end, **filters)
+def nps_score(counts: dict[str, int]) -> int | None:
+    """NPS from nps_counts(): % promoters − % detractors, an integer −100…100 rounded half away from zero;
+    None without answers. The one definition: the `nps` metric, the reports and the NPS page use it."""
+    if not counts["total"]:
+        return None
+    exact = Decimal(100 * (counts["promoters"] - counts["detractors"])) / Decimal(counts["total"])
+    return int(exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 def timeline_events(customer_id: int, limit: int = 200) -> list[TimelineEvent]:

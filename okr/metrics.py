@@ -42,7 +42,8 @@ from django.utils.translation import gettext_lazy as _
 from config.errors import DomainError
 from config.roles import DEPARTMENTS
 from customers.models import Channel, ChannelSpend, Customer, Order
-from feedback.models import Complaint, NpsResponse
+from feedback import selectors as feedback_selectors
+from feedback.models import Complaint
 from leads.models import Lead, LeadStageChange
 from leads.stages import PROGRESS, Stage
 
@@ -412,30 +413,14 @@ def repurchase_rate(period: Period, filters: dict) -> dict:
     return {"value": value, "customers": row["customers"], "repeat_customers": row["repeat"]}
 
 
-def nps_counts(period: Period) -> dict:
-    return NpsResponse.objects.filter(period.q("answered_at")).aggregate(
-        total=Count("pk"),
-        promoters=Count("pk", filter=Q(score__gte=9)),
-        detractors=Count("pk", filter=Q(score__lte=6)),
-    )
-
-
-def nps_value(total: int, promoters: int, detractors: int) -> int | None:
-    """% promoters − % detractors, rounded half away from zero to an integer."""
-    if not total:
-        return None
-    exact = Decimal(100 * (promoters - detractors)) / Decimal(total)
-    return int(exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-
-
 def nps(period: Period, filters: dict) -> dict:
     """% promoters (9–10) − % detractors (0–6) over responses answered in the period."""
-    row = nps_counts(period)
+    row = feedback_selectors.nps_counts(period.start_at, period.end_at)
     return {
-        "value": nps_value(row["total"], row["promoters"], row["detractors"]),
+        "value": feedback_selectors.nps_score(row),
         "responses": row["total"],
         "promoters": row["promoters"],
-        "passives": row["total"] - row["promoters"] - row["detractors"],
+        "passives": row["passives"],
         "detractors": row["detractors"],
     }
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import Case, Count, IntegerField, Q, Value, When
-from django.db.models.functions import TruncMonth
 
+from feedback import selectors as feedback_selectors
 from okr import metrics
 from okr.metrics import Period
 
@@ -47,24 +47,14 @@ def cycle_time_distribution(period: Period, filters: dict) -> dict:
 
 def nps_by_month(period: Period) -> list[dict]:
     """NPS per calendar month of the period, from counts grouped in SQL."""
-    rows = (
-        metrics.NpsResponse.objects.filter(period.q("answered_at"))
-        .annotate(month=TruncMonth("answered_at"))
-        .values("month")
-        .annotate(
-            total=Count("pk"),
-            promoters=Count("pk", filter=Q(score__gte=9)),
-            detractors=Count("pk", filter=Q(score__lte=6)),
-        )
-        .order_by("month")
-    )
+    rows = feedback_selectors.nps_counts_by_month(period.start_at, period.end_at)
     return [
         {
             "month": r["month"].strftime("%Y-%m"),
             "responses": r["total"],
             "promoters": r["promoters"],
             "detractors": r["detractors"],
-            "nps": metrics.nps_value(r["total"], r["promoters"], r["detractors"]),
+            "nps": feedback_selectors.nps_score(r),
         }
         for r in rows
     ]

@@ -190,11 +190,14 @@ def test_nps_is_an_integer_from_responses_in_the_period(metric):
     assert (body["responses"], body["promoters"], body["passives"], body["detractors"]) == (7, 3, 2, 2)
 
 
-def test_nps_rounds_half_away_from_zero():
-    assert metrics.nps_value(8, 1, 0) == 13  # 12.5
-    assert metrics.nps_value(8, 0, 1) == -13
-    assert metrics.nps_value(2, 2, 0) == 100
-    assert metrics.nps_value(0, 0, 0) is None
+def test_nps_rounds_half_away_from_zero(metric):
+    NpsResponseFactory(score=10, answered_at=at(D(3, 1)))
+    NpsResponseFactory.create_batch(7, score=8, answered_at=at(D(3, 1)))
+    assert metric("nps", START, END)["value"] == 13  # 100 × 1 ÷ 8 = 12.5
+    NpsResponseFactory.create_batch(2, score=0, answered_at=at(D(3, 2)))
+    assert metric("nps", START, END)["value"] == -10  # 100 × (1 − 2) ÷ 10
+    NpsResponseFactory.create_batch(6, score=8, answered_at=at(D(3, 3)))
+    assert metric("nps", START, END)["value"] == -6  # 100 × (1 − 2) ÷ 16 = −6.25
 
 
 def test_complaint_resolution_hours_is_the_median_over_complaints_resolved_in_the_period(metric):
