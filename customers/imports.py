@@ -929,8 +929,3 @@ def _process(job: ImportJob) -> None:
 def _would_create(row: Row) -> bool:
     """Dry run: a row creates a customer when nothing matched and it leads its group."""
     return row.customer_id is None and row.group == row.row_no
-
-
-def data_rows(job: ImportJob) -> Iterator[tuple[int, dict]]:
-    """For tests and previews: the parsed (row number, values) pairs of the job's file."""
-    return _iter_rows(job)

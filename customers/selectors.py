@@ -58,15 +58,6 @@ def customer_detail(*, pk: int) -> Customer:
     return customer
 
 
-def active_merge_record(*, duplicate_id: int) -> MergeRecord | None:
-    return (
-        MergeRecord.objects.filter(duplicate_id=duplicate_id, undone_at__isnull=True)
-        .select_related("survivor", "merged_by")
-        .order_by("-merged_at")
-        .first()
-    )
-
-
 def merge_records(*, customer_id: int, limit: int = 20) -> list[MergeRecord]:
     return list(
         MergeRecord.objects.filter(Q(survivor_id=customer_id) | Q(duplicate_id=customer_id))

@@ -307,26 +307,6 @@ def update_customer(
 
 
 @transaction.atomic
-def add_identity(*, customer: Customer, by, kind: str, value: str, source_system: str = "") -> CustomerIdentity:
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
-    permissions.require(by, permissions.CHANGE, customer)
-    _refuse_tombstone(customer)
-    normalized = normalize_or_raise(kind, value, field="value")
-    existing = CustomerIdentity.objects.filter(kind=kind, value=normalized, source_system=source_system).first()
-    if existing is not None:
-        if existing.customer_id != customer.pk:
-            from config.errors import Conflict
-
-            raise Conflict(
-                _("This identity belongs to customer #%(id)s; merge the two customers instead.")
-                % {"id": existing.customer_id},
-                field="value",
-                code="identity_taken",
-            )
-        return existing
-    return CustomerIdentity.objects.create(customer=customer, kind=kind, value=normalized, source_system=source_system)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Orders
 

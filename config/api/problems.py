@@ -123,7 +123,3 @@ def problem_json_response(status_code: int, *, detail: str, code: str, **extra) 
         content_type=PROBLEM_CONTENT_TYPE,
         json_dumps_params={"ensure_ascii": False},
     )
-
-
-def api_not_found(request, exception=None):
-    return problem_json_response(404, detail=_("No such API resource."), code="not_found")
