@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from config.errors import DomainError
-from config.pagination import keyset_page
+from config.pagination import keyset_page, keyset_page_for
 from customers import forms, imports, permissions, selectors, services
 from customers.api.filters import CustomerFilter
 from customers.models import (
@@ -55,13 +55,6 @@ def _form_error(form, error: DomainError, identities: list[dict] | None = None) 
     form.add_error(field if field in form.fields else None, error.message)
 
 
-def _querystring(request, **drop) -> str:
-    params = request.GET.copy()
-    for key in ("after", "before", *drop):
-        params.pop(key, None)
-    return params.urlencode()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Customers
 
@@ -71,21 +64,12 @@ def customer_list(request):
     """Filtered customers, keyset-paginated: the last page costs what the first does (no COUNT(*))."""
     filterset = CustomerFilter(request.GET or None, queryset=selectors.live_customers())
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.live_customers()
-    try:
-        page = keyset_page(
-            queryset, after=request.GET.get("after"), before=request.GET.get("before"), size=request.GET.get("size")
-        )
-    except ValueError:
-        page = keyset_page(queryset)
-    qs = _querystring(request)
-    base = reverse("customers:customer-list")
+    page, paging = keyset_page_for(request, queryset)
     context = {
         "filterset": filterset,
         "customers": page.rows,
-        "next_url": f"{base}?{qs}&after={page.next_after}" if page.next_after else "",
-        "previous_url": f"{base}?{qs}&before={page.previous_before}" if page.previous_before else "",
-        "querystring": qs,
         "allowed": permissions.allowed_actions(request.user),
+        **paging,
     }
     return render(request, "customers/customer_list.html", context)
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from config import roles
 from config.errors import DomainError
+from config.pagination import querystring_without_paging
 from feedback import forms, permissions, selectors, services, statuses
 from feedback.api.filters import ComplaintFilter, FollowUpFilter, InsightFilter, NpsResponseFilter
 from feedback.models import Complaint, ComplaintStatus, FollowUpTask, Insight, NpsResponse
@@ -48,12 +49,6 @@ def _page(request, qs):
     return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _querystring(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
 # ---------------------------------------------------------------- complaints
 
 
@@ -68,7 +63,7 @@ def complaint_list(request):
         {
             "page": _page(request, qs),
             "filter": filterset,
-            "querystring": _querystring(request),
+            "querystring": querystring_without_paging(request),
             "now": timezone.now(),
             "can_create": permissions.can(request.user, "complaint.create"),
         },
@@ -269,7 +264,7 @@ def nps_list(request):
         {
             "page": _page(request, qs),
             "filter": filterset,
-            "querystring": _querystring(request),
+            "querystring": querystring_without_paging(request),
             "form": form if can_enter else None,
             "customer": form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None,
             "counts": counts,
@@ -359,7 +354,12 @@ def follow_up_list(request):
     return render(
         request,
         "feedback/follow_up_list.html",
-        {"page": _page(request, qs), "filter": filterset, "querystring": _querystring(request), "now": timezone.now()},
+        {
+            "page": _page(request, qs),
+            "filter": filterset,
+            "querystring": querystring_without_paging(request),
+            "now": timezone.now(),
+        },
     )
 
 
@@ -408,7 +408,7 @@ def insight_list(request):
         {
             "page": _page(request, qs),
             "filter": filterset,
-            "querystring": _querystring(request),
+            "querystring": querystring_without_paging(request),
             "can_ack": permissions.can(request.user, "insight.acknowledge"),
         },
     )

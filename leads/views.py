@@ -15,7 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from config import roles
 from config.errors import Conflict, DomainError
-from config.pagination import keyset_page
+from config.pagination import keyset_page_for
 from leads import forms, permissions, selectors, services
 from leads.api.filters import LeadFilter
 from leads.models import Lead
@@ -34,35 +34,21 @@ def _get_lead(pk: int) -> Lead:
         raise Http404(_("No such lead.")) from None
 
 
-def _querystring(request, drop=("page", "after", "before")) -> str:
-    query = request.GET.copy()
-    for key in drop:
-        query.pop(key, None)
-    return query.urlencode()
-
-
 @login_required
 @require_GET
 def lead_list(request):
     """Filtered leads, keyset-paginated newest first: no COUNT(*) or OFFSET over the whole result."""
     _staff(request)
     filterset = LeadFilter(request.GET or None, queryset=selectors.lead_rows(), request=request)
-    try:
-        page = keyset_page(filterset.qs, after=request.GET.get("after"), before=request.GET.get("before"))
-    except ValueError:
-        page = keyset_page(filterset.qs)
-    querystring = _querystring(request)
-    base = reverse("leads:lead-list")
+    page, paging = keyset_page_for(request, filterset.qs)
     return render(
         request,
         "leads/lead_list.html",
         {
             "leads": page.rows,
             "filter": filterset,
-            "querystring": querystring,
-            "next_url": f"{base}?{querystring}&after={page.next_after}" if page.next_after else "",
-            "previous_url": f"{base}?{querystring}&before={page.previous_before}" if page.previous_before else "",
             "may_create": permissions.can(request.user, permissions.CREATE),
+            **paging,
         },
     )
 
