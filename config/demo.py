@@ -420,10 +420,19 @@ def ensure_channel_spend(channels: dict[str, int], now: datetime, months: int, f
 
 
 def ensure_okrs(staff: Staff, now: datetime) -> int:
-    """This quarter's objectives, one per department owned by its manager; skipped per department if present."""
+    """Last and this quarter's objectives, one per department owned by its manager; skipped if present.
+
+    Last quarter's give the board history, and check-ins even on the first day of a quarter.
+    """
+    this_quarter_starts = quarter_of(timezone.localtime(now).date())[1]
+    last_quarter = quarter_of(this_quarter_starts - timedelta(days=1))
+    return sum(_ensure_quarter_okrs(staff, now, quarter) for quarter in (last_quarter, quarter_of(this_quarter_starts)))
+
+
+def _ensure_quarter_okrs(staff: Staff, now: datetime, quarter_span: tuple[str, date, date]) -> int:
     from okr.models import CheckIn, KeyResult, Objective
 
-    quarter, q_start, _q_end = quarter_of(timezone.localtime(now).date())
+    quarter, q_start, q_end = quarter_span
     plans = {
         MARKETING: (
             "Hand sales leads they want to work",
@@ -450,9 +459,10 @@ def ensure_okrs(staff: Staff, now: datetime) -> int:
         ),
     }
     have = set(Objective.objects.filter(quarter=quarter).values_list("department", flat=True))
-    rng = random.Random(f"{DEFAULT_SEED}-okr")
+    rng = random.Random(f"{DEFAULT_SEED}-okr-{quarter}")
     created = 0
     start_at = timezone.make_aware(datetime.combine(q_start, datetime.min.time()))
+    check_ins_until = min(now, timezone.make_aware(datetime.combine(q_end, datetime.min.time())))
     for department, (title, krs) in plans.items():
         if department in have:
             continue
@@ -472,7 +482,7 @@ def ensure_okrs(staff: Staff, now: datetime) -> int:
             check_ins = []
             at = start_at + timedelta(days=7)
             confidence = rng.randint(5, 7)
-            while at < now:
+            while at < check_ins_until:
                 confidence = max(1, min(10, confidence + rng.choice([-1, 0, 0, 1])))
                 value = Decimal(manual) * Decimal(rng.randint(60, 100)) / 100 if manual else None
                 check_ins.append(
@@ -874,7 +884,7 @@ class Generator:
     # ---- leads
 
     def _campaign(self, rng: random.Random, channel_id: int, at: datetime) -> int | None:
-        day = at.date()
+        day = timezone.localdate(at)
         options = [pk for pk, s, e in self.campaigns.get(channel_id, []) if s <= day <= e]
         if options and rng.random() < 0.8:
             return rng.choice(options)

@@ -1,9 +1,30 @@
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
+from tests import clock
 from tests.factories import make_user
 
 ROLES = ["marketing", "sales", "service", "marketing_manager", "sales_manager", "service_manager", "admin"]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--now",
+        default=os.environ.get(clock.VARIABLE),
+        help=f"run under this clock (ISO 8601 with offset); default ${clock.VARIABLE}",
+    )
+
+
+def pytest_configure(config):
+    clock.start(config.getoption("--now"))
+
+
+def pytest_report_header(config):
+    if clock.is_travelling():
+        return f"clock: {config.getoption('--now')} (ticking)"
+    return None
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from config import notifications
 from config.celery import app
 from config.models import Heartbeat, Notification
 from config.tasks import heartbeat
+from tests import clock
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,15 +69,16 @@ def test_a_real_worker_runs_a_queued_task(tmp_path):
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if not broker.startswith(("redis://", "amqp://")):
         pytest.skip("needs CELERY_BROKER_URL pointing at Redis or RabbitMQ")
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url_for_worker(),
-        "CELERY_BROKER_URL": broker,
-        "RELAY_VAR_DIR": str(tmp_path),
-    }
+    env = clock.environment(
+        {
+            **os.environ,
+            "DATABASE_URL": _database_url_for_worker(),
+            "CELERY_BROKER_URL": broker,
+            "RELAY_VAR_DIR": str(tmp_path),
+        }
+    )
     worker = subprocess.Popen(
-        [
-            sys.executable,
+        clock.command(
             "-m",
             "celery",
             "-A",
@@ -88,7 +89,7 @@ def test_a_real_worker_runs_a_queued_task(tmp_path):
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
-        ],
+        ),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

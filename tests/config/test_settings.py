@@ -1,12 +1,12 @@
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import database_config, env_bool, env_int, env_list
+from tests import clock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,15 +73,20 @@ def _manage(*args, **env):
     clean = _clean_env()
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+        clock.command("manage.py", *args),
+        cwd=ROOT,
+        env=clock.environment(clean),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_dev_secret_key_is_refused_when_serving_with_debug_off():
     result = subprocess.run(
-        [sys.executable, "-c", "import config.wsgi"],
+        clock.command("-c", "import config.wsgi"),
         cwd=ROOT,
-        env={**_clean_env(), "DEBUG": "0"},
+        env=clock.environment({**_clean_env(), "DEBUG": "0"}),
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
@@ -22,7 +22,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Campaign {n}")
     channel = factory.SubFactory(ChannelFactory)
-    starts_on = factory.LazyFunction(lambda: date.today() - timedelta(days=30))
+    starts_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=30))
 
 
 class ChannelSpendFactory(factory.django.DjangoModelFactory):
@@ -30,7 +30,7 @@ class ChannelSpendFactory(factory.django.DjangoModelFactory):
         model = ChannelSpend
 
     channel = factory.SubFactory(ChannelFactory)
-    month = factory.LazyFunction(lambda: date.today().replace(day=1))
+    month = factory.LazyFunction(lambda: timezone.localdate().replace(day=1))
     amount = Decimal("1000.00")
 
 

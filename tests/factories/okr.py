@@ -1,4 +1,3 @@
-from datetime import date
 from decimal import Decimal
 
 import factory
@@ -42,5 +41,5 @@ class MetricSnapshotFactory(factory.django.DjangoModelFactory):
         model = MetricSnapshot
 
     key_result = factory.SubFactory(KeyResultFactory)
-    date = factory.LazyFunction(date.today)
+    date = factory.LazyFunction(timezone.localdate)
     value = Decimal("50")

@@ -126,9 +126,9 @@ def test_filters_are_the_same_on_the_page_and_the_api(client_as, api_as):
         "high_intent=true": [b],
         "sla_breached=true": [a],
         "q=jielun": [b],
-        f"created_after={timezone.localdate():%Y-%m-%d}": [a, b, c]
-        if a.created_at.date() == timezone.localdate()
-        else [b, c],
+        # `a` was created 30 hours ago: always before today's local midnight.
+        f"created_after={timezone.localdate():%Y-%m-%d}": [b, c],
+        f"created_after={timezone.localdate(a.created_at):%Y-%m-%d}": [a, b, c],
     }
     api = api_as("marketing")
     client = client_as("marketing")
