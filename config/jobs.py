@@ -6,8 +6,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from config import outbox
 from config.models import JobStatus, TrackedJob
 
 MAX_ATTEMPTS = 5
@@ -19,18 +19,24 @@ def tracked_job_models() -> list[type[TrackedJob]]:
 
 def claim(model: type[TrackedJob], pk: int) -> TrackedJob | None:
     """Mark a queued or stalled job running for this worker; None if another has it or it is done."""
-    stall = timezone.now() - timedelta(minutes=settings.RELAY_JOB_STALL_MINUTES)
+    now = timezone.now()
     with transaction.atomic():
         job = model.objects.select_for_update().filter(pk=pk).first()
         if job is None or job.status in (JobStatus.DONE, JobStatus.FAILED):
             return None
-        if job.status == JobStatus.RUNNING and job.heartbeat_at and job.heartbeat_at > stall:
+        if job.status == JobStatus.RUNNING and outbox.holder_is_alive(job.claimed_by, job.heartbeat_at, now):
             return None
         job.status = JobStatus.RUNNING
         job.attempts += 1
-        job.heartbeat_at = timezone.now()
-        job.save(update_fields=["status", "attempts", "heartbeat_at"])
+        job.heartbeat_at = now
+        job.claimed_by = outbox.worker_id()
+        job.save(update_fields=["status", "attempts", "heartbeat_at", "claimed_by"])
     return job
+
+
+def release(job: TrackedJob) -> None:
+    """Give a claimed job back (its run raised), so the retry of its message can claim it at once."""
+    type(job).objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(status=JobStatus.QUEUED, claimed_by="")
 
 
 def beat(job: TrackedJob, **fields) -> None:
@@ -50,8 +56,10 @@ def sweep_stalled(now=None) -> int:
     stall = now - timedelta(minutes=settings.RELAY_JOB_STALL_MINUTES)
     revived = 0
     for model in tracked_job_models():
-        # A running job whose worker went quiet, or a queued one whose message never arrived.
-        stalled = model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stall) | model.objects.filter(
+        # A running job whose worker died or went quiet, or a queued one whose message never arrived.
+        running = model.objects.filter(status=JobStatus.RUNNING).only("pk", "claimed_by", "heartbeat_at")
+        dead = [job.pk for job in running if not outbox.holder_is_alive(job.claimed_by, job.heartbeat_at, now)]
+        stalled = model.objects.filter(pk__in=dead) | model.objects.filter(
             status=JobStatus.QUEUED, heartbeat_at__isnull=True, created_at__lt=stall
         )
         for job in stalled.only("pk", "attempts"):
@@ -60,6 +68,6 @@ def sweep_stalled(now=None) -> int:
                     status=JobStatus.FAILED, finished_at=now, error="gave up after repeated stalls"
                 )
                 continue
-            import_string(model.resume_task).delay(job.pk)
+            outbox.enqueue(model.resume_task, job.pk, coalesce_key=f"resume:{model._meta.label}:{job.pk}")
             revived += 1
     return revived

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,13 +19,21 @@ class Notification(models.Model):
     dedupe_key = models.CharField(_("dedupe key"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    wants_email = models.BooleanField(_("email it"), default=False)
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"], name="config_notif_inbox_idx")]
+        indexes = [
+            models.Index(fields=["recipient", "read_at", "-created_at"], name="config_notif_inbox_idx"),
+            models.Index(
+                fields=["recipient"],
+                condition=models.Q(wants_email=True, emailed_at__isnull=True),
+                name="config_notif_to_email_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "dedupe_key"],
@@ -56,6 +65,7 @@ class TrackedJob(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    claimed_by = models.CharField(_("worker"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
@@ -163,3 +173,49 @@ class WebhookAttempt(models.Model):
 
     def __str__(self):
         return f"{self.delivery_id} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class OutboxMessage(models.Model):
+    """Work a write implies, stored in the writer's transaction and handed to Celery after commit.
+
+    The broker may be missing, down or slow: the row stays queued and `config.outbox.sweep`
+    dispatches it later. A message with a `coalesce_key` is pending at most once, so a burst of
+    writes queues one run.
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    queue = models.CharField(_("queue"), max_length=50)
+    coalesce_key = models.CharField(_("coalesce key"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    run_after = models.DateTimeField(_("run after"), default=timezone.now)
+    dispatched_at = models.DateTimeField(_("handed to the broker at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    started_by = models.CharField(_("started by"), max_length=200, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("background message")
+        verbose_name_plural = _("background messages")
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(
+                fields=["queue", "run_after"],
+                condition=models.Q(status="queued"),
+                name="config_outbox_pending_idx",
+            ),
+            models.Index(fields=["status", "started_at"], name="config_outbox_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["coalesce_key"],
+                condition=models.Q(status="queued") & ~models.Q(coalesce_key=""),
+                name="config_outboxmessage_pending_once",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.task}{tuple(self.args)}"

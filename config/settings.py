@@ -1,12 +1,13 @@
 """Relay settings. Deploy values come from the environment (see README)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
-from config.env import database_config, env_bool, env_int, env_list, env_str
+from config.env import database_config, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("RELAY_VAR_DIR", str(BASE_DIR / "var")))
@@ -79,6 +80,9 @@ TEMPLATES = [
 DATABASES = {
     "default": database_config(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'relay.sqlite3'}")),
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory, so the worker processes tests start share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -181,17 +185,26 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery: the embedded default is kombu's filesystem transport, so `make run` needs no server.
+# Celery: the embedded default is a filesystem transport (config/broker.py), so `make run` needs no server.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Queues in the order a worker takes them (`-Q interactive,maintenance`): a user's import never waits behind
+# a backlog of segment refreshes.
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 if CELERY_BROKER_URL == "filesystem://":
-    _queue_dir = VAR_DIR / "broker"
+    _broker_dir = Path(env_str("RELAY_BROKER_DIR", str(VAR_DIR)))
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
-        "processed_folder": str(VAR_DIR / "broker-processed"),
-        "control_folder": str(VAR_DIR / "broker-control"),
+        "data_folder_in": str(_broker_dir / "broker"),
+        "data_folder_out": str(_broker_dir / "broker"),
+        "processed_folder": str(_broker_dir / "broker-processed"),
+        "control_folder": str(_broker_dir / "broker-control"),
         "store_processed": False,
     }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}  # Redis: BRPOP in -Q order
+# A write never waits on the broker (config/outbox.py); these bound how long a publish may try.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -199,14 +212,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Ctrl-C / SIGTERM: finish quick tasks, then stop within seconds; what was running goes back to the queue
+# (acks_late + reject_on_worker_lost) and the outbox sweep reruns it.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", 4.0)
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+RELAY_HEARTBEAT_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {
-    "relay-heartbeat": {"task": "config.tasks.heartbeat", "schedule": timedelta(minutes=1)},
+    "relay-heartbeat": {"task": "config.tasks.heartbeat", "schedule": timedelta(seconds=RELAY_HEARTBEAT_SECONDS)},
     "relay-notification-digest": {
         "task": "config.tasks.send_notification_digests",
         "schedule": crontab(minute=0, hour=8),
     },
+    "relay-outbox-sweep": {"task": "config.tasks.sweep_outbox", "schedule": timedelta(seconds=15)},
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
     "relay-webhook-retries": {"task": "config.tasks.retry_due_webhooks", "schedule": timedelta(seconds=30)},
     # customers schedule
@@ -235,6 +254,8 @@ RELAY_DETRACTOR_FOLLOW_UP_HOURS = env_int("RELAY_DETRACTOR_FOLLOW_UP_HOURS", 48)
 RELAY_MERGE_UNDO_DAYS = env_int("RELAY_MERGE_UNDO_DAYS", 30)
 # customers settings
 RELAY_SEGMENTS_DEBOUNCE_SECONDS = env_int("RELAY_SEGMENTS_DEBOUNCE_SECONDS", 30)
+RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS = env_int("RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS", 60)  # batches per person
+RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS = env_int("RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS", 60)
 # leads settings
 RELAY_BOARD_PAGE_SIZE = env_int("RELAY_BOARD_PAGE_SIZE", 20)
 # feedback settings

@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_ready
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import OperationalError, transaction
@@ -7,11 +8,29 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from config import jobs
+from config import jobs, notifications, outbox, webhooks
 from config.models import Heartbeat, Notification
+from config.queues import INTERACTIVE, MAINTENANCE
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_outbox_message(message_id: int) -> bool:
+    """Every background message a write stored; claimed under lock, so a second delivery does nothing."""
+    return outbox.run(message_id)
+
+
+@shared_task(queue=INTERACTIVE)
+def sweep_outbox() -> dict[str, int]:
+    """Beat, and each worker as it starts: hand over what the broker missed, rerun what a dead worker held."""
+    return outbox.sweep()
+
+
+@worker_ready.connect
+def _catch_up_on_start(**_kwargs) -> None:
+    sweep_outbox.apply_async(retry=False)
+
+
+@shared_task(queue=INTERACTIVE, autoretry_for=(OperationalError,), retry_backoff=True)
 def heartbeat(name: str = "worker") -> None:
     """Proves the beat → broker → worker → database path; visible in the admin and /healthz."""
     now = timezone.now()
@@ -20,33 +39,13 @@ def heartbeat(name: str = "worker") -> None:
         Heartbeat.objects.get_or_create(name=name, defaults={"beats": 1, "last_beat_at": now})
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True)
-def email_notifications(notification_ids: list[int]) -> None:
-    """Email each notification once: `emailed_at` is claimed under lock before sending."""
-    for pk in notification_ids:
-        with transaction.atomic():
-            notification = (
-                Notification.objects.select_for_update()
-                .select_related("recipient")
-                .filter(pk=pk, emailed_at__isnull=True)
-                .first()
-            )
-            if notification is None:
-                continue
-            notification.emailed_at = timezone.now()
-            notification.save(update_fields=["emailed_at"])
-        recipient = notification.recipient
-        if recipient.email:
-            send_mail(
-                subject=notification.message[:100],
-                message=notification.message,
-                from_email=None,
-                recipient_list=[recipient.email],
-                fail_silently=True,
-            )
+@shared_task(queue=INTERACTIVE)
+def email_pending_notifications() -> int:
+    """One email per recipient for every notification waiting to be emailed (queued once per burst)."""
+    return notifications.email_pending()
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+@shared_task(queue=MAINTENANCE, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
 def send_notification_digests() -> int:
     """Morning email to each person with unread notifications."""
     User = get_user_model()
@@ -64,23 +63,19 @@ def send_notification_digests() -> int:
     return sent
 
 
-@shared_task
+@shared_task(queue=MAINTENANCE)
 def sweep_stalled_jobs() -> int:
     return jobs.sweep_stalled()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True)
+@shared_task(queue=INTERACTIVE)
 def deliver_webhook(delivery_id: int) -> str | None:
-    from config import webhooks
-
     return webhooks.deliver(delivery_id)
 
 
-@shared_task
+@shared_task(queue=MAINTENANCE)
 def retry_due_webhooks() -> int:
-    from config import webhooks
-
     ids = webhooks.due_delivery_ids()
-    for pk in ids:
-        deliver_webhook.delay(pk)
+    with transaction.atomic():
+        outbox.enqueue_many(deliver_webhook, [[pk] for pk in ids])
     return len(ids)

@@ -1,13 +1,14 @@
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from config import notifications, roles
-from config.models import Heartbeat
+from config import notifications, outbox, roles
 
 
 @login_required
@@ -36,12 +37,19 @@ def notifications_mark_read(request):
 
 
 def healthz(request):
+    """For load balancers and monitors: 503 when the database, the worker or the interactive queue lags."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    beat = Heartbeat.objects.filter(name="worker").first()
-    return JsonResponse(
-        {"ok": True, "last_beat_at": beat.last_beat_at.isoformat() if beat and beat.last_beat_at else None}
-    )
+    health = outbox.health()
+    return JsonResponse(health, status=200 if health["ok"] else 503)
+
+
+@login_required
+def status(request):
+    if not request.user.is_staff:
+        raise PermissionDenied(_("Only staff can see the system status."))
+    health = outbox.health()
+    return render(request, "status.html", {"health": health}, status=200 if health["ok"] else 503)
 
 
 def permission_denied(request, exception=None):

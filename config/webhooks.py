@@ -9,13 +9,11 @@ import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from functools import partial
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.utils import timezone
 
-from config import jobs
+from config import jobs, outbox
 from config.models import JobStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 # Delay before each retry: 5 s … 10 h, about 27 hours in all (the spec's suggested schedule).
@@ -61,10 +59,7 @@ def publish(*, event_type: str, data: dict, event_id: str = "") -> int:
             "pk", flat=True
         )
     )
-    from config import tasks
-
-    for pk in ids:
-        transaction.on_commit(partial(tasks.deliver_webhook.delay, pk))
+    outbox.enqueue_many("config.tasks.deliver_webhook", [[pk] for pk in ids])
     return len(ids)
 
 

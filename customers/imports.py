@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config import jobs
+from config import jobs, outbox
 from config.errors import DomainError
 from config.models import JobStatus
 from customers import permissions
@@ -49,7 +49,7 @@ from customers.models import (
     LifecycleStage,
     Order,
 )
-from customers.services import MATCH_ORDER, clean_language
+from customers.services import MATCH_ORDER, clean_language, queue_full_segment_recompute
 
 BATCH_SIZE = 10000
 IMPORT_SOURCE = "import"  # source_system of `external_id` identities from customer files
@@ -241,10 +241,7 @@ def confirm_import(*, job: ImportJob, by) -> ImportJob:
 
 
 def _queue(job: ImportJob) -> None:
-    from customers import tasks
-
-    pk = job.pk
-    transaction.on_commit(lambda: tasks.run_import.delay(pk))
+    outbox.enqueue("customers.tasks.run_import", job.pk)
 
 
 def write_error_report(job: ImportJob, out) -> None:
@@ -860,10 +857,11 @@ def run_job(job_id: int) -> None:
     except (UnicodeDecodeError, csv.Error) as error:
         jobs.finish(job, error=_("The file could not be read: %(error)s") % {"error": error})
         return
+    except BaseException:
+        jobs.release(job)  # the message is retried with backoff and resumes after the committed batches
+        raise
     if not job.is_dry_run:
-        from customers import tasks
-
-        transaction.on_commit(lambda: tasks.recompute_segments.delay(None))
+        queue_full_segment_recompute()
 
 
 def _process(job: ImportJob) -> None:

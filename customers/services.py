@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import outbox
 from config.errors import DomainError
 from customers import permissions
 from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
@@ -378,7 +379,7 @@ def upsert_order(
             if not external_id:
                 raise
             return Order.objects.get(channel=channel, external_id=external_id), False
-        transaction.on_commit(lambda: _queue_recompute([customer.pk]))
+        queue_segment_refresh([customer.pk])
         return order, True
 
 
@@ -419,37 +420,31 @@ def update_order(*, order: Order, by, **changes) -> Order:
         raise DomainError(_("Another order of this channel has this external id."), field="external_id", code="unique")
     order.save()
     ids = sorted({old_customer, order.customer_id})
-    transaction.on_commit(lambda: _queue_recompute(ids))
+    queue_segment_refresh(ids)
     return order
 
 
-def _queue_recompute(customer_ids: list[int] | None) -> None:
-    from customers import tasks
-
-    if customer_ids is None:
-        tasks.recompute_segments.delay(None)
-    else:
-        queue_segment_refresh(customer_ids)
-
-
 def queue_segment_refresh(customer_ids) -> None:
-    """Debounce: mark the customers pending and schedule one recompute for everything pending.
+    """Mark customers for a lifecycle/RFM refresh, in the caller's transaction.
 
-    Called after commit. Whoever commits the oldest pending row schedules the refresh (a duplicate schedule
-    is harmless: the second run finds nothing pending); the refresh reschedules itself when rows arrived
-    while it ran, and the scheduled full recompute is the backstop.
+    A burst of writes queues one refresh: the pending marks accumulate in one table and one coalesced
+    background message drains them after `RELAY_SEGMENTS_DEBOUNCE_SECONDS`.
     """
-    from customers import tasks
-
     ids = sorted({int(i) for i in customer_ids if i})
     if not ids:
         return
     PendingSegmentRefresh.objects.bulk_create(
         [PendingSegmentRefresh(customer_id=i) for i in ids], ignore_conflicts=True
     )
-    oldest = PendingSegmentRefresh.objects.order_by("pk").values_list("customer_id", flat=True).first()
-    if oldest in ids:
-        tasks.refresh_pending_segments.apply_async(countdown=settings.RELAY_SEGMENTS_DEBOUNCE_SECONDS)
+    outbox.enqueue(
+        "customers.tasks.refresh_pending_segments",
+        coalesce_key="customers:refresh-segments",
+        delay=timedelta(seconds=settings.RELAY_SEGMENTS_DEBOUNCE_SECONDS),
+    )
+
+
+def queue_full_segment_recompute() -> None:
+    outbox.enqueue("customers.tasks.recompute_segments", coalesce_key="customers:recompute-segments")
 
 
 def refresh_pending_segments(*, now=None) -> int:
@@ -547,7 +542,7 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) ->
         merged_at=now,
     )
     ids = [survivor.pk, duplicate.pk]
-    transaction.on_commit(lambda: _queue_recompute(ids))
+    queue_segment_refresh(ids)
     return record
 
 
@@ -596,7 +591,7 @@ def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
     record.undone_by = by if getattr(by, "pk", None) else None
     record.save(update_fields=["undone_at", "undone_by"])
     ids = [survivor.pk, duplicate.pk]
-    transaction.on_commit(lambda: _queue_recompute(ids))
+    queue_segment_refresh(ids)
     return record
 
 

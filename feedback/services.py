@@ -3,7 +3,6 @@
 import re
 import secrets
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from config import roles
+from config import outbox, roles
 from config.errors import DomainError
 from config.notifications import notify
 from customers.models import CustomerIdentity
@@ -430,8 +429,6 @@ def create_invitations(*, by, customers, language: str = "", now=None) -> list[N
     Customers without an email address are skipped (the caller reports how many). Raises PermissionDenied,
     DomainError(field=language).
     """
-    from feedback import tasks
-
     now = now or timezone.now()
     permissions.require(by, "invitation.create")
     if language and language not in dict(settings.LANGUAGES):
@@ -461,7 +458,7 @@ def create_invitations(*, by, customers, language: str = "", now=None) -> list[N
     invitations = list(NpsInvitation.objects.filter(token__in=tokens).order_by("pk"))
     invitation_ids = [i.pk for i in invitations]
     if invitation_ids:
-        transaction.on_commit(partial(tasks.send_nps_invitations.delay, invitation_ids))
+        outbox.enqueue("feedback.tasks.send_nps_invitations", invitation_ids)
     return invitations
 
 

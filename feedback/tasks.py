@@ -1,25 +1,24 @@
 """Celery tasks of the service loop: each makes one service call and may run twice harmlessly."""
 
 from celery import shared_task
-from django.db import OperationalError
 
+from config.outbox import RETRYING
+from config.queues import INTERACTIVE, MAINTENANCE
 from feedback import services
 
-_RETRY = {"acks_late": True, "reject_on_worker_lost": True, "autoretry_for": (OperationalError,), "retry_backoff": True}
 
-
-@shared_task(**_RETRY)
+@shared_task(queue=INTERACTIVE, **RETRYING)
 def send_nps_invitations(invitation_ids: list[int]) -> int:
     """Email each invitation once (sent_at is checked under lock)."""
     return sum(services.send_nps_invitation(invitation_id=pk) for pk in invitation_ids)
 
 
-@shared_task(**_RETRY)
+@shared_task(queue=INTERACTIVE, **RETRYING)
 def open_detractor_follow_up(response_id: int) -> None:
     services.open_detractor_follow_up(response_id=response_id)
 
 
-@shared_task(**_RETRY)
+@shared_task(queue=MAINTENANCE, **RETRYING)
 def check_service_slas() -> dict[str, int]:
     """Beat: complaint SLA breaches and overdue follow-ups, each alerted once."""
     return services.check_service_slas()

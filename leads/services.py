@@ -9,7 +9,6 @@ another stage the write is refused with LeadChanged (409), so two racing moves n
 
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from config import roles, webhooks
 from config.notifications import notify
+from customers import services as customer_services
 from leads import permissions
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
@@ -51,23 +51,6 @@ def marketing_managers() -> list:
         .distinct()
         .order_by("pk")
     )
-
-
-def _recompute_customer_segments(customer_id: int) -> None:
-    """Lifecycle stage depends on leads; customers owns the computation. Queued (its RFM quintiles scan every
-    customer, too slow for a request); run directly if customers has no task for it."""
-    try:
-        from customers.tasks import recompute_segments
-    except ImportError:
-        recompute_segments = None
-    if recompute_segments is not None:
-        recompute_segments.delay([customer_id])
-        return
-    try:
-        from customers.services import recompute_customer_segments
-    except ImportError:
-        return
-    recompute_customer_segments(customer_ids=[customer_id])
 
 
 def _lock(lead: Lead, *, expected_stage: str | None = None) -> Lead:
@@ -107,7 +90,7 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageC
         lead.closed_at = now
     if by is not None:
         lead.last_activity_at = now
-    transaction.on_commit(partial(_recompute_customer_segments, lead.customer_id))
+    customer_services.queue_segment_refresh([lead.customer_id])
     # Integrations hear every move; the delivery rows commit (or roll back) with the transition itself.
     webhooks.publish(
         event_type="lead.stage_changed",
@@ -189,9 +172,7 @@ def create_lead(
         raise LeadRuleError(_("Give either a contact or an existing customer."), field="contact")
     matched = True
     if contact is not None:
-        from customers.services import resolve_customer
-
-        customer, matched = resolve_customer(
+        customer, matched = customer_services.resolve_customer(
             contact=contact, by=by, source_channel=source_channel, field_prefix="contact."
         )
     elif getattr(customer, "merged_into_id", None):
@@ -208,7 +189,7 @@ def create_lead(
     lead.tags.set(_tags_from_names(tags))
     # The lead's first history row: it entered "new" now (time in stage "new" starts here).
     LeadStageChange.objects.create(lead=lead, from_stage="", to_stage=Stage.NEW, at=now, by=by)
-    transaction.on_commit(partial(_recompute_customer_segments, customer.pk))
+    customer_services.queue_segment_refresh([customer.pk])
     return lead, matched
 
 
@@ -458,11 +439,12 @@ def close_lead(
     ensure_allowed(lead.stage, outcome)
     if outcome == Stage.WON:
         value = _parse_amount(amount)
-        from customers.services import create_order
         from feedback.services import open_onboarding_task
 
         _transition(lead, to=Stage.WON, by=by, now=now)
-        order = create_order(customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by)
+        order = customer_services.create_order(
+            customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by
+        )
         lead.won_amount, lead.won_order = value, order
         lead.save(update_fields=[*_STAMP_FIELDS, "won_amount", "won_order"])
         open_onboarding_task(lead=lead, by=by)

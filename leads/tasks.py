@@ -1,16 +1,17 @@
 """Celery beat jobs of leads: one service call each; safe to run twice or concurrently."""
 
 from celery import shared_task
-from django.db import OperationalError
 
+from config.outbox import RETRYING
+from config.queues import MAINTENANCE
 from leads import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True)
+@shared_task(queue=MAINTENANCE, **RETRYING)
 def check_lead_slas() -> int:
     return services.check_lead_slas()
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError,), retry_backoff=True)
+@shared_task(queue=MAINTENANCE, **RETRYING)
 def recycle_stale_leads() -> int:
     return services.recycle_stale_leads()

@@ -1,21 +1,14 @@
-import os
-import subprocess
-import time
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connection
+from django.db import transaction
 
-from config import notifications
+from config import notifications, outbox
 from config.celery import app
-from config.models import Heartbeat, Notification
+from config.models import Heartbeat, Notification, OutboxMessage
 from config.tasks import heartbeat
-from tests import clock
+from tests import worker
 from tests.factories import make_user
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_scheduled_task_is_registered():
@@ -56,57 +49,14 @@ def test_email_is_not_sent_when_the_transaction_rolls_back(django_capture_on_com
     assert len(callbacks) == 1 and mail.outbox == []
 
 
-def _database_url_for_worker() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.mark.postgres
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_a_queued_task(tmp_path):
     """beat's job end to end: a message through the real broker, run by a real worker process."""
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    if not broker.startswith(("redis://", "amqp://")):
-        pytest.skip("needs CELERY_BROKER_URL pointing at Redis or RabbitMQ")
-    env = clock.environment(
-        {
-            **os.environ,
-            "DATABASE_URL": _database_url_for_worker(),
-            "CELERY_BROKER_URL": broker,
-            "RELAY_VAR_DIR": str(tmp_path),
-        }
-    )
-    worker = subprocess.Popen(
-        clock.command(
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        app.conf.task_always_eager = False
-        heartbeat.delay("ci-worker")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if Heartbeat.objects.filter(name="ci-worker", beats__gte=1).exists():
-                break
-            time.sleep(0.5)
-        else:
-            worker.terminate()
-            pytest.fail("the worker did not run the task: " + worker.communicate(timeout=10)[0].decode()[-2000:])
-    finally:
-        app.conf.task_always_eager = True
-        worker.terminate()
-        worker.wait(timeout=20)
+    with worker.publishing_to(tmp_path), worker.running(tmp_path) as process:
+        with transaction.atomic():
+            outbox.enqueue(heartbeat, "ci-worker")
+        worker.wait_for(
+            lambda: Heartbeat.objects.filter(name="ci-worker", beats__gte=1).exists(), worker=process, what="a beat"
+        )
+    assert OutboxMessage.objects.get().status == "done"

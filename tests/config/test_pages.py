@@ -81,10 +81,6 @@ def test_notification_list_queries_do_not_grow(client_as, django_assert_max_num_
     assert response.status_code == 200
 
 
-def test_healthz_answers(client):
-    assert client.get("/healthz").json()["ok"] is True
-
-
 @pytest.mark.parametrize("target", ["https://evil.example/phish", "//evil.example/", "http:evil.example"])
 def test_mark_read_never_redirects_to_another_site(client_as, target):
     client = client_as("sales")

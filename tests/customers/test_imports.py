@@ -157,7 +157,7 @@ def test_bad_header_is_refused_naming_the_file(api_as):
 
 
 @pytest.mark.django_db
-def test_stalled_import_is_revived_by_the_sweep(api_as):
+def test_stalled_import_is_revived_by_the_sweep(api_as, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -167,6 +167,7 @@ def test_stalled_import_is_revived_by_the_sweep(api_as):
     api = api_as("marketing")
     job_id = _upload(api, "customers", CUSTOMERS_CSV).json()["id"]  # on_commit not run: the message is lost
     ImportJob.objects.filter(pk=job_id).update(created_at=timezone.now() - timedelta(hours=2))
-    assert jobs.sweep_stalled() >= 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.sweep_stalled() >= 1
     job = ImportJob.objects.get(pk=job_id)
     assert (job.status, job.attempts, job.created_count) == ("done", 1, 3)
