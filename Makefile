@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-CELERY := $(VENV)/bin/celery
 STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=1
 TEST_ENV := SECRET_KEY=relay-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz SECURE_SSL_REDIRECT=0
@@ -22,10 +21,7 @@ run: setup
 	$(DEV_ENV) $(PY) manage.py migrate --no-input
 	$(DEV_ENV) $(PY) manage.py seed_demo
 	@echo "Serving http://127.0.0.1:8000 with a Celery worker and beat; Ctrl-C stops all three."
-	@$(DEV_ENV) bash -c 'trap "kill 0" EXIT; \
-		$(CELERY) -A config worker --loglevel=INFO --concurrency=2 --pool=prefork & \
-		$(CELERY) -A config beat --loglevel=INFO & \
-		$(PY) manage.py runserver 127.0.0.1:8000'
+	@$(DEV_ENV) $(PY) manage.py serve_demo 127.0.0.1:8000
 
 test: setup
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

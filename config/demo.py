@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -35,6 +36,9 @@ DEMO_PASSWORD = "relay-demo"
 DEFAULT_SEED = 20261
 H = timedelta(hours=1)
 D = timedelta(days=1)
+# Work still undone at "now" (undecided handoffs, stuck complaints, open follow-ups) is recent: older work was
+# done, late or not, as a team using Relay would have done it. So a fresh demo raises a few alerts, not hundreds.
+BACKLOG_WINDOW = 72 * H
 
 # username, first name, last name, department, is manager
 # Chinese names are written whole in first_name (family name first, no space): Django's get_full_name()
@@ -535,12 +539,10 @@ def reset_sequences(models) -> None:
 
 
 PIPELINE_MOVES = {
-    # stage: (median wait in hours, [(next stage or None for "stays here", weight)])
-    Stage.ACCEPTED: (20, [(Stage.CONTACTED, 86), (Stage.LOST, 4), (Stage.HANDED_OFF, 5), (None, 7)]),
-    Stage.CONTACTED: (
-        60,
-        [(Stage.QUALIFIED, 66), (Stage.PROPOSAL, 5), (Stage.LOST, 14), (Stage.HANDED_OFF, 4), (None, 8)],
-    ),
+    # stage: (median wait in hours, [(next stage or None for "stays here", weight)]); a lead that stays idle
+    # is recycled to the pool by the rule (simulate_lead), as the hourly task would.
+    Stage.ACCEPTED: (20, [(Stage.CONTACTED, 86), (Stage.LOST, 4), (None, 12)]),
+    Stage.CONTACTED: (60, [(Stage.QUALIFIED, 66), (Stage.PROPOSAL, 5), (Stage.LOST, 14), (None, 12)]),
     Stage.QUALIFIED: (
         110,
         [
@@ -634,8 +636,8 @@ def simulate_lead(
             if at >= end:
                 break
             r = rng.random()
-            if r < 0.04:
-                break  # nobody decided: an SLA breach on the board
+            if r < 0.04 and end - t < BACKLOG_WINDOW:
+                break  # nobody decided yet: a fresh SLA breach for the board (older ones were decided, late)
             by = decider()
             if r < 0.76 or handoffs > 2:
                 move(Stage.ACCEPTED, at, by)
@@ -650,10 +652,15 @@ def simulate_lead(
         else:
             median, options = PIPELINE_MOVES[stage]
             to = _pick(rng, options)
-            if to is None:
-                break
-            at = t + wait(rng, median)
-            if at >= end:
+            if to is None and stage == Stage.ACCEPTED and end - t >= BACKLOG_WINDOW:
+                to = Stage.CONTACTED  # the contact SLA alerted the owner long ago: contacted, late
+            at = t + wait(rng, median) if to is not None else None
+            # The recycle rule, as the hourly task applies it: idle for RELAY_LEAD_RECYCLE_DAYS → back to the pool.
+            idle_since = max([t, *(a[2] for a in walk.activities)])
+            recycle_at = idle_since + timedelta(days=settings.RELAY_LEAD_RECYCLE_DAYS)
+            if recycle_at < end and (at is None or at > recycle_at):
+                to, at = Stage.HANDED_OFF, recycle_at
+            if to is None or at >= end:
                 break
             owner = f["owner_id"]
             if to == Stage.WON:
@@ -669,7 +676,7 @@ def simulate_lead(
             elif to == Stage.HANDED_OFF:  # recycled to the pool by the system: no activity for too long
                 move(Stage.HANDED_OFF, at, None, "recycled")
                 f["reclaim_blocked_user_id"] = owner
-                f["reclaim_blocked_until"] = at + 72 * H
+                f["reclaim_blocked_until"] = at + settings.RELAY_LEAD_RECLAIM_COOLDOWN_HOURS * H
                 f["owner_id"] = None
                 f["handed_off_at"] = at
             else:
@@ -684,7 +691,8 @@ def simulate_lead(
             break
         t = walk.changes[-1][2] if walk.changes else t
 
-    last = walk.changes[-1][2] if walk.changes else created_at
+    # As leads.services: only people's actions (not the system's recycling) count as activity.
+    last = max([created_at, *(at for _f, _t, at, by, _r in walk.changes if by is not None)])
     if walk.activities:
         last = max(last, max(a[2] for a in walk.activities))
     f["last_activity_at"] = last
@@ -937,7 +945,8 @@ class Generator:
                         }
                     )
                     self._remember_order(rng, customer_id, won_order_id, f["closed_at"])
-                    done = f["closed_at"] + wait(rng, 30) if rng.random() < 0.85 else None
+                    undone = rng.random() >= 0.85 and self.now - f["closed_at"] < BACKLOG_WINDOW
+                    done = None if undone else f["closed_at"] + wait(rng, 30)
                     rows["follow_up"].append(
                         {
                             "id": self.ids.take(M["follow_up"]),
@@ -946,7 +955,7 @@ class Generator:
                             "nps_response_id": None,
                             "lead_id": lead_id,
                             "owner_id": rng.choice(staff.service),
-                            "due_at": f["closed_at"] + 72 * H,
+                            "due_at": f["closed_at"] + settings.RELAY_ONBOARDING_TASK_HOURS * H,
                             "done_at": done if done is not None and done < self.now else None,
                             "outcome": "Onboarding call done." if done is not None and done < self.now else "",
                             "created_at": f["closed_at"],
@@ -1038,7 +1047,6 @@ class Generator:
     def complaint_chunks(self) -> Iterator[dict[str, list[dict]]]:
         rng = self.rng("complaints")
         M = self.M
-        first_h, resolve_h = 24 * H, 72 * H
         for start in range(0, self.sizes.complaints, self.sizes.chunk):
             rows = {"complaint": [], "complaint_change": []}
             for _ in range(start, min(self.sizes.complaints, start + self.sizes.chunk)):
@@ -1052,13 +1060,15 @@ class Generator:
                     order_id = None  # a complaint about a later order would be nonsense
                 pk = self.ids.take(M["complaint"])
                 category = rng.choices(COMPLAINT_CATEGORIES, COMPLAINT_WEIGHTS)[0]
+                severity = rng.choices(SEVERITIES, SEVERITY_WEIGHTS)[0]
+                first_h, resolve_h = settings.RELAY_COMPLAINT_SLA_HOURS[severity]
                 c = {
                     "id": pk,
                     "customer_id": customer_id,
                     "order_id": order_id,
                     "lead_id": None,
                     "category": category,
-                    "severity": rng.choices(SEVERITIES, SEVERITY_WEIGHTS)[0],
+                    "severity": severity,
                     "channel_id": self.channels[rng.choice(["wechat", "store", "website", "douyin"])],
                     "owner_id": rng.choice(self.staff.service) if rng.random() < 0.6 else None,
                     "status": "open",
@@ -1068,16 +1078,16 @@ class Generator:
                     "first_response_at": None,
                     "resolved_at": None,
                     "closed_at": None,
-                    "first_response_due_at": opened + first_h,
-                    "resolution_due_at": opened + resolve_h,
+                    "first_response_due_at": opened + first_h * H,
+                    "resolution_due_at": opened + resolve_h * H,
                     "created_by_id": rng.choice(self.staff.service),
                     "updated_at": opened,
                 }
                 t = opened
                 while True:
                     status = c["status"]
-                    if rng.random() < 0.07:
-                        break  # stuck: the SLA alerts have something to show
+                    if self.now - t < BACKLOG_WINDOW and rng.random() < 0.25:
+                        break  # the open backlog: still waiting on someone
                     if status == "open":
                         to, at = "in_progress", t + wait(rng, 6)
                     elif status == "in_progress":
@@ -1159,7 +1169,8 @@ class Generator:
                     }
                 )
                 if category == "detractor":
-                    done = answered + wait(rng, 20) if rng.random() < 0.8 else None
+                    undone = rng.random() >= 0.8 and self.now - answered < BACKLOG_WINDOW
+                    done = None if undone else answered + wait(rng, 20)
                     done = done if done is not None and done < self.now else None
                     rows["follow_up"].append(
                         {
@@ -1169,7 +1180,7 @@ class Generator:
                             "nps_response_id": pk,
                             "lead_id": None,
                             "owner_id": rng.choice(self.staff.service),
-                            "due_at": answered + 48 * H,
+                            "due_at": answered + settings.RELAY_DETRACTOR_FOLLOW_UP_HOURS * H,
                             "done_at": done,
                             "outcome": rng.choice(["Called, offered a replacement.", "已回访,客户接受补偿。"])
                             if done

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -36,6 +37,9 @@ RETRYING = {
 MAX_ATTEMPTS = 8
 DISPATCH_BATCH = 500
 KEEP_DONE = timedelta(days=7)
+BROKER_RETRY_SECONDS = 10.0
+
+_broker_refused_until = 0.0  # time.monotonic() before which requests leave dispatching to the sweep
 
 
 def _task_name(task) -> str:
@@ -89,7 +93,13 @@ def enqueue_many(task, arg_lists: Iterable[Iterable], now: datetime | None = Non
 
 
 def dispatch_quietly(*, coalesce_key: str = "", message_id: int | None = None) -> None:
-    """After commit: hand what is pending to the broker; a broker failure is logged, never raised."""
+    """After commit: hand what is pending to the broker; a broker failure is logged, never raised.
+
+    After a refusal, requests stop trying for BROKER_RETRY_SECONDS (the sweep hands the messages over), so a
+    broker that hangs costs one request its connect timeout, not every request.
+    """
+    if time.monotonic() < _broker_refused_until:
+        return
     pending = OutboxMessage.objects.filter(status=JobStatus.QUEUED, dispatched_at__isnull=True)
     if message_id is not None:
         pending = pending.filter(pk=message_id)
@@ -117,6 +127,8 @@ def dispatch(pending=None, *, now: datetime | None = None) -> int:
             )
         except Exception:  # noqa: BLE001 — a missing, down or misconfigured broker must not fail the write
             log.warning("broker refused outbox message %s; the sweep will hand it over later", pk, exc_info=True)
+            global _broker_refused_until
+            _broker_refused_until = time.monotonic() + BROKER_RETRY_SECONDS
             break
         sent.append(pk)
     if sent:

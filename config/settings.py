@@ -201,7 +201,15 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}  # Redis: BRPOP in -Q order
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "queue_order_strategy": "priority",  # Redis: BRPOP in -Q order
+        # A publish that cannot connect gives up at once (kombu waits 2 s before its first retry); the outbox
+        # keeps the message for the sweep. Workers reconnect on their own schedule (broker_connection_*).
+        "max_retries": 0,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
 # A write never waits on the broker (config/outbox.py); these bound how long a publish may try.
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -3,6 +3,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
+from config import outbox
 from tests import clock
 from tests.factories import make_user
 
@@ -36,6 +37,12 @@ def _fast_and_english(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _broker_reachable(monkeypatch):
+    """A refusal in one test must not make the next one skip dispatching (config.outbox's back-off)."""
+    monkeypatch.setattr(outbox, "_broker_refused_until", 0.0)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -72,6 +72,25 @@ def test_a_write_answers_201_with_the_broker_down_and_its_work_runs_once_later(
     assert OutboxMessage.objects.get(pk=message.pk).attempts == 1
 
 
+def test_after_a_refusal_requests_leave_dispatching_to_the_sweep_for_a_while(
+    api_as, monkeypatch, django_capture_on_commit_callbacks
+):
+    attempts = []
+    runner = outbox._tasks()[RUNNER]
+
+    def refuse(*args, **kwargs):
+        attempts.append(1)
+        raise BrokerError("timed out")
+
+    monkeypatch.setattr(runner, "apply_async", refuse)
+    api = api_as("marketing")
+    for phone in ("+8613800000001", "+8613800000002", "+8613800000003"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.post("/api/v1/leads/", _lead_payload(phone), format="json").status_code == 201
+    assert len(attempts) == 1
+    assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 1  # coalesced: one refresh
+
+
 def test_a_broker_missing_its_client_library_does_not_fail_the_write(api_as, monkeypatch):
     runner = outbox._tasks()[RUNNER]
 

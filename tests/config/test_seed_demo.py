@@ -6,7 +6,9 @@ from django.core.management import call_command
 
 from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
 from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
+from feedback.services import check_service_slas
 from leads.models import Activity, Lead, LeadStageChange, Tag
+from leads.services import check_lead_slas, recycle_stale_leads
 from leads.stages import NEXT, PIPELINE, Stage
 from okr.models import CheckIn, KeyResult, Objective
 from okr.selectors import current_quarter, shift_quarter
@@ -158,3 +160,11 @@ def test_reset_replaces_the_data():
     before = counts()
     seed(reset=True)
     assert counts() == before
+
+
+def test_a_fresh_demo_already_follows_the_recycle_and_sla_rules():
+    """Left alone after `make run`, the first hourly recycle and SLA checks find a trickle, not the whole demo."""
+    seed()
+    assert recycle_stale_leads() == 0
+    alerts = check_lead_slas() + sum(check_service_slas().values())
+    assert 0 < alerts <= 0.02 * Lead.objects.count()
