@@ -9,7 +9,10 @@ class FeedbackConfig(AppConfig):
     def ready(self):
         from django.core import checks
 
+        from config import events
         from feedback import checks as feedback_checks
+        from feedback import services
 
         checks.register(feedback_checks.survey_base_url)
         checks.register(feedback_checks.survey_base_url_is_public, deploy=True)
+        events.subscribe("lead.won", services.open_onboarding_task)

@@ -47,19 +47,19 @@ def service_users(*, managers_only: bool = False):
 
 
 @transaction.atomic
-def open_onboarding_task(*, lead, by, now=None) -> FollowUpTask:
+def open_onboarding_task(*, lead: int, customer: int, at=None, **_event) -> FollowUpTask:
     """The sales → service handoff of a won lead: one onboarding task per lead (idempotent).
 
-    The task goes to the service queue (no owner) and is due in RELAY_ONBOARDING_TASK_HOURS;
-    the whole service team is told, once per lead. Called by leads.services when a lead is won,
-    so `by` is the sales user who closed it; no service permission is required of them.
+    Subscribed to `lead.won` (feedback/apps.py); the closing sales user needs no service permission.
+    The task goes to the service queue (no owner) and is due in RELAY_ONBOARDING_TASK_HOURS after the
+    win; the whole service team is told, once per lead.
     """
-    now = now or timezone.now()
+    now = at or timezone.now()
     task, created = FollowUpTask.objects.get_or_create(
-        lead_id=lead.pk,
+        lead_id=lead,
         defaults={
             "kind": FollowUpTask.Kind.ONBOARDING,
-            "customer_id": lead.customer_id,
+            "customer_id": customer,
             "owner": None,
             "due_at": now + timedelta(hours=settings.RELAY_ONBOARDING_TASK_HOURS),
         },
@@ -69,7 +69,7 @@ def open_onboarding_task(*, lead, by, now=None) -> FollowUpTask:
             recipients=service_users(),
             kind="feedback.onboarding",
             message=_("New customer to onboard: %(customer)s (lead #%(lead)s won).")
-            % {"customer": lead.customer, "lead": lead.pk},
+            % {"customer": task.customer, "lead": lead},
             url=reverse("feedback:follow-up-detail", args=[task.pk]),
             dedupe_key=f"feedback.onboarding.{task.pk}",
         )

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config import roles, webhooks
+from config import events, roles, webhooks
 from config.notifications import notify
 from customers import services as customer_services
 from leads import permissions
@@ -439,15 +439,23 @@ def close_lead(
     ensure_allowed(lead.stage, outcome)
     if outcome == Stage.WON:
         value = _parse_amount(amount)
-        from feedback.services import open_onboarding_task
-
         _transition(lead, to=Stage.WON, by=by, now=now)
         order = customer_services.create_order(
             customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by
         )
         lead.won_amount, lead.won_order = value, order
         lead.save(update_fields=[*_STAMP_FIELDS, "won_amount", "won_order"])
-        open_onboarding_task(lead=lead, by=by)
+        # Service opens onboarding (feedback subscribes); integrations hear it too.
+        events.publish(
+            "lead.won",
+            event_id=f"leads.won.{lead.pk}",
+            lead=lead.pk,
+            customer=lead.customer_id,
+            order=order.pk,
+            amount=str(value),
+            by=getattr(by, "pk", None),
+            at=now,
+        )
         return lead
     if reason not in LostReason.values:
         raise LeadRuleError(_("Choose why the lead was lost."), field="reason")
