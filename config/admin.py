@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db import models
 
 from config.models import Heartbeat, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from config.webhooks import new_secret
 
 
 @admin.register(Notification)
@@ -29,8 +30,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not obj.secret:
-            from config.webhooks import new_secret
-
             obj.secret = new_secret()
             obj.created_by = request.user
         super().save_model(request, obj, form, change)

@@ -4,6 +4,7 @@ Runs on PostgreSQL and SQLite (>= 3.33). One call rewrites only the rows whose v
 recompute of 100,000 customers is a handful of statements, not 100,000 saves.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
@@ -25,13 +26,33 @@ SEGMENT_SQL = """
 """
 
 
-def _lead_table_and_stages():
-    from leads.models import Lead
-    from leads.stages import Stage
+@dataclass(frozen=True)
+class LifecycleEvidence:
+    """A customer is at least at `stage` when `exists_sql` (over alias `c`, the customer) is true.
 
-    decision = [Stage.ACCEPTED, Stage.CONTACTED, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION]
-    consideration = [Stage.NEW, Stage.HANDED_OFF]
-    return Lead._meta.db_table, [str(s) for s in decision], [str(s) for s in consideration], str(Stage.WON)
+    customers knows only its own evidence (an order means loyalty); apps above it register theirs in
+    their AppConfig.ready() (leads: a won lead, an open lead in a decision or consideration stage).
+    """
+
+    stage: str
+    exists_sql: str
+    params: tuple = ()
+
+
+_evidence: list[LifecycleEvidence] = []
+
+# Most advanced first: the first stage with evidence wins.
+_STAGE_ORDER = [LifecycleStage.LOYALTY, LifecycleStage.DECISION, LifecycleStage.CONSIDERATION]
+
+
+def register_lifecycle_evidence(evidence: LifecycleEvidence) -> None:
+    if evidence not in _evidence:
+        _evidence.append(evidence)
+
+
+def _own_evidence() -> list[LifecycleEvidence]:
+    order_t = Order._meta.db_table
+    return [LifecycleEvidence(LifecycleStage.LOYALTY, f"EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id)")]
 
 
 def _id_filter(column: str, customer_ids, params: list) -> str:
@@ -54,25 +75,16 @@ def _rowcount(cursor) -> int:
 
 def recompute_lifecycle(customer_ids=None) -> int:
     customer_t = Customer._meta.db_table
-    order_t = Order._meta.db_table
-    lead_t, decision, consideration, won = _lead_table_and_stages()
-    params: list = [won]
-    params += decision
-    params += consideration
-    stage_case = f"""
-        CASE
-            WHEN EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id)
-              OR EXISTS (SELECT 1 FROM {lead_t} l WHERE l.customer_id = c.id AND l.stage = %s)
-                THEN '{LifecycleStage.LOYALTY}'
-            WHEN EXISTS (SELECT 1 FROM {lead_t} l WHERE l.customer_id = c.id
-                         AND l.stage IN ({", ".join(["%s"] * len(decision))}))
-                THEN '{LifecycleStage.DECISION}'
-            WHEN EXISTS (SELECT 1 FROM {lead_t} l WHERE l.customer_id = c.id
-                         AND l.stage IN ({", ".join(["%s"] * len(consideration))}))
-                THEN '{LifecycleStage.CONSIDERATION}'
-            ELSE '{LifecycleStage.AWARENESS}'
-        END
-    """
+    evidence = [*_own_evidence(), *_evidence]
+    params: list = []
+    whens = []
+    for stage in _STAGE_ORDER:
+        found = [e for e in evidence if e.stage == stage]
+        if found:
+            whens.append(f"WHEN {' OR '.join(e.exists_sql for e in found)} THEN '{stage}'")
+            for e in found:
+                params.extend(e.params)
+    stage_case = f"CASE {' '.join(whens)} ELSE '{LifecycleStage.AWARENESS}' END"
     where = "c.merged_into_id IS NULL" + _id_filter("c.id", customer_ids, params)
     sql = f"""
         WITH s AS (SELECT c.id AS id, {stage_case} AS stage FROM {customer_t} c WHERE {where})

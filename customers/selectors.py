@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, Max, Min, OuterRef, Prefetch, Q, Value
@@ -31,30 +32,36 @@ def live_customers():
     return customer_base().filter(merged_into__isnull=True)
 
 
-def customer_detail(*, pk: int) -> Customer:
-    """The customer 360: identities, leads with tags and owners, orders, complaints, NPS answers (7 queries)."""
-    from feedback.models import Complaint, NpsResponse
-    from leads.models import Lead
+# Apps above customers add their parts of the 360 page and the timeline (registered in their AppConfig.ready()).
+_detail_parts: list[Callable[[Customer], None]] = []
+_timeline_sources: list[Callable[[int, int], list[TimelineEvent]]] = []
 
+
+def register_detail_part(attach: Callable[[Customer], None]) -> None:
+    """`attach(customer)` sets the attributes its part of the 360 page renders, in a fixed number of queries."""
+    if attach not in _detail_parts:
+        _detail_parts.append(attach)
+
+
+def register_timeline_source(events: Callable[[int, int], list[TimelineEvent]]) -> None:
+    """`events(customer_id, limit)` returns that app's timeline events of the customer."""
+    if events not in _timeline_sources:
+        _timeline_sources.append(events)
+
+
+def customer_detail(*, pk: int) -> Customer:
+    """The customer 360: identities and orders here; leads, complaints and NPS answers from their apps (7 queries)."""
     customer = (
         Customer.objects.select_related("source_channel", "merged_into")
-        .prefetch_related(
-            Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "value")),
-            Prefetch(
-                "leads",
-                queryset=Lead.objects.select_related("owner", "source_channel", "campaign")
-                .prefetch_related("tags")
-                .order_by("-created_at", "-pk"),
-            ),
-        )
+        .prefetch_related(Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "value")))
         .get(pk=pk)
     )
-    # The newest 100 of each; a single customer, so plain queries cost what a prefetch would.
+    # The newest 100; a single customer, so a plain query costs what a prefetch would.
     customer.recent_orders = list(
         Order.objects.filter(customer_id=pk).select_related("channel").order_by("-ordered_at", "-pk")[:100]
     )
-    customer.recent_complaints = list(Complaint.objects.filter(customer_id=pk).order_by("-opened_at", "-pk")[:100])
-    customer.recent_nps = list(NpsResponse.objects.filter(customer_id=pk).order_by("-answered_at", "-pk")[:100])
+    for attach in _detail_parts:
+        attach(customer)
     return customer
 
 
@@ -132,12 +139,9 @@ def customer_timeline(*, customer_id: int, limit: int = 200, customer=None, merg
 
     `customer` and `merges` (already loaded by the 360 page) save their queries.
     """
-    from feedback import selectors as feedback_selectors
-    from leads import selectors as leads_selectors
-
     events = _own_events(customer_id, limit, customer=customer, merges=merges)
-    events += leads_selectors.timeline_events(customer_id, limit)
-    events += feedback_selectors.timeline_events(customer_id, limit)
+    for source in _timeline_sources:
+        events += source(customer_id, limit)
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:limit]
 

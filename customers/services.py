@@ -17,12 +17,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config import outbox
-from config.errors import DomainError
-from customers import permissions
+from config.errors import Conflict, DomainError
+from customers import permissions, segments
 from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
 from customers.identity import contact_identities, normalize_or_raise
 from customers.models import (
+    Campaign,
     Channel,
+    ChannelSpend,
     Customer,
     CustomerIdentity,
     IdentityKind,
@@ -241,8 +243,6 @@ def create_customer(
 
 def _refuse_tombstone(customer: Customer) -> None:
     if customer.merged_into_id:
-        from config.errors import Conflict
-
         raise Conflict(
             _("This customer was merged into customer #%(id)s; change that one.") % {"id": customer.merged_into_id},
             field="merged_into",
@@ -293,8 +293,6 @@ def update_customer(
                 .first()
             )
             if owner is not None:
-                from config.errors import Conflict
-
                 raise Conflict(
                     _("This identity belongs to customer #%(id)s; merge the two customers instead.") % {"id": owner},
                     field=f"identities[{index}].value",
@@ -470,7 +468,6 @@ def recompute_customer_segments(*, customer_ids=None, now=None) -> int:
     `customer_ids` limits which rows are written (quintiles are still over every customer); None means all.
     Returns the number of rows changed.
     """
-    from customers import segments
 
     now = now or timezone.now()
     ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
@@ -620,7 +617,6 @@ def save_channel(*, by, channel: Channel | None = None, **fields) -> Channel:
 @transaction.atomic
 def save_campaign(*, by, campaign=None, **fields):
     """Create or change a campaign. Raises PermissionDenied, DomainError(field="ends_on")."""
-    from customers.models import Campaign
 
     _require_marketing(by)
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk) if campaign else Campaign()
@@ -649,8 +645,6 @@ def parse_month(value) -> date:
 @transaction.atomic
 def save_channel_spend(*, by, spend=None, **fields):
     """Create or change a month's spend. Raises PermissionDenied, Conflict(field="month") for a booked month."""
-    from config.errors import Conflict
-    from customers.models import ChannelSpend
 
     _require_marketing(by)
     spend = ChannelSpend.objects.select_for_update().get(pk=spend.pk) if spend else ChannelSpend()

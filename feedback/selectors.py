@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.timeline import TimelineEvent
+from customers.identity import normalize_email, normalize_phone
+from customers.models import Customer
 from feedback import statuses
 from feedback.models import (
     ChangeKind,
@@ -205,8 +207,6 @@ def _category_label(response: NpsResponse) -> str:
 
 def customer_search(q: str, limit: int = 10):
     """Customers matching a phone, an email or part of a name (for the complaint and NPS pickers)."""
-    from customers.identity import normalize_email, normalize_phone
-    from customers.models import Customer
 
     q = (q or "").strip()
     if len(q) < 2:
@@ -231,8 +231,6 @@ def invitation_candidates(
     """Customers with an email address matching the bulk-invitation filters, at most `limit`."""
     from datetime import datetime, time, timedelta
 
-    from customers.models import Customer
-
     qs = Customer.objects.filter(merged_into__isnull=True, identities__kind="email", identities__is_valid=True)
     if ordered_after:
         start = timezone.make_aware(datetime.combine(ordered_after, time.min))
@@ -243,3 +241,13 @@ def invitation_candidates(
         since = timezone.now() - timedelta(days=not_surveyed_days)
         qs = qs.exclude(nps_invitations__created_at__gte=since)
     return list(qs.distinct().only("pk").order_by("pk")[:limit])
+
+
+def attach_customer_feedback(customer) -> None:
+    """The customer 360's newest 100 complaints and NPS answers (2 queries)."""
+    customer.recent_complaints = list(
+        Complaint.objects.filter(customer_id=customer.pk).order_by("-opened_at", "-pk")[:100]
+    )
+    customer.recent_nps = list(
+        NpsResponse.objects.filter(customer_id=customer.pk).order_by("-answered_at", "-pk")[:100]
+    )

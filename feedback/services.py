@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from config import outbox, roles
 from config.errors import DomainError
 from config.notifications import notify
-from customers.models import CustomerIdentity
+from customers.models import Customer, CustomerIdentity
 from feedback import businesshours, permissions, statuses
 from feedback.errors import AlreadyAnswered, AlreadyDone, InvalidTransition, InvitationExpired, ResolutionRequired
 from feedback.models import (
@@ -401,7 +401,6 @@ def customer_languages(customer_ids: list[int]) -> dict[int, str]:
     customer's latest invitation when there is one (service chose it for this customer); otherwise Chinese for
     a name written in Chinese characters, else the site's default language.
     """
-    from customers.models import Customer
 
     known = dict(settings.LANGUAGES)
     chinese = "zh-hans" if "zh-hans" in known else settings.LANGUAGE_CODE

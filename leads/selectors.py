@@ -414,3 +414,13 @@ def timeline_events(customer_id: int, limit: int = 200) -> list[TimelineEvent]:
         for a in activities
     ]
     return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def attach_customer_leads(customer) -> None:
+    """The customer 360's leads, newest first, with tags and owners (2 queries)."""
+    customer.lead_rows = list(
+        Lead.objects.filter(customer_id=customer.pk)
+        .select_related("owner", "source_channel", "campaign")
+        .prefetch_related("tags")
+        .order_by("-created_at", "-pk")
+    )

@@ -5,6 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.errors import DomainError
 from customers.models import (
     Campaign,
     Channel,
@@ -16,6 +17,7 @@ from customers.models import (
     ImportKind,
     Order,
 )
+from customers.services import parse_month
 
 
 class IdentityInput(serializers.Serializer):
@@ -186,8 +188,6 @@ class MonthField(serializers.Field):
         return value.strftime("%Y-%m")
 
     def to_internal_value(self, data):
-        from config.errors import DomainError
-        from customers.services import parse_month
 
         try:
             return parse_month(data)
