@@ -35,6 +35,7 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(DEV_ENV) $(PY) manage.py makemigrations --check --dry-run
 
 messages: setup

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "leads",
     "feedback",
     "okr",
+    "demo",
 ]
 
 MIDDLEWARE = [

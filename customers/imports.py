@@ -21,11 +21,12 @@ import io
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -179,10 +180,9 @@ def start_import(*, by, kind: str, upload, dry_run: bool = True) -> ImportJob:
     `by=None` is the system (benchmarks, commands); pages and the API always pass the user.
     Raises PermissionDenied and ImportRefused(field "file"|"kind").
     """
-    if by is not None:
-        permissions.require(by, permissions.IMPORT)
     if kind not in ImportKind.values:
         raise ImportRefused(_("Choose customers, leads or orders."), field="kind")
+    _require_may_import(by, kind)
     fileobj = upload.file if hasattr(upload, "file") else upload
     encoding, estimate = _sniff(fileobj)
     try:
@@ -219,8 +219,8 @@ def _text_probe(fileobj, encoding: str) -> Iterator[str]:
 @transaction.atomic
 def confirm_import(*, job: ImportJob, by) -> ImportJob:
     """Run for real the import a finished dry run previewed. Raises PermissionDenied and ImportRefused."""
-    permissions.require(by, permissions.IMPORT)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    _require_may_import(by, job.kind)
     if not job.is_dry_run or job.status != JobStatus.DONE:
         raise ImportRefused(_("Only a finished dry run can be imported."), field="job", code="not_ready")
     existing = job.runs.first()
@@ -710,70 +710,31 @@ def _resolver():
 # Kind-specific writes (after customers are resolved)
 
 
-def _lead_key(row: Row):
-    customer_ref = row.customer_id if row.customer_id is not None else ("new", row.group)
-    return (customer_ref, row.data.get("channel_id"), row.data.get("interest", ""))
+@dataclass(frozen=True)
+class ImportKindRules:
+    """Who may import a kind and how its rows are written: the rules of creating that row through the API.
+
+    `apply(rows, dry_run=, seen=, by=)` returns (created, updated); a dry run writes nothing. Customers and
+    orders are registered here; leads registers its kind in its AppConfig.ready().
+    """
+
+    may_import: Callable[[object], bool]
+    apply: Callable[..., tuple[int, int]] | None = None
 
 
-def _apply_leads(rows: list[Row], *, dry_run: bool, seen: set, by) -> tuple[int, int]:
-    """Create a `new` lead per row unless the customer already has an open `new` lead of that channel and
-    interest (then its tags are added). Returns (created, updated)."""
-    from leads.models import Lead, Tag
-    from leads.stages import Stage
+_kinds: dict[str, ImportKindRules] = {}
 
-    ids = sorted({r.customer_id for r in rows if r.customer_id is not None})
-    existing: dict = {}
-    for start in range(0, len(ids), 900):
-        for pk, cid, channel_id, interest in Lead.objects.filter(
-            customer_id__in=ids[start : start + 900], stage=Stage.NEW
-        ).values_list("pk", "customer_id", "source_channel_id", "interest"):
-            existing.setdefault((cid, channel_id, interest), pk)
-    created = updated = 0
-    to_create: list[tuple[Row, Lead]] = []
-    tag_links: list[tuple[object, list[str]]] = []  # (lead or lead pk, tag names)
-    for row in rows:
-        key = _lead_key(row)
-        if key in existing or key in seen:
-            updated += 1
-            if not dry_run and row.data["tags"]:
-                tag_links.append((existing.get(key) or seen.get(key), row.data["tags"]))
-            continue
-        created += 1
-        if dry_run:
-            seen[key] = None
-            continue
-        lead = Lead(
-            customer_id=row.customer_id,
-            stage=Stage.NEW,
-            source_channel_id=row.data["channel_id"],
-            campaign_id=row.data["campaign_id"],
-            interest=row.data["interest"],
-            note=row.data["note"],
-            created_by=by,
-        )
-        to_create.append((row, lead))
-        seen[key] = lead
-        if row.data["tags"]:
-            tag_links.append((lead, row.data["tags"]))
-    if dry_run:
-        return created, updated
-    Lead.objects.bulk_create([lead for _row, lead in to_create], batch_size=500)
-    names = sorted({name for _lead, tags in tag_links for name in tags})
-    if names:
-        Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
-        tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
-        through = Lead.tags.through
-        Lead.tags.through.objects.bulk_create(
-            [
-                through(lead_id=getattr(lead, "pk", lead), tag_id=tag_ids[name])
-                for lead, tags in tag_links
-                for name in tags
-                if getattr(lead, "pk", lead)
-            ],
-            ignore_conflicts=True,
-            batch_size=500,
-        )
-    return created, updated
+
+def register_kind(kind: str, rules: ImportKindRules) -> None:
+    _kinds[kind] = rules
+
+
+def _require_may_import(by, kind: str) -> None:
+    rules = _kinds.get(kind)
+    if rules is None:
+        raise ImportRefused(_("Choose customers, leads or orders."), field="kind")
+    if by is not None and not rules.may_import(by):
+        raise PermissionDenied(_("Your role may not create these records, so it may not import them."))
 
 
 def _order_key(row: Row):
@@ -899,10 +860,8 @@ def _process(job: ImportJob) -> None:
             if job.kind == ImportKind.CUSTOMERS:
                 created = sum(1 for r in rows if (r.created if not dry_run else _would_create(r)))
                 updated = len(rows) - created
-            elif job.kind == ImportKind.LEADS:
-                created, updated = _apply_leads(rows, dry_run=dry_run, seen=file_keys, by=by)
             else:
-                created, updated = _apply_orders(rows, dry_run=dry_run, seen=file_keys, by=by)
+                created, updated = _kinds[job.kind].apply(rows, dry_run=dry_run, seen=file_keys, by=by)
             ImportRowError.objects.bulk_create(
                 [ImportRowError(job=job, row_number=n, column=c, reason=r[:300]) for n, c, r in errors],
                 batch_size=1000,
@@ -927,3 +886,10 @@ def _process(job: ImportJob) -> None:
 def _would_create(row: Row) -> bool:
     """Dry run: a row creates a customer when nothing matched and it leads its group."""
     return row.customer_id is None and row.group == row.row_no
+
+
+register_kind(ImportKind.CUSTOMERS, ImportKindRules(may_import=lambda user: permissions.can(user, permissions.CREATE)))
+register_kind(
+    ImportKind.ORDERS,
+    ImportKindRules(may_import=lambda user: permissions.can(user, permissions.ORDER_WRITE), apply=_apply_orders),
+)

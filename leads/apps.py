@@ -7,13 +7,20 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Leads")
 
     def ready(self):
-        from customers.models import LifecycleStage
+        from customers.imports import ImportKindRules, register_kind
+        from customers.models import ImportKind, LifecycleStage
         from customers.segments import LifecycleEvidence, register_lifecycle_evidence
         from customers.selectors import register_detail_part, register_timeline_source
-        from leads import selectors
+        from leads import permissions, selectors, services
         from leads.models import Lead
         from leads.stages import PIPELINE, Stage
 
+        register_kind(
+            ImportKind.LEADS,
+            ImportKindRules(
+                may_import=lambda user: permissions.can(user, permissions.CREATE), apply=services.import_leads
+            ),
+        )
         register_detail_part(selectors.attach_customer_leads)
         register_timeline_source(selectors.timeline_events)
 

@@ -609,3 +609,77 @@ def check_lead_slas(*, now=None) -> int:
             dedupe_key=f"leads.sla.contact.{lead.pk}.{lead.accepted_at.isoformat()}",
         )
     return made
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV import (customers.imports calls this for the "leads" kind; registered in leads/apps.py)
+
+
+def _import_key(row):
+    customer_ref = row.customer_id if row.customer_id is not None else ("new", row.group)
+    return (customer_ref, row.data.get("channel_id"), row.data.get("interest", ""))
+
+
+def import_leads(rows, *, dry_run: bool, seen: dict, by, now=None) -> tuple[int, int]:
+    """Create a `new` lead per import row unless the customer already has a `new` lead of that channel and
+    interest (then its tags are added). Each created lead gets its first history row ("" → new), as
+    `create_lead` gives it. Runs inside the import batch's transaction. Returns (created, updated)."""
+    now = now or timezone.now()
+    ids = sorted({r.customer_id for r in rows if r.customer_id is not None})
+    existing: dict = {}
+    for start in range(0, len(ids), 900):
+        for pk, cid, channel_id, interest in Lead.objects.filter(
+            customer_id__in=ids[start : start + 900], stage=Stage.NEW
+        ).values_list("pk", "customer_id", "source_channel_id", "interest"):
+            existing.setdefault((cid, channel_id, interest), pk)
+    created = updated = 0
+    new_leads: list[Lead] = []
+    tag_links: list[tuple[object, list[str]]] = []  # (lead or lead pk, tag names)
+    for row in rows:
+        key = _import_key(row)
+        if key in existing or key in seen:
+            updated += 1
+            if not dry_run and row.data["tags"]:
+                tag_links.append((existing.get(key) or seen.get(key), row.data["tags"]))
+            continue
+        created += 1
+        if dry_run:
+            seen[key] = None
+            continue
+        lead = Lead(
+            customer_id=row.customer_id,
+            stage=Stage.NEW,
+            source_channel_id=row.data["channel_id"],
+            campaign_id=row.data["campaign_id"],
+            interest=row.data["interest"],
+            note=row.data["note"],
+            created_by=by,
+        )
+        new_leads.append(lead)
+        seen[key] = lead
+        if row.data["tags"]:
+            tag_links.append((lead, row.data["tags"]))
+    if dry_run:
+        return created, updated
+    Lead.objects.bulk_create(new_leads, batch_size=500)
+    LeadStageChange.objects.bulk_create(
+        [LeadStageChange(lead=lead, from_stage="", to_stage=Stage.NEW, at=now, by=by) for lead in new_leads],
+        batch_size=500,
+    )
+    names = sorted({name for _lead, tags in tag_links for name in tags})
+    if names:
+        Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+        tag_ids = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
+        through = Lead.tags.through
+        through.objects.bulk_create(
+            [
+                through(lead_id=getattr(lead, "pk", lead), tag_id=tag_ids[name])
+                for lead, tags in tag_links
+                for name in tags
+                if getattr(lead, "pk", lead)
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+    customer_services.queue_segment_refresh([lead.customer_id for lead in new_leads])
+    return created, updated

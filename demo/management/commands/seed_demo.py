@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: a realistic, deterministic demo data set (see config/demo.py)."""
+"""`manage.py seed_demo`: a realistic, deterministic demo data set (see demo/data.py)."""
 
 import time
 from contextlib import contextmanager
@@ -7,7 +7,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from config import demo
+from customers.models import Campaign, ChannelSpend, Customer, CustomerIdentity, Order
+from customers.services import recompute_customer_segments
+from demo import data as demo
+from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
+from leads.models import Activity, Lead, LeadStageChange
+from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
+from okr.selectors import current_quarter
+from okr.services import backfill_snapshots
 
 WRITE_ORDER = (
     "customer",
@@ -57,10 +64,6 @@ def write_rows(model, rows: list[dict], auto_fields, now) -> int:
 
 def wipe_demo_tables() -> None:
     """Delete every customer, lead, feedback and OKR row (channels and users stay)."""
-    from customers.models import Campaign, ChannelSpend, Customer, CustomerIdentity, Order
-    from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
-    from leads.models import Activity, Lead, LeadStageChange
-    from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
 
     for model in (CheckIn, MetricSnapshot, KeyResult, Objective):
         model.objects.all().delete()
@@ -101,7 +104,6 @@ class Command(BaseCommand):
     def handle(self, *args, customers, leads, seed, reset, **options):
         if customers < 1 or leads < 0:
             raise CommandError("--customers must be at least 1 and --leads at least 0.")
-        from customers.models import Customer
 
         started = time.monotonic()
         users = demo.ensure_demo_users()
@@ -172,18 +174,12 @@ class Command(BaseCommand):
 
     def backfill_snapshots(self):
         """The board's trend lines: one snapshot per key result for each day of this quarter so far."""
-        from okr.selectors import current_quarter
-        from okr.services import backfill_snapshots
 
         started = time.monotonic()
         stored = backfill_snapshots(quarter=current_quarter())
         self.stdout.write(f"Stored {stored} metric snapshots in {time.monotonic() - started:.1f}s.")
 
     def recompute_segments(self):
-        try:
-            from customers.services import recompute_customer_segments
-        except ImportError:
-            return  # the customers app does not offer it (yet)
         started = time.monotonic()
         recompute_customer_segments(customer_ids=None)
         self.stdout.write(f"Recomputed customer segments in {time.monotonic() - started:.1f}s.")

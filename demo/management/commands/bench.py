@@ -22,7 +22,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from config import demo
+from customers.models import Customer, Order
+from demo import data as demo
+from feedback.models import Complaint, NpsResponse
+from leads.models import Lead, LeadStageChange
 
 PAGES = [
     "/customers/",
@@ -109,9 +112,6 @@ class Command(BaseCommand):
     # ------------------------------------------------------------------ pages
 
     def table_sizes(self) -> dict[str, int]:
-        from customers.models import Customer, Order
-        from feedback.models import Complaint, NpsResponse
-        from leads.models import Lead, LeadStageChange
 
         return {
             m._meta.label: m.objects.count() for m in (Customer, Order, Lead, LeadStageChange, Complaint, NpsResponse)

@@ -30,7 +30,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from config.roles import MANAGER, MARKETING, SALES, SERVICE
+from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
+from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
+from leads.models import Activity, Lead, LeadStageChange, Tag
 from leads.stages import NEXT, Stage, further
+from okr.models import CheckIn, KeyResult, Objective
 
 DEMO_PASSWORD = "relay-demo"
 DEFAULT_SEED = 20261
@@ -363,7 +367,6 @@ class Staff:
 
 def ensure_channels() -> dict[str, int]:
     """The demo channels by code (kept if another migration or a person created them already)."""
-    from customers.models import Channel
 
     have = dict(Channel.objects.filter(code__in=[c for c, _n in CHANNELS]).values_list("code", "pk"))
     for code, name in CHANNELS:
@@ -374,7 +377,6 @@ def ensure_channels() -> dict[str, int]:
 
 def ensure_campaigns(channels: dict[str, int], now: datetime) -> dict[int, list[tuple[int, date, date]]]:
     """Two or three campaigns per demo channel spread over the last half year: {channel_id: [(id, start, end)]}."""
-    from customers.models import Campaign
 
     rng = random.Random(f"{DEFAULT_SEED}-campaigns")
     today = timezone.localtime(now).date()
@@ -397,7 +399,6 @@ def ensure_campaigns(channels: dict[str, int], now: datetime) -> dict[int, list[
 
 
 def ensure_tags() -> list[int]:
-    from leads.models import Tag
 
     have = set(Tag.objects.filter(name__in=TAGS).values_list("name", flat=True))
     Tag.objects.bulk_create([Tag(name=n) for n in TAGS if n not in have])
@@ -409,7 +410,6 @@ def ensure_channel_spend(channels: dict[str, int], now: datetime, months: int, f
 
     `factor` scales the amounts with the data set, so ROI and CAC stay plausible at benchmark size.
     """
-    from customers.models import ChannelSpend
 
     rng = random.Random(f"{DEFAULT_SEED}-spend")
     have = set(ChannelSpend.objects.filter(channel_id__in=channels.values()).values_list("channel_id", "month"))
@@ -434,7 +434,6 @@ def ensure_okrs(staff: Staff, now: datetime) -> int:
 
 
 def _ensure_quarter_okrs(staff: Staff, now: datetime, quarter_span: tuple[str, date, date]) -> int:
-    from okr.models import CheckIn, KeyResult, Objective
 
     quarter, q_start, q_end = quarter_span
     plans = {
@@ -757,9 +756,6 @@ class Generator:
     @staticmethod
     def model_map() -> dict:
         """The model each row kind is written to."""
-        from customers.models import Customer, CustomerIdentity, Order
-        from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
-        from leads.models import Activity, Lead, LeadStageChange
 
         return {
             "customer": Customer,

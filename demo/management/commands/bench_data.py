@@ -3,7 +3,7 @@
 At `--scale 1`: 100,000 customers with identities, 300,000 leads with their stage history (about
 1.5 million changes), 200,000 orders, 50,000 NPS answers, 20,000 complaints, two years of channel
 spend and this quarter's OKRs. Rows come from the same seeded generator as `seed_demo`
-(config/demo.py) and are streamed chunk by chunk, so memory stays bounded whatever the scale.
+(demo/data.py) and are streamed chunk by chunk, so memory stays bounded whatever the scale.
 """
 
 import time
@@ -11,8 +11,11 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from config import demo
-from config.management.commands.seed_demo import WRITE_ORDER, explicit_timestamps, wipe_demo_tables, write_rows
+from customers.models import Campaign, Channel, ChannelSpend, Customer
+from customers.services import recompute_customer_segments
+from demo import data as demo
+from demo.management.commands.seed_demo import WRITE_ORDER, explicit_timestamps, wipe_demo_tables, write_rows
+from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
 
 FULL = {"customers": 100_000, "leads": 300_000, "orders": 200_000, "nps": 50_000, "complaints": 20_000}
 SQLITE_MAX_SCALE = 0.02
@@ -59,7 +62,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, scale, seed, reset, **options):
-        from customers.models import Customer
 
         postgres = connection.vendor == "postgresql"
         if scale <= 0:
@@ -141,8 +143,6 @@ class Command(BaseCommand):
             with transaction.atomic():
                 wipe_demo_tables()
             return
-        from customers.models import Campaign, ChannelSpend
-        from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
 
         models = [*demo.Generator.model_map().values(), ChannelSpend, Campaign, CheckIn, MetricSnapshot, KeyResult]
         models.append(Objective)
@@ -152,7 +152,6 @@ class Command(BaseCommand):
         self.stdout.write("Emptied the customer, lead, feedback and OKR tables.")
 
     def analyze(self) -> None:
-        from customers.models import Campaign, Channel, ChannelSpend
 
         models = [*demo.Generator.model_map().values(), Channel, Campaign, ChannelSpend]
         # VACUUM too: a freshly copied table has no visibility map, so no index-only scans until autovacuum
@@ -163,9 +162,5 @@ class Command(BaseCommand):
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
 
     def recompute_segments(self) -> bool:
-        try:
-            from customers.services import recompute_customer_segments
-        except ImportError:
-            return False
         recompute_customer_segments(customer_ids=None)
         return True
