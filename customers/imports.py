@@ -410,7 +410,11 @@ def _iter_rows(job: ImportJob) -> Iterator[tuple[int, dict]]:
             row_no += 1
             if not any(v.strip() for v in values):
                 continue
-            yield row_no, dict(zip(header, values, strict=False))
+            if len(values) != len(header):
+                # Never map cells by position: a short or long row is refused whole.
+                yield row_no, {_CELL_COUNT: (len(values), len(header))}
+                continue
+            yield row_no, dict(zip(header, values, strict=True))
 
 
 def _batches(job: ImportJob) -> Iterator[list[tuple[int, dict]]]:
@@ -434,18 +438,54 @@ class _Parsed:
 def _parse_batches(job: ImportJob, lookups: _Lookups, skip_rows: int) -> Iterator[_Parsed]:
     """Parsed batches; the first `skip_rows` data rows (committed by an earlier attempt) are skipped."""
     read = 0
+    first_rows: dict = {}  # what identifies a row → the first row number that had it
     for raw_batch in _batches(job):
         read += len(raw_batch)
         if read <= skip_rows:
             continue
         rows, errors = [], []
         for row_no, raw in raw_batch:
+            if _CELL_COUNT in raw:
+                cells, columns = raw[_CELL_COUNT]
+                reason = _("This row has %(cells)s cells; the first row names %(columns)s columns.") % {
+                    "cells": cells,
+                    "columns": columns,
+                }
+                errors.append((row_no, "", reason))
+                continue
             row, row_errors = _parse_row(job.kind, row_no, raw, lookups)
             if row is None:
                 errors += [(row_no, column, reason) for column, reason in row_errors]
+            elif (repeat := _repeat_of_earlier_row(job.kind, row, first_rows)) is not None:
+                errors.append((row_no, *repeat))
             else:
                 rows.append(row)
         yield _Parsed(len(raw_batch), rows, errors)
+
+
+_CELL_COUNT = "\x00cells"  # no header can be named this
+_COLUMN_OF_IDENTITY = {identity_kind: column for column, identity_kind in CONTACT_IDENTITY_KEYS.items()}
+
+
+def _repeat_of_earlier_row(kind: str, row: Row, first_rows: dict) -> tuple[str, str] | None:
+    """(column, reason) when this row repeats what identifies an earlier row of the file, else None.
+
+    A customer file has one row per customer: a phone, email, id or external id seen before is an error,
+    not a merge. An order file's external id (per channel) names one order. Leads may repeat a contact.
+    """
+    if kind == ImportKind.CUSTOMERS:
+        keys = [(_COLUMN_OF_IDENTITY.get(k, "external_id"), (k, v)) for k, v, _source in row.identities]
+    elif kind == ImportKind.ORDERS and row.data.get("external_id"):
+        keys = [("external_id", (row.data["channel_id"], row.data["external_id"]))]
+    else:
+        return None
+    for column, key in keys:
+        first = first_rows.get(key)
+        if first is not None:
+            return column, _("Row %(row)s has the same %(column)s.") % {"row": first, "column": column}
+    for _column, key in keys:
+        first_rows[key] = row.row_no
+    return None
 
 
 _DONE = object()

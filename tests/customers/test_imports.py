@@ -51,12 +51,14 @@ def test_customer_import_dry_run_then_real_run_then_reimport(api_as, django_capt
     api = api_as("marketing")
     existing = CustomerIdentityFactory(kind="wechat", value="wx_lina").customer
     dry, real = _dry_then_run(api, django_capture_on_commit_callbacks, "customers", CUSTOMERS_CSV, encoding=encoding)
-    # rows 2 (matches existing by wechat), 3 new, 4/5 bad, 6 empty (skipped), 7 same phone as row 2,
-    # 8 new (wechat only), 9 bad (no name, no contact)
-    assert (dry["created_count"], dry["updated_count"], dry["failed_count"]) == (2, 2, 3)
+    # rows 2 (matches existing by wechat), 3 new, 4/5 bad, 6 empty (skipped), 7 refused: the same phone as
+    # row 2 (one row per customer; never fused), 8 new (wechat only), 9 bad (no name, no contact)
+    assert (dry["created_count"], dry["updated_count"], dry["failed_count"]) == (2, 1, 4)
     assert dry["encoding"] == {"utf-8": "utf-8", "utf-8-sig": "utf-8-sig", "gb18030": "gb18030"}[encoding]
-    assert {(e["row"], e["column"]) for e in dry["errors"]} == {(4, "phone"), (5, "email"), (9, "name")}
-    assert (real["status"], real["created_count"], real["updated_count"], real["failed_count"]) == ("done", 2, 2, 3)
+    assert {(e["row"], e["column"]) for e in dry["errors"]} == {(4, "phone"), (5, "email"), (7, "phone"), (9, "name")}
+    assert next(e["reason"] for e in dry["errors"] if e["row"] == 7) == "Row 2 has the same phone."
+    assert (real["status"], real["created_count"], real["updated_count"], real["failed_count"]) == ("done", 2, 1, 4)
+    assert real["errors"] == dry["errors"]
     assert Customer.objects.count() == 3
     existing.refresh_from_db()
     assert set(existing.identities.values_list("value", flat=True)) == {
@@ -69,7 +71,7 @@ def test_customer_import_dry_run_then_real_run_then_reimport(api_as, django_capt
     assert Customer.objects.filter(name="wx_only").exists()
 
     again_dry, again = _dry_then_run(api, django_capture_on_commit_callbacks, "customers", CUSTOMERS_CSV)
-    assert (again_dry["created_count"], again["created_count"], again["updated_count"]) == (0, 0, 4)
+    assert (again_dry["created_count"], again["created_count"], again["updated_count"]) == (0, 0, 3)
     assert Customer.objects.count() == 3 and CustomerIdentity.objects.count() == 5
 
 
@@ -132,8 +134,10 @@ def test_order_import_matches_customers_and_dedupes_external_ids(api_as, django_
         ",13600000009,,12.50,2026-03-05,,\n"
     )
     dry, real = _dry_then_run(api, django_capture_on_commit_callbacks, "orders", text)
-    assert (dry["created_count"], dry["updated_count"], dry["failed_count"]) == (3, 1, 3)
-    assert (real["created_count"], real["updated_count"], real["failed_count"]) == (3, 1, 3)
+    # row 4 repeats row 3's external id: an error naming row 3, not a silent merge
+    assert (dry["created_count"], dry["updated_count"], dry["failed_count"]) == (3, 0, 4)
+    assert (real["created_count"], real["updated_count"], real["failed_count"]) == (3, 0, 4)
+    assert {"row": 4, "column": "external_id", "reason": "Row 3 has the same external_id."} in real["errors"]
     assert Order.objects.count() == 3
     buyer = Customer.objects.get(identities__value="+8613600000009")
     assert buyer.orders.count() == 2
@@ -187,3 +191,15 @@ def test_stalled_import_is_revived_by_the_sweep(api_as, django_capture_on_commit
         assert jobs.sweep_stalled() >= 1
     job = ImportJob.objects.get(pk=job_id)
     assert (job.status, job.attempts, job.created_count) == ("done", 1, 3)
+
+
+@pytest.mark.django_db
+def test_a_row_whose_cells_do_not_match_the_header_is_refused_whole(api_as, django_capture_on_commit_callbacks):
+    text = "name,company,phone\nOnly One Cell\nToo,Many,13800000001,cells\nFine,ACME,13800000002\n"
+    dry, real = _dry_then_run(api_as("marketing"), django_capture_on_commit_callbacks, "customers", text)
+    assert (real["created_count"], real["failed_count"]) == (1, 2)
+    assert [(e["row"], e["reason"]) for e in real["errors"]] == [
+        (2, "This row has 1 cells; the first row names 3 columns."),
+        (3, "This row has 4 cells; the first row names 3 columns."),
+    ]
+    assert list(Customer.objects.values_list("name", flat=True)) == ["Fine"]
