@@ -39,12 +39,54 @@ class IdentityForm(forms.ModelForm):
         return data
 
 
+def _kept_identities(formset) -> list[dict]:
+    return [
+        {"kind": f.cleaned_data["kind"], "value": f.cleaned_data["value"]}
+        for f in formset.forms
+        if f.cleaned_data and not f.cleaned_data.get("DELETE") and not f.cleaned_data.get("source_system")
+    ]
+
+
+class IdentityFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [(i["kind"], i["value"]) for i in _kept_identities(self)]
+        try:
+            services.refuse_taken_identities(self.instance if self.instance.pk else None, kept)
+        except DomainError as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
+
 class IdentityInline(admin.TabularInline):
     model = CustomerIdentity
+    formset = IdentityFormSet
     form = IdentityForm
     extra = 0
     fields = ["kind", "value", "source_system", "is_valid"]
     readonly_fields = ["is_valid"]
+
+
+def _as_form_error(form: forms.BaseForm, error: DomainError, default_field: str | None = None) -> None:
+    """Put a service's refusal on the admin form, on its field when the form has it."""
+    field = (error.field or "").split("[")[0].split(".")[0]
+    form.add_error(field if field in form.fields else default_field, error.message)
+
+
+class CustomerAdminForm(forms.ModelForm):
+    """Refuses in the admin what the API refuses, with the same message: a merged customer is read-only."""
+
+    class Meta:
+        model = Customer
+        fields = ["name", "company", "city", "language", "source_channel"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk:
+            try:
+                services.refuse_tombstone(self.instance)
+            except DomainError as error:
+                _as_form_error(self, error)
+        return data
 
 
 class _RoleAdmin(admin.ModelAdmin):
@@ -61,6 +103,7 @@ class _RoleAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(_RoleAdmin):
+    form = CustomerAdminForm
     list_display = ["name", "company", "city", "lifecycle_stage", "rfm_segment", "merged_into", "created_at"]
     list_filter = ["lifecycle_stage", "rfm_segment", "language", "source_channel"]
     search_fields = ["name", "company", "city", "identities__value"]
@@ -90,6 +133,28 @@ class CustomerAdmin(_RoleAdmin):
             actions.pop("merge_into_oldest", None)
         return actions
 
+    def save_model(self, request, obj, form, change):
+        """Through customers.services, like the pages and the API."""
+        data = form.cleaned_data
+        fields = {key: data.get(key) or "" for key in ("name", "company", "city", "language")}
+        if change:
+            services.update_customer(customer=obj, by=request.user, **fields)
+        else:
+            saved, _matched = services.create_customer(
+                by=request.user, source_channel=data.get("source_channel"), **fields
+            )
+            obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_formset(self, request, form, formset, change):
+        """Identities through update_customer: an identity another customer holds is refused (merge instead)."""
+        if formset.model is not CustomerIdentity:
+            return super().save_formset(request, form, formset, change)
+        services.update_customer(customer=form.instance, by=request.user, identities=_kept_identities(formset))
+        # The admin's change message reads these; the service's own history is what counts.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return None
+
     @admin.action(description=_("Merge the selected customers into the oldest one"))
     def merge_into_oldest(self, request, queryset):
         """One transaction: every selected duplicate merges into the oldest, or none does."""
@@ -115,11 +180,33 @@ class CustomerAdmin(_RoleAdmin):
         return None
 
 
+class StandaloneIdentityForm(IdentityForm):
+    """An identity is added to a customer, never moved to another one: that is a merge."""
+
+    class Meta(IdentityForm.Meta):
+        fields = ["customer", "kind", "value", "source_system"]
+
+    def clean(self):
+        data = super().clean()
+        customer = data.get("customer") or getattr(self.instance, "customer", None)
+        try:
+            if customer is not None:
+                services.refuse_tombstone(customer)
+            if data.get("kind") and data.get("value") and not data.get("source_system"):
+                services.refuse_taken_identities(customer, [(data["kind"], data["value"])])
+        except DomainError as error:
+            _as_form_error(self, error, default_field="value")
+        return data
+
+
 @admin.register(CustomerIdentity)
-class CustomerIdentityAdmin(admin.ModelAdmin):
-    form = IdentityForm
+class CustomerIdentityAdmin(_RoleAdmin):
+    form = StandaloneIdentityForm
     fields = ["customer", "kind", "value", "source_system", "is_valid"]
-    readonly_fields = ["is_valid"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["is_valid", "customer"] if obj is not None else ["is_valid"]
+
     list_display = ["value", "kind", "source_system", "customer", "is_valid"]
     list_filter = ["kind", "is_valid"]
     search_fields = ["value"]

@@ -241,13 +241,29 @@ def create_customer(
     return customer, False
 
 
-def _refuse_tombstone(customer: Customer) -> None:
+def refuse_tombstone(customer: Customer) -> None:
+    """Conflict(field "merged_into", code "merged") for a merged duplicate: its survivor is the one to change."""
     if customer.merged_into_id:
         raise Conflict(
             _("This customer was merged into customer #%(id)s; change that one.") % {"id": customer.merged_into_id},
             field="merged_into",
             code="merged",
         )
+
+
+def refuse_taken_identities(customer: Customer | None, normalized: list[tuple[str, str]]) -> None:
+    """Conflict(code "identity_taken", field identities[i].value) when an identity belongs to another customer."""
+    for index, (kind, value) in enumerate(normalized):
+        others = CustomerIdentity.objects.filter(kind=kind, value=value, source_system="")
+        if customer is not None and customer.pk:
+            others = others.exclude(customer=customer)
+        owner = others.values_list("customer_id", flat=True).first()
+        if owner is not None:
+            raise Conflict(
+                _("This identity belongs to customer #%(id)s; merge the two customers instead.") % {"id": owner},
+                field=f"identities[{index}].value",
+                code="identity_taken",
+            )
 
 
 @transaction.atomic
@@ -270,7 +286,7 @@ def update_customer(
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     permissions.require(by, permissions.CHANGE, customer)
-    _refuse_tombstone(customer)
+    refuse_tombstone(customer)
     fields = []
     for field, value in (("name", name), ("company", company), ("city", city)):
         if value is not None:
@@ -285,19 +301,7 @@ def update_customer(
         customer.save(update_fields=[*fields, "updated_at"])
     if identities is not None:
         normalized = normalize_identity_list(identities)
-        for index, (kind, value) in enumerate(normalized):
-            owner = (
-                CustomerIdentity.objects.filter(kind=kind, value=value, source_system="")
-                .exclude(customer=customer)
-                .values_list("customer_id", flat=True)
-                .first()
-            )
-            if owner is not None:
-                raise Conflict(
-                    _("This identity belongs to customer #%(id)s; merge the two customers instead.") % {"id": owner},
-                    field=f"identities[{index}].value",
-                    code="identity_taken",
-                )
+        refuse_taken_identities(customer, normalized)
         wanted = set(normalized)
         current = {(i.kind, i.value): i.pk for i in customer.identities.filter(source_system="")}
         CustomerIdentity.objects.filter(pk__in=[pk for key, pk in current.items() if key not in wanted]).delete()
