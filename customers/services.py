@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from config import outbox
@@ -101,6 +102,15 @@ def _channel(channel: Channel | str | int | None) -> Channel | None:
     if found is None:
         raise DomainError(_("Unknown channel %(code)s.") % {"code": channel}, field="channel", code="unknown_channel")
     return found
+
+
+def require_active_channel(channel: Channel | None, *, field: str = "source_channel") -> Channel | None:
+    """New work is booked on active channels only (pages, API, admin and imports alike)."""
+    if channel is not None and not channel.is_active:
+        raise DomainError(
+            _("The channel %(code)s is no longer active.") % {"code": channel.code}, field=field, code="inactive"
+        )
+    return channel
 
 
 def _clean(value) -> str:
@@ -309,15 +319,12 @@ def update_customer(
     return customer
 
 
-@transaction.atomic
 # ---------------------------------------------------------------------------------------------------------------
 # Orders
 
 
 def _aware(value) -> datetime:
     if isinstance(value, str):
-        from django.utils.dateparse import parse_date, parse_datetime
-
         parsed = parse_datetime(value) or parse_date(value)
         if parsed is None:
             raise DomainError(_("Enter a valid date/time."), field="ordered_at")

@@ -168,6 +168,7 @@ def create_lead(
     """
     permissions.require(by, permissions.CREATE)
     now = now or timezone.now()
+    customer_services.require_active_channel(source_channel)
     if (contact is None) == (customer is None):
         raise LeadRuleError(_("Give either a contact or an existing customer."), field="contact")
     matched = True
@@ -205,6 +206,8 @@ def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields
     unknown = set(fields) - set(PACKAGE_FIELDS)
     if unknown:
         raise LeadRuleError(_("These fields cannot be edited here."), field=sorted(unknown)[0])
+    if "source_channel" in fields and fields["source_channel"] != lead.source_channel:
+        customer_services.require_active_channel(fields["source_channel"])
     for name, value in fields.items():
         setattr(lead, name, value)
     lead.save()
@@ -250,6 +253,8 @@ def handoff_lead(
     permissions.require(by, permissions.HANDOFF, lead)
     ensure_allowed(lead.stage, Stage.HANDED_OFF, from_stages=(Stage.NEW,))
     if source_channel is not _UNSET:
+        if source_channel != lead.source_channel:
+            customer_services.require_active_channel(source_channel)
         lead.source_channel = source_channel
     if campaign is not _UNSET:
         lead.campaign = campaign

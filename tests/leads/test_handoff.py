@@ -212,3 +212,18 @@ def test_edit_before_handoff_only(client_as):
     assert lead.interest == "New interest" and lead.tags.count() == 2
     services.handoff_lead(lead=lead, by=marketer)
     assert client.get(f"/leads/{lead.pk}/edit/").status_code == 403
+
+
+def test_a_lead_on_an_inactive_channel_is_refused_by_the_api_as_by_the_page(api_as):
+    ChannelFactory(code="old-expo", is_active=False)
+    response = api_as("marketing").post(
+        "/api/v1/leads/",
+        {"contact": {"name": "Li", "phone": "13800000077"}, "source_channel": "old-expo"},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert (response.json()["errors"][0]["field"], response.json()["errors"][0]["code"]) == (
+        "source_channel",
+        "inactive",
+    )
+    assert not Lead.objects.exists()
