@@ -16,7 +16,9 @@ import threading
 import time
 import uuid
 from queue import Empty
+from time import monotonic, sleep
 
+from celery.worker import state as worker_state
 from kombu.transport import filesystem
 from kombu.transport.virtual.base import FairCycle
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
@@ -96,3 +98,19 @@ class Channel(filesystem.Channel):
 class Transport(filesystem.Transport):
     Channel = Channel
     polling_interval = 0.2
+
+    def drain_events(self, connection, timeout=None):
+        """As kombu's, but a worker asked to stop is answered within a poll, not after Celery's 2 s wait (twice)."""
+        time_start = monotonic()
+        get = self.cycle.get
+        while True:
+            try:
+                get(self._deliver, timeout=timeout)
+            except Empty:
+                if worker_state.should_stop is not None or worker_state.should_terminate is not None:
+                    raise TimeoutError() from None
+                if timeout is not None and monotonic() - time_start >= timeout:
+                    raise TimeoutError() from None
+                sleep(self.polling_interval)
+            else:
+                return

@@ -28,6 +28,7 @@ def sweep_outbox() -> dict[str, int]:
 @worker_ready.connect
 def _catch_up_on_start(**_kwargs) -> None:
     sweep_outbox.apply_async(retry=False)
+    heartbeat.apply_async(retry=False)  # /healthz is green as soon as a worker runs, not a minute later
 
 
 @shared_task(queue=INTERACTIVE, autoretry_for=(OperationalError,), retry_backoff=True)

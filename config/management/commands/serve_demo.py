@@ -81,11 +81,15 @@ class Command(BaseCommand):
 
     def _stop(self, processes: dict[str, subprocess.Popen]) -> None:
         self.stderr.write("Stopping web, worker and beat…")
-        for process in processes.values():
-            _signal_group(process, signal.SIGTERM)  # the worker: warm shutdown
+        worker = processes["worker"]
+        # The worker's main process only: it stops its pool itself (warm shutdown: running tasks finish).
+        worker.send_signal(signal.SIGTERM)
+        for name, process in processes.items():
+            if name != "worker":
+                _signal_group(process, signal.SIGTERM)
         left = _wait(list(processes.values()), GRACE_SECONDS)
-        if processes["worker"] in left:
-            _signal_group(processes["worker"], signal.SIGQUIT)  # cold: unacked messages go back to the queue
+        if worker in left:
+            worker.send_signal(signal.SIGQUIT)  # cold: unacked messages go back to the queue
             left = _wait(left, COLD_SECONDS)
         for process in processes.values():
             if not _group_is_gone(process):
