@@ -145,6 +145,15 @@ def lead_detail(*, pk: int) -> Lead:
     )
 
 
+def lead_answer(*, pk: int) -> Lead:
+    """What the API answers after a write: the lead with its customer, channel and tags (2 queries)."""
+    return (
+        Lead.objects.select_related("customer", "source_channel")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .get(pk=pk)
+    )
+
+
 def customer_history(lead: Lead, *, limit: int = 20) -> dict:
     """What sales sees before accepting: the customer's other leads and orders (two queries)."""
     other_leads = list(

@@ -274,7 +274,7 @@ def handoff_lead(
         raise LeadRuleError(_("Hand the lead to a sales user or to the sales queue."), field="assignee")
     _transition(lead, to=Stage.HANDED_OFF, by=by, now=now)
     lead.owner = assignee
-    lead.save()
+    lead.save(update_fields=[*_STAMP_FIELDS, "owner", "source_channel", "campaign", "interest", "note"])
     if assignee is not None:
         notify(
             recipients=[assignee],

@@ -10,7 +10,7 @@ from config.api.pagination import StablePagination
 from leads import selectors, services
 from leads.api import serializers as s
 from leads.api.filters import LeadFilter
-from leads.models import LeadStageChange, Tag
+from leads.models import Lead, LeadStageChange, Tag
 
 
 class HistoryPagination(StablePagination):
@@ -26,10 +26,13 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     ordering_fields = ["id"]
 
     def get_queryset(self):
-        return selectors.lead_rows()
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return selectors.lead_rows()
+        # A write only needs the row for its 404 and If-Match; the service locks and reads it again.
+        return Lead.objects.all()
 
     def _answer(self, lead, *, status_code=status.HTTP_200_OK, serializer=s.LeadOutput, context=None):
-        fresh = selectors.lead_detail(pk=lead.pk)
+        fresh = selectors.lead_answer(pk=lead.pk)
         response = Response(serializer(fresh, context=context or {}).data, status=status_code)
         response["ETag"] = etag_for(fresh)
         return response
