@@ -15,6 +15,7 @@ from pathlib import Path
 from django.db import connection
 
 from config.celery import app
+from config.management.commands.serve_demo import worker_arguments
 from tests import clock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,19 +76,14 @@ def start(var_dir: Path, *, pool: str = "solo", concurrency: int = 1) -> subproc
         env.pop("CELERY_BROKER_URL", None)
     return subprocess.Popen(
         clock.command(
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "interactive,maintenance",
-            f"--pool={pool}",
-            f"--concurrency={concurrency}",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
+            *worker_arguments(
+                f"--pool={pool}",
+                f"--concurrency={concurrency}",
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            )
         ),
         cwd=ROOT,
         env=clock.environment(env),

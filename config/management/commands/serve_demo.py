@@ -14,6 +14,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from config.queues import QUEUES
+
 GRACE_SECONDS = 4.0
 COLD_SECONDS = 3.0
 
@@ -40,6 +42,11 @@ def _group_is_gone(process: subprocess.Popen) -> bool:
     return False
 
 
+def worker_arguments(*options: str) -> list[str]:
+    """`-m celery … worker` taking the queues most urgent first (config/queues.py), plus `options`."""
+    return ["-m", "celery", "-A", "config", "worker", "-Q", ",".join(QUEUES), *options]
+
+
 class Command(BaseCommand):
     help = "Serve the site with a Celery worker and beat; Ctrl-C stops all three within seconds."
 
@@ -50,18 +57,7 @@ class Command(BaseCommand):
     def handle(self, *args, addrport, concurrency, **options):
         python = sys.executable
         commands = {
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "interactive,maintenance",
-                f"--concurrency={concurrency}",
-                "--loglevel=INFO",
-            ],
+            "worker": [python, *worker_arguments(f"--concurrency={concurrency}", "--loglevel=INFO")],
             "beat": [python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"],
             "web": [python, "manage.py", "runserver", addrport],
         }
