@@ -246,11 +246,28 @@ class NpsResponse(models.Model):
         return nps_category(self.score)
 
 
+class NpsCategory(models.TextChoices):
+    """The one place NPS buckets are defined: promoter 9–10, passive 7–8, detractor 0–6."""
+
+    PROMOTER = "promoter", _("Promoter")
+    PASSIVE = "passive", _("Passive")
+    DETRACTOR = "detractor", _("Detractor")
+
+
+PROMOTER_FROM, PASSIVE_FROM = 9, 7
+
+# The same buckets as SQL conditions on NpsResponse.score (aggregates, list filters).
+NPS_BUCKETS: dict[str, models.Q] = {
+    NpsCategory.PROMOTER: models.Q(score__gte=PROMOTER_FROM),
+    NpsCategory.PASSIVE: models.Q(score__gte=PASSIVE_FROM, score__lt=PROMOTER_FROM),
+    NpsCategory.DETRACTOR: models.Q(score__lt=PASSIVE_FROM),
+}
+
+
 def nps_category(score: int) -> str:
-    """promoter (9–10), passive (7–8) or detractor (0–6): the one place NPS buckets are defined."""
-    if score >= 9:
-        return "promoter"
-    return "passive" if score >= 7 else "detractor"
+    if score >= PROMOTER_FROM:
+        return NpsCategory.PROMOTER
+    return NpsCategory.PASSIVE if score >= PASSIVE_FROM else NpsCategory.DETRACTOR
 
 
 class FollowUpTask(models.Model):

@@ -14,11 +14,13 @@ from customers.identity import normalize_email, normalize_phone
 from customers.models import Customer
 from feedback import statuses
 from feedback.models import (
+    NPS_BUCKETS,
     ChangeKind,
     Complaint,
     ComplaintStatusChange,
     FollowUpTask,
     Insight,
+    NpsCategory,
     NpsInvitation,
     NpsResponse,
 )
@@ -75,6 +77,14 @@ def insights() -> QuerySet[Insight]:
     ).order_by("-created_at", "-pk")
 
 
+def _bucket_counts() -> dict[str, Count]:
+    return {
+        "promoters": Count("pk", filter=NPS_BUCKETS[NpsCategory.PROMOTER]),
+        "passives": Count("pk", filter=NPS_BUCKETS[NpsCategory.PASSIVE]),
+        "detractors": Count("pk", filter=NPS_BUCKETS[NpsCategory.DETRACTOR]),
+    }
+
+
 def nps_counts(start: datetime, end: datetime, **filters) -> dict[str, int]:
     """Answers in [start, end): total, promoters (9–10), passives (7–8), detractors (0–6). One SQL aggregate.
 
@@ -82,9 +92,7 @@ def nps_counts(start: datetime, end: datetime, **filters) -> dict[str, int]:
     """
     return NpsResponse.objects.filter(answered_at__gte=start, answered_at__lt=end, **filters).aggregate(
         total=Count("pk"),
-        promoters=Count("pk", filter=Q(score__gte=9)),
-        passives=Count("pk", filter=Q(score__gte=7, score__lte=8)),
-        detractors=Count("pk", filter=Q(score__lte=6)),
+        **_bucket_counts(),
     )
 
 
@@ -96,9 +104,7 @@ def nps_counts_by_month(start: datetime, end: datetime) -> list[dict]:
         .values("month")
         .annotate(
             total=Count("pk"),
-            promoters=Count("pk", filter=Q(score__gte=9)),
-            passives=Count("pk", filter=Q(score__gte=7, score__lte=8)),
-            detractors=Count("pk", filter=Q(score__lte=6)),
+            **_bucket_counts(),
         )
         .order_by("month")
     )

@@ -12,12 +12,14 @@ from customers.identity import normalize_email, normalize_phone
 from customers.models import CustomerIdentity
 from feedback import selectors
 from feedback.models import (
+    NPS_BUCKETS,
     Complaint,
     ComplaintCategory,
     ComplaintStatus,
     FollowUpTask,
     Insight,
     InsightTag,
+    NpsCategory,
     NpsInvitation,
     NpsResponse,
     Severity,
@@ -70,7 +72,7 @@ class ComplaintFilter(filters.FilterSet):
 class NpsResponseFilter(filters.FilterSet):
     category = filters.ChoiceFilter(
         method="filter_category",
-        choices=[("promoter", _("Promoter")), ("passive", _("Passive")), ("detractor", _("Detractor"))],
+        choices=NpsCategory.choices,
         label=_("Category"),
     )
     customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
@@ -83,8 +85,7 @@ class NpsResponseFilter(filters.FilterSet):
         fields = ["category", "customer", "source"]
 
     def filter_category(self, queryset, name, value):
-        ranges = {"promoter": Q(score__gte=9), "passive": Q(score__gte=7, score__lte=8), "detractor": Q(score__lte=6)}
-        return queryset.filter(ranges[value]) if value in ranges else queryset
+        return queryset.filter(NPS_BUCKETS[value]) if value in NPS_BUCKETS else queryset
 
 
 class NpsInvitationFilter(filters.FilterSet):
