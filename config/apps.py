@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,6 +11,6 @@ class ConfigAppConfig(AppConfig):
     verbose_name = _("Relay platform")
 
     def ready(self):
-        from config import roles
-
-        post_migrate.connect(roles.sync_role_permissions_signal, sender=self)
+        # Each app's `subscriptions` module wires it to the apps below it (events, registries, checks) with
+        # plain module-level imports, now that every model is loaded.
+        autodiscover_modules("subscriptions")

@@ -1,5 +1,5 @@
 """DESIGN.md "Layers": apps depend downward only (import-linter in `make lint`), and no project import hides
-inside a function to dodge that, except in AppConfig.ready(), where higher apps subscribe."""
+inside a function to dodge that; apps wire themselves up in their `subscriptions` module instead."""
 
 import ast
 from pathlib import Path
@@ -11,7 +11,7 @@ PROJECT = {"config", "customers", "leads", "feedback", "marketing", "okr", "demo
 def _function_imports(path: Path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name != "ready":
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             for inner in ast.walk(node):
                 if isinstance(inner, ast.ImportFrom) and (inner.module or "").split(".")[0] in PROJECT:
                     yield f"{path.relative_to(ROOT)}:{inner.lineno} ({node.name}: from {inner.module})"
@@ -30,4 +30,4 @@ def test_no_project_import_inside_a_function():
         if "migrations" not in p.parts
     ]
     offenders = [hit for path in sources for hit in _function_imports(path)]
-    assert not offenders, "import at module level (or subscribe in AppConfig.ready()): " + "; ".join(offenders)
+    assert not offenders, "import at module level (wiring goes in <app>/subscriptions.py): " + "; ".join(offenders)

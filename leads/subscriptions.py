@@ -1,0 +1,31 @@
+"""What leads adds to customers, registered once at start-up (config's ready() imports this module)."""
+
+from customers.imports import ImportKindRules, register_kind
+from customers.models import ImportKind, LifecycleStage
+from customers.segments import LifecycleEvidence, register_lifecycle_evidence
+from customers.selectors import register_detail_part, register_timeline_source
+from leads import permissions, selectors, services
+from leads.models import Lead
+from leads.stages import PIPELINE, Stage
+
+
+def _may_import_leads(user) -> bool:
+    return permissions.can(user, permissions.CREATE)
+
+
+def _leads_in(stages) -> str:
+    marks = ", ".join(["%s"] * len(stages))
+    return f"EXISTS (SELECT 1 FROM {Lead._meta.db_table} l WHERE l.customer_id = c.id AND l.stage IN ({marks}))"
+
+
+register_kind(ImportKind.LEADS, ImportKindRules(may_import=_may_import_leads, apply=services.import_leads))
+register_detail_part(selectors.attach_customer_leads)
+register_timeline_source(selectors.timeline_events)
+
+# DESIGN.md "Customer": the lifecycle stage a customer's leads give them.
+for _stage, _lead_stages in (
+    (LifecycleStage.LOYALTY, [Stage.WON]),
+    (LifecycleStage.DECISION, list(PIPELINE)),
+    (LifecycleStage.CONSIDERATION, [Stage.NEW, Stage.HANDED_OFF]),
+):
+    register_lifecycle_evidence(LifecycleEvidence(_stage, _leads_in(_lead_stages), tuple(str(s) for s in _lead_stages)))
