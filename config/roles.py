@@ -94,6 +94,18 @@ def is_staff_member(user) -> bool:
     )
 
 
+def members(department: str | None = None, *, managers_only: bool = False):
+    """Active users of a department (of any department when None), or only its managers, by username."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    qs = User.objects.filter(is_active=True)
+    qs = qs.filter(groups__name=department) if department else qs.filter(groups__name__in=DEPARTMENTS)
+    if managers_only:
+        qs = qs.filter(pk__in=User.objects.filter(groups__name=MANAGER).values("pk"))
+    return qs.distinct().order_by("username")
+
+
 def sync_role_permissions(apps=None) -> None:
     """Create the role groups and give them their model permissions (idempotent)."""
     from django.apps import apps as global_apps

@@ -13,10 +13,6 @@ from leads.models import Lead
 User = get_user_model()
 
 
-def service_staff_queryset():
-    return User.objects.filter(is_active=True, groups__name=roles.SERVICE).distinct().order_by("username")
-
-
 class UserChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.username
@@ -34,7 +30,7 @@ class ComplaintForm(forms.Form):
     channel = forms.ModelChoiceField(
         queryset=Channel.objects.filter(is_active=True), required=False, label=_("Channel"), to_field_name="code"
     )
-    owner = UserChoiceField(queryset=service_staff_queryset(), required=False, label=_("Owner"))
+    owner = UserChoiceField(queryset=roles.members(roles.SERVICE), required=False, label=_("Owner"))
     order = forms.ModelChoiceField(
         queryset=Order.objects.all(), required=False, widget=forms.NumberInput, label=_("Order number (optional)")
     )
@@ -45,7 +41,7 @@ class ComplaintForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = service_staff_queryset()
+        self.fields["owner"].queryset = roles.members(roles.SERVICE)
 
 
 class TransitionForm(forms.Form):
@@ -59,11 +55,11 @@ class PauseForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    owner = UserChoiceField(queryset=service_staff_queryset(), required=False, label=_("Owner"))
+    owner = UserChoiceField(queryset=roles.members(roles.SERVICE), required=False, label=_("Owner"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = service_staff_queryset()
+        self.fields["owner"].queryset = roles.members(roles.SERVICE)
 
 
 class InsightForm(forms.Form):

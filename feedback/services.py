@@ -38,14 +38,6 @@ from feedback.models import ComplaintStatus as Status
 User = get_user_model()
 
 
-def service_users(*, managers_only: bool = False):
-    """Active users of the service department (its managers only, when asked)."""
-    qs = User.objects.filter(is_active=True, groups__name=roles.SERVICE)
-    if managers_only:
-        qs = qs.filter(pk__in=User.objects.filter(groups__name=roles.MANAGER).values("pk"))
-    return list(qs.distinct().order_by("pk"))
-
-
 @transaction.atomic
 def open_onboarding_task(*, lead: int, customer: int, at=None, **_event) -> FollowUpTask:
     """The sales → service handoff of a won lead: one onboarding task per lead (idempotent).
@@ -66,7 +58,7 @@ def open_onboarding_task(*, lead: int, customer: int, at=None, **_event) -> Foll
     )
     if created:
         notify(
-            recipients=service_users(),
+            recipients=roles.members(roles.SERVICE),
             kind="feedback.onboarding",
             message=_("New customer to onboard: %(customer)s (lead #%(lead)s won).")
             % {"customer": task.customer, "lead": lead},
@@ -318,7 +310,7 @@ def open_detractor_follow_up(*, response_id: int, now=None) -> FollowUpTask | No
     )
     if created:
         notify(
-            recipients=service_users(),
+            recipients=roles.members(roles.SERVICE),
             kind="feedback.detractor",
             message=_("Detractor: %(customer)s answered NPS %(score)s. Follow up.")
             % {"customer": response.customer, "score": response.score},
@@ -540,9 +532,7 @@ def route_insight(*, by, tag: str, note: str = "", complaint=None, nps_response=
     )
     if created:
         notify(
-            recipients=User.objects.filter(is_active=True, groups__name=roles.MARKETING)
-            .filter(groups__name=roles.MANAGER)
-            .distinct(),
+            recipients=roles.members(roles.MARKETING, managers_only=True),
             kind="feedback.insight",
             message=_("Service routed an insight (%(tag)s): %(note)s")
             % {"tag": insight.get_tag_display(), "note": insight.note[:200]},
@@ -574,7 +564,7 @@ def check_service_slas(*, now=None) -> dict[str, int]:
     dedupe_key makes a retried run harmless too.
     """
     now = now or timezone.now()
-    managers = service_users(managers_only=True)
+    managers = list(roles.members(roles.SERVICE, managers_only=True))
     counts = {"first_response": 0, "resolution": 0, "follow_up": 0}
     active = Complaint.objects.filter(status__in=statuses.ACTIVE, waiting_since__isnull=True)
     breaches = {

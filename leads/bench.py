@@ -23,12 +23,7 @@ RUNS = 5
 
 def _viewer():
     User = get_user_model()
-    user = (
-        User.objects.filter(is_active=True, groups__name=roles.SALES)
-        .filter(groups__name=roles.MANAGER)
-        .order_by("pk")
-        .first()
-    )
+    user = roles.members(roles.SALES, managers_only=True).order_by("pk").first()
     return user or User.objects.filter(is_superuser=True).order_by("pk").first()
 
 

@@ -12,10 +12,6 @@ from leads.stages import MOVABLE, Stage
 User = get_user_model()
 
 
-def sales_users():
-    return User.objects.filter(is_active=True, groups__name=roles.SALES).distinct().order_by("username")
-
-
 class UserChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.get_full_name() or obj.get_username()
@@ -82,7 +78,10 @@ class LeadEditForm(PackageForm):
 
 class HandoffForm(PackageForm):
     assignee = UserChoiceField(
-        queryset=sales_users(), required=False, label=_("Assignee"), empty_label=_("Sales queue (lead pool)")
+        queryset=roles.members(roles.SALES),
+        required=False,
+        label=_("Assignee"),
+        empty_label=_("Sales queue (lead pool)"),
     )
     field_order = ["assignee"]
 
@@ -106,7 +105,7 @@ class CloseForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    owner = UserChoiceField(queryset=sales_users(), label=_("Owner"))
+    owner = UserChoiceField(queryset=roles.members(roles.SALES), label=_("Owner"))
 
 
 class ActivityForm(forms.Form):

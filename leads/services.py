@@ -35,24 +35,6 @@ PACKAGE_FIELDS = ("source_channel", "campaign", "interest", "note", "referred_by
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
-def sales_managers() -> list:
-    return list(
-        User.objects.filter(is_active=True, groups__name=roles.SALES)
-        .filter(pk__in=User.objects.filter(groups__name=roles.MANAGER).values("pk"))
-        .distinct()
-        .order_by("pk")
-    )
-
-
-def marketing_managers() -> list:
-    return list(
-        User.objects.filter(is_active=True, groups__name=roles.MARKETING)
-        .filter(pk__in=User.objects.filter(groups__name=roles.MANAGER).values("pk"))
-        .distinct()
-        .order_by("pk")
-    )
-
-
 def _lock(lead: Lead, *, expected_stage: str | None = None) -> Lead:
     """The lead's row, locked; LeadChanged when it left the stage the caller saw."""
     locked = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -484,7 +466,7 @@ def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
     if not lead.is_high_intent:
         lead.is_high_intent = True
         lead.save(update_fields=["is_high_intent", "updated_at"])
-    recipients = [*marketing_managers(), lead.created_by]
+    recipients = [*roles.members(roles.MARKETING, managers_only=True), lead.created_by]
     notify(
         recipients=recipients,
         kind="leads.high_intent",
@@ -587,7 +569,7 @@ def check_lead_slas(*, now=None) -> int:
     runs notify once. Returns how many notifications were made.
     """
     now = now or timezone.now()
-    managers = sales_managers()
+    managers = list(roles.members(roles.SALES, managers_only=True))
     made = 0
     handoff_breaches = Lead.objects.filter(
         stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS)

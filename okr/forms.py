@@ -35,9 +35,7 @@ class ObjectiveForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = (
-            User.objects.filter(is_active=True, groups__name__in=roles.DEPARTMENTS).distinct().order_by("username")
-        )
+        self.fields["owner"].queryset = roles.members()
 
 
 class KeyResultForm(forms.Form):

@@ -29,7 +29,7 @@ User = get_user_model()
 
 
 def _service_staff(request):
-    return User.objects.filter(is_active=True, groups__name=roles.SERVICE).distinct().order_by("username")
+    return roles.members(roles.SERVICE)
 
 
 class ComplaintFilter(filters.FilterSet):

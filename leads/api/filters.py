@@ -16,11 +16,7 @@ User = get_user_model()
 
 
 def _owners(request):
-    return (
-        User.objects.filter(is_active=True, groups__name=roles.SALES).distinct().order_by("username")
-        if request is not None
-        else User.objects.none()
-    )
+    return roles.members(roles.SALES) if request is not None else User.objects.none()
 
 
 def _filled(value) -> bool:
