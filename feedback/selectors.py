@@ -31,13 +31,6 @@ def complaints() -> QuerySet[Complaint]:
     return Complaint.objects.select_related("customer", "owner", "channel").order_by("-opened_at", "-pk")
 
 
-def overdue_q(now: datetime) -> Q:
-    """Active, not paused, and past a due time it has not met."""
-    return Q(status__in=statuses.ACTIVE, waiting_since__isnull=True) & (
-        Q(first_response_at__isnull=True, first_response_due_at__lt=now) | Q(resolution_due_at__lt=now)
-    )
-
-
 def my_complaints(user) -> QuerySet[Complaint]:
     return complaints().filter(owner=user, status__in=statuses.ACTIVE).order_by("resolution_due_at", "pk")
 

@@ -566,12 +566,11 @@ def check_service_slas(*, now=None) -> dict[str, int]:
     now = now or timezone.now()
     managers = list(roles.members(roles.SERVICE, managers_only=True))
     counts = {"first_response": 0, "resolution": 0, "follow_up": 0}
-    active = Complaint.objects.filter(status__in=statuses.ACTIVE, waiting_since__isnull=True)
     breaches = {
-        "first_response": active.filter(
-            first_response_at__isnull=True, first_response_due_at__lt=now, first_response_alerted_at__isnull=True
+        "first_response": Complaint.objects.filter(
+            statuses.first_response_overdue(now), first_response_alerted_at__isnull=True
         ),
-        "resolution": active.filter(resolution_due_at__lt=now, resolution_alerted_at__isnull=True),
+        "resolution": Complaint.objects.filter(statuses.resolution_overdue(now), resolution_alerted_at__isnull=True),
     }
     messages = {
         "first_response": _("Complaint #%(id)s has had no first response since %(due)s."),
@@ -594,7 +593,7 @@ def check_service_slas(*, now=None) -> dict[str, int]:
                     dedupe_key=f"feedback.complaint.{complaint.pk}.{kind}.{due.isoformat()}",
                 )
                 counts[kind] += 1
-    overdue = FollowUpTask.objects.filter(done_at__isnull=True, due_at__lt=now, alerted_at__isnull=True)
+    overdue = FollowUpTask.objects.filter(statuses.follow_up_overdue(now), alerted_at__isnull=True)
     for task in overdue.select_related("customer").order_by("pk").iterator():
         with transaction.atomic():
             if not FollowUpTask.objects.filter(pk=task.pk, alerted_at__isnull=True).update(alerted_at=now):

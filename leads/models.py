@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from leads.stages import Stage
+from leads.stages import Stage, in_pool
 
 
 class Tag(models.Model):
@@ -143,6 +143,10 @@ class Lead(models.Model):
 
     def __str__(self):
         return _("Lead #%(id)s") % {"id": self.pk}
+
+    @property
+    def in_pool(self) -> bool:
+        return in_pool(self.stage, self.owner_id)
 
 
 class LeadStageChange(models.Model):

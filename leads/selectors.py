@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
@@ -15,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from config import roles
 from config.timeline import TimelineEvent
-from leads import permissions
+from leads import permissions, stages
 from leads.models import Activity, Lead, LeadStageChange, LostReason, RejectReason, Tag
 from leads.stages import BOARD_STAGES, CLOSED_STAGES, MOVABLE, NEXT, PIPELINE, Stage
 
@@ -23,19 +22,13 @@ BOARD_PAGE_SIZE = 20
 QUEUE_SECTION_SIZE = 25
 
 
-def sla_breached_q(now: datetime | None = None) -> Q:
-    now = now or timezone.now()
-    return Q(stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS)) | Q(
-        stage=Stage.ACCEPTED, accepted_at__lt=now - timedelta(hours=settings.RELAY_CONTACT_SLA_HOURS)
-    )
-
-
 def lead_rows(now: datetime | None = None) -> QuerySet[Lead]:
     """Leads as list rows and board cards: every rendered relation joined, tags in one prefetch."""
+    breached = stages.sla_breached(now or timezone.now())
     return (
         Lead.objects.select_related("customer", "owner", "source_channel", "campaign")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
-        .annotate(sla_breached=ExpressionWrapper(sla_breached_q(now), output_field=BooleanField()))
+        .annotate(sla_breached=ExpressionWrapper(breached, output_field=BooleanField()))
         .order_by("-created_at", "-pk")
     )
 
@@ -239,20 +232,12 @@ def cycle_time(changes: list[LeadStageChange], *, now: datetime | None = None) -
 
 def allowed_actions(user, lead: Lead) -> frozenset[str]:
     """Actions to draw on the lead page: permission (can) and the state machine (NEXT) both agree."""
-    stage = lead.stage
-    nxt = NEXT[stage]
-    checks = {
-        permissions.EDIT: True,
-        permissions.HANDOFF: Stage.HANDED_OFF in nxt and stage == Stage.NEW,
-        permissions.ACCEPT: stage == Stage.HANDED_OFF and lead.owner_id is not None,
-        permissions.CLAIM: stage == Stage.HANDED_OFF and lead.owner_id is None,
-        permissions.REJECT: stage == Stage.HANDED_OFF,
-        permissions.MOVE: stage in PIPELINE,
-        permissions.CLOSE: Stage.WON in nxt,
-        permissions.FLAG_HIGH_INTENT: stage in (Stage.HANDED_OFF, *PIPELINE) and not lead.is_high_intent,
-        permissions.ASSIGN: stage in (Stage.HANDED_OFF, *PIPELINE),
-        permissions.ADD_ACTIVITY: True,
-    }
+    checks = {action: stages.may_start(action, lead.stage) for action in stages.ACTION_STAGES}
+    pooled = stages.in_pool(lead.stage, lead.owner_id)
+    checks[permissions.ACCEPT] &= not pooled
+    checks[permissions.CLAIM] &= pooled
+    checks[permissions.FLAG_HIGH_INTENT] &= not lead.is_high_intent
+    checks[permissions.EDIT] = checks[permissions.ADD_ACTIVITY] = True
     return frozenset(action for action, ok in checks.items() if ok and permissions.can(user, action, lead))
 
 
@@ -296,7 +281,7 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
             (
                 "pool",
                 _("Lead pool"),
-                rows.filter(stage=Stage.HANDED_OFF, owner__isnull=True).order_by("handed_off_at", "pk"),
+                rows.filter(stages.POOL).order_by("handed_off_at", "pk"),
                 reverse("leads:pool"),
             )
         )
@@ -319,7 +304,7 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
 
 
 def pool(now: datetime | None = None) -> QuerySet[Lead]:
-    return lead_rows(now).filter(stage=Stage.HANDED_OFF, owner__isnull=True).order_by("handed_off_at", "pk")
+    return lead_rows(now).filter(stages.POOL).order_by("handed_off_at", "pk")
 
 
 # --- referral credit ---------------------------------------------------------------------------------------

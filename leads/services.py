@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 from config import events, roles, webhooks
 from config.notifications import notify
 from customers import services as customer_services
-from leads import permissions
+from leads import permissions, stages
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
-from leads.stages import MOVABLE, PIPELINE, Stage, ensure_allowed, further
+from leads.stages import MOVABLE, PIPELINE, Stage, ensure_action, ensure_allowed, further
 
 User = get_user_model()
 
@@ -233,7 +233,7 @@ def handoff_lead(
     now = now or timezone.now()
     lead = _lock(lead)
     permissions.require(by, permissions.HANDOFF, lead)
-    ensure_allowed(lead.stage, Stage.HANDED_OFF, from_stages=(Stage.NEW,))
+    ensure_action("handoff", lead.stage)
     if source_channel is not _UNSET:
         if source_channel != lead.source_channel:
             customer_services.require_active_channel(source_channel)
@@ -277,8 +277,8 @@ def accept_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) 
     now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
     permissions.require(by, permissions.ACCEPT, lead)
-    ensure_allowed(lead.stage, Stage.ACCEPTED)
-    if lead.owner_id is None:
+    ensure_action("accept", lead.stage)
+    if stages.in_pool(lead.stage, lead.owner_id):
         raise InvalidTransition(_("This lead is in the pool: claim it or assign it first."), field="owner")
     _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
     lead.save(update_fields=_STAMP_FIELDS)
@@ -294,11 +294,9 @@ def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -
     now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
     permissions.require(by, permissions.CLAIM, lead)
-    if lead.stage in (*PIPELINE, Stage.WON, Stage.LOST):
-        # Someone claimed it first (or it moved on): say that, not "accepted cannot move to accepted".
-        raise InvalidTransition(_("This lead is not in the pool any more."), field="owner")
-    ensure_allowed(lead.stage, Stage.ACCEPTED)
-    if lead.owner_id is not None:
+    # Someone claimed it first (or it moved on): say that, not "accepted cannot move to accepted".
+    ensure_action("claim", lead.stage, _("This lead is not in the pool any more."))
+    if not stages.in_pool(lead.stage, lead.owner_id):
         raise PoolConflict(_("This lead is not in the pool any more."), field="owner")
     if lead.reclaim_blocked_user_id == by.pk and lead.reclaim_blocked_until and lead.reclaim_blocked_until > now:
         raise PoolConflict(
@@ -320,7 +318,7 @@ def reject_lead(
     now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
     permissions.require(by, permissions.REJECT, lead)
-    ensure_allowed(lead.stage, Stage.NEW)
+    ensure_action("reject", lead.stage)
     if reason not in RejectReason.values:
         raise LeadRuleError(_("Choose a reason for rejecting."), field="reason")
     reason_text = (reason_text or "").strip()
@@ -348,8 +346,7 @@ def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
     now = now or timezone.now()
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     permissions.require(by, permissions.ASSIGN, lead)
-    if lead.stage not in (Stage.HANDED_OFF, *PIPELINE):
-        raise InvalidTransition(_("Only open sales leads can be assigned."), field="stage")
+    ensure_action("assign", lead.stage, _("Only open sales leads can be assigned."))
     if not _is_sales_user(owner):
         raise LeadRuleError(_("Assign the lead to a sales user."), field="owner")
     previous = lead.owner
@@ -382,6 +379,7 @@ def move_lead(*, lead: Lead, by, stage: str, expected_stage: str | None = None, 
     now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
     permissions.require(by, permissions.MOVE, lead)
+    ensure_action("move", lead.stage)
     if stage not in MOVABLE:
         raise InvalidTransition(
             _("Move takes a lead to contacted, qualified, proposal or negotiation; use close for won or lost."),
@@ -421,6 +419,7 @@ def close_lead(
     now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
     permissions.require(by, permissions.CLOSE, lead)
+    ensure_action("close", lead.stage)
     if outcome not in (Stage.WON, Stage.LOST):
         raise LeadRuleError(_("The outcome is won or lost."), field="outcome")
     ensure_allowed(lead.stage, outcome)
@@ -461,8 +460,7 @@ def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
     now = now or timezone.now()
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     permissions.require(by, permissions.FLAG_HIGH_INTENT, lead)
-    if lead.stage not in (Stage.HANDED_OFF, *PIPELINE):
-        raise InvalidTransition(_("Only an open sales lead can be flagged high intent."), field="stage")
+    ensure_action("flag_high_intent", lead.stage, _("Only an open sales lead can be flagged high intent."))
     if not lead.is_high_intent:
         lead.is_high_intent = True
         lead.save(update_fields=["is_high_intent", "updated_at"])
@@ -571,9 +569,7 @@ def check_lead_slas(*, now=None) -> int:
     now = now or timezone.now()
     managers = list(roles.members(roles.SALES, managers_only=True))
     made = 0
-    handoff_breaches = Lead.objects.filter(
-        stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS)
-    ).select_related("owner", "customer")
+    handoff_breaches = Lead.objects.filter(stages.handoff_sla_breached(now)).select_related("owner", "customer")
     for lead in handoff_breaches.iterator(chunk_size=500):
         made += notify(
             recipients=[lead.owner, *managers],
@@ -583,9 +579,7 @@ def check_lead_slas(*, now=None) -> int:
             url=_lead_url(lead),
             dedupe_key=f"leads.sla.handoff.{lead.pk}.{lead.handed_off_at.isoformat()}",
         )
-    contact_breaches = Lead.objects.filter(
-        stage=Stage.ACCEPTED, accepted_at__lt=now - timedelta(hours=settings.RELAY_CONTACT_SLA_HOURS)
-    ).select_related("owner", "customer")
+    contact_breaches = Lead.objects.filter(stages.contact_sla_breached(now)).select_related("owner", "customer")
     for lead in contact_breaches.iterator(chunk_size=500):
         made += notify(
             recipients=[lead.owner, *managers],

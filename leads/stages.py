@@ -1,6 +1,13 @@
-"""Lead stages and the transition table (DESIGN.md "Lead lifecycle"). Only services apply it."""
+"""Lead stages, the transition table and the stage rules (DESIGN.md "Lead lifecycle").
 
+Services apply them; selectors, filters and pages read them; nothing else restates them.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -58,12 +65,74 @@ NEXT: dict[str, frozenset[str]] = {
 }
 
 
-def ensure_allowed(current: str, to: str, *, from_stages=None) -> None:
-    """Raise InvalidTransition unless NEXT allows current → to (and, for an action that starts only in some
-    stages, e.g. handoff from new while recycling also reaches handed_off, current is one of `from_stages`)."""
-    if to not in NEXT[current] or (from_stages is not None and current not in from_stages):
+# Where each lead action may start. Services refuse it anywhere else (409) and pages draw its button only here.
+SALES_OPEN_STAGES = (Stage.HANDED_OFF, *PIPELINE)
+ACTION_STAGES: dict[str, tuple[str, ...]] = {
+    "handoff": (Stage.NEW,),
+    "accept": (Stage.HANDED_OFF,),
+    "claim": (Stage.HANDED_OFF,),
+    "reject": (Stage.HANDED_OFF,),
+    "assign": SALES_OPEN_STAGES,
+    "flag_high_intent": SALES_OPEN_STAGES,
+    "move": PIPELINE,
+    "close": PIPELINE,
+}
+
+
+def may_start(action: str, stage: str) -> bool:
+    return stage in ACTION_STAGES[action]
+
+
+def ensure_action(action: str, stage: str, message=None) -> None:
+    """Raise InvalidTransition unless `action` may start in `stage` (ACTION_STAGES)."""
+    if not may_start(action, stage):
+        raise InvalidTransition(
+            message
+            or _("A lead in stage “%(current)s” cannot be %(action)s.")
+            % {"current": Stage(stage).label, "action": ACTION_LABELS[action]},
+            field="stage",
+        )
+
+
+ACTION_LABELS = {
+    "handoff": _("handed off"),
+    "accept": _("accepted"),
+    "claim": _("claimed"),
+    "reject": _("rejected"),
+    "assign": _("assigned"),
+    "flag_high_intent": _("flagged high intent"),
+    "move": _("moved"),
+    "close": _("closed"),
+}
+
+
+def ensure_allowed(current: str, to: str) -> None:
+    """Raise InvalidTransition unless NEXT allows current → to."""
+    if to not in NEXT[current]:
         raise InvalidTransition(
             _("A lead in stage “%(current)s” cannot move to “%(to)s”.")
             % {"current": Stage(current).label, "to": Stage(to).label},
             field="stage",
         )
+
+
+# The pool: handed off to the sales queue, nobody owns it yet.
+POOL = Q(stage=Stage.HANDED_OFF, owner__isnull=True)
+
+
+def in_pool(stage: str, owner_id) -> bool:
+    return stage == Stage.HANDED_OFF and owner_id is None
+
+
+# SLA breaches: a handoff undecided for RELAY_HANDOFF_SLA_HOURS, an accepted lead not contacted for
+# RELAY_CONTACT_SLA_HOURS.
+def handoff_sla_breached(now: datetime) -> Q:
+    return Q(stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS))
+
+
+def contact_sla_breached(now: datetime) -> Q:
+    return Q(stage=Stage.ACCEPTED, accepted_at__lt=now - timedelta(hours=settings.RELAY_CONTACT_SLA_HOURS))
+
+
+def sla_breached(now: datetime) -> Q:
+    return handoff_sla_breached(now) | contact_sla_breached(now)

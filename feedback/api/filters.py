@@ -10,7 +10,7 @@ from config import roles
 from config.filters import YesNoFilter
 from customers.identity import normalize_email, normalize_phone
 from customers.models import CustomerIdentity
-from feedback import selectors
+from feedback import statuses
 from feedback.models import (
     NPS_BUCKETS,
     Complaint,
@@ -65,7 +65,7 @@ class ComplaintFilter(filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         if value is None:
             return queryset
-        overdue = selectors.overdue_q(timezone.now())
+        overdue = statuses.complaint_overdue(timezone.now())
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
 
@@ -110,8 +110,8 @@ class FollowUpFilter(filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         if value is None:
             return queryset
-        q = Q(done_at__isnull=True, due_at__lt=timezone.now())
-        return queryset.filter(q) if value else queryset.exclude(q)
+        overdue = statuses.follow_up_overdue(timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
 
 class InsightFilter(filters.FilterSet):

@@ -2,14 +2,15 @@
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from config import roles
 from config.filters import YesNoFilter
 from customers.models import Campaign, Channel, CustomerIdentity
+from leads import stages
 from leads.models import Lead
-from leads.selectors import sla_breached_q
 from leads.stages import Stage
 
 User = get_user_model()
@@ -79,8 +80,7 @@ class LeadFilter(filters.FilterSet):
     def filter_pool(self, queryset, name, value):
         if value is None:
             return queryset
-        pool = Q(stage=Stage.HANDED_OFF, owner__isnull=True)
-        return queryset.filter(pool) if value else queryset.exclude(pool)
+        return queryset.filter(stages.POOL) if value else queryset.exclude(stages.POOL)
 
     def filter_tag(self, queryset, name, value: str):
         # Tag names are unique, so the join adds at most one row per lead: no DISTINCT needed.
@@ -90,4 +90,5 @@ class LeadFilter(filters.FilterSet):
     def filter_sla_breached(self, queryset, name, value):
         if value is None:
             return queryset
-        return queryset.filter(sla_breached_q()) if value else queryset.exclude(sla_breached_q())
+        breached = stages.sla_breached(timezone.now())
+        return queryset.filter(breached) if value else queryset.exclude(breached)
