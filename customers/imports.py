@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from config import jobs, outbox
 from config.errors import DomainError
 from config.models import JobStatus
+from config.money import parse_amount
 from customers import permissions
 from customers.errors import ImportRefused
 from customers.identity import CONTACT_IDENTITY_KEYS, normalize
@@ -314,16 +315,11 @@ def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tu
 
 
 def _parse_amount(value: str, errors: list) -> Decimal | None:
-    text = value.replace(",", "").replace("¥", "").replace("￥", "").strip()
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        errors.append(("amount", _("Not a number.")))
+        return parse_amount(value)
+    except DomainError as error:
+        errors.append((error.field, error.message))
         return None
-    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e12"):
-        errors.append(("amount", _("Use a positive amount with at most 2 decimals.")))
-        return None
-    return amount.quantize(Decimal("0.01"))
 
 
 def _parse_when(value: str, errors: list) -> datetime | None:

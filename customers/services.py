@@ -7,7 +7,6 @@ normalizes contact details through `customers.identity` and attaches to the exis
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.apps import apps
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from config import outbox
 from config.errors import Conflict, DomainError
+from config.money import parse_amount
 from customers import permissions, segments
 from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
 from customers.identity import contact_identities, normalize_or_raise
@@ -336,18 +336,6 @@ def _aware(value) -> datetime:
     return value
 
 
-def _amount(value) -> Decimal:
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise DomainError(_("Enter a number."), field="amount") from None
-    if not amount.is_finite() or amount < 0:
-        raise DomainError(_("The amount may not be negative."), field="amount")
-    if amount.as_tuple().exponent < -2 or amount >= Decimal("1e12"):
-        raise DomainError(_("Use at most 2 decimals and 12 digits."), field="amount")
-    return amount.quantize(Decimal("0.01"))
-
-
 def upsert_order(
     *,
     customer: Customer,
@@ -365,7 +353,7 @@ def upsert_order(
         if by is not None:
             permissions.require(by, permissions.ORDER_WRITE)
         channel = _channel(channel)
-        amount = _amount(amount)
+        amount = parse_amount(amount)
         ordered_at = _aware(ordered_at)
         external_id = _clean(external_id)[:100]
         customer = live_customer(customer)
@@ -414,7 +402,7 @@ def update_order(*, order: Order, by, **changes) -> Order:
     permissions.require(by, permissions.ORDER_WRITE)
     old_customer = order.customer_id
     if "amount" in changes:
-        order.amount = _amount(changes["amount"])
+        order.amount = parse_amount(changes["amount"])
     if "ordered_at" in changes:
         order.ordered_at = _aware(changes["ordered_at"])
     if "channel" in changes:
@@ -631,9 +619,11 @@ def save_campaign(*, by, campaign=None, **fields):
 
     _require_marketing(by)
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk) if campaign else Campaign()
-    for name in ("name", "starts_on", "ends_on", "budget"):
+    for name in ("name", "starts_on", "ends_on"):
         if name in fields:
             setattr(campaign, name, fields[name])
+    if "budget" in fields:
+        campaign.budget = None if fields["budget"] in (None, "") else parse_amount(fields["budget"], field="budget")
     if "channel" in fields:
         campaign.channel = _channel(fields["channel"])
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
@@ -664,7 +654,7 @@ def save_channel_spend(*, by, spend=None, **fields):
     if "month" in fields:
         spend.month = parse_month(fields["month"])
     if "amount" in fields:
-        spend.amount = _amount(fields["amount"])
+        spend.amount = parse_amount(fields["amount"])
     if ChannelSpend.objects.filter(channel=spend.channel, month=spend.month).exclude(pk=spend.pk).exists():
         raise Conflict(
             _("Spend for this channel and month is already booked; change that entry."), field="month", code="unique"

@@ -8,7 +8,6 @@ another stage the write is refused with LeadChanged (409), so two racing moves n
 """
 
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config import events, roles, webhooks
+from config.money import parse_amount
 from config.notifications import notify
 from customers import services as customer_services
 from leads import permissions, stages
@@ -391,18 +391,6 @@ def move_lead(*, lead: Lead, by, stage: str, expected_stage: str | None = None, 
     return lead
 
 
-def _parse_amount(amount) -> Decimal:
-    if amount in (None, ""):
-        raise LeadRuleError(_("A won lead needs the amount of its order."), field="amount")
-    try:
-        value = Decimal(str(amount))
-    except (InvalidOperation, ValueError):
-        raise LeadRuleError(_("Enter the amount as a number."), field="amount") from None
-    if not value.is_finite() or value <= 0 or value >= Decimal("1e12"):
-        raise LeadRuleError(_("The amount must be more than zero."), field="amount")
-    return value.quantize(Decimal("0.01"))
-
-
 @transaction.atomic
 def close_lead(
     *,
@@ -424,7 +412,9 @@ def close_lead(
         raise LeadRuleError(_("The outcome is won or lost."), field="outcome")
     ensure_allowed(lead.stage, outcome)
     if outcome == Stage.WON:
-        value = _parse_amount(amount)
+        if amount in (None, ""):
+            raise LeadRuleError(_("A won lead needs the amount of its order."), field="amount")
+        value = parse_amount(amount, positive=True)
         _transition(lead, to=Stage.WON, by=by, now=now)
         order = customer_services.create_order(
             customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by

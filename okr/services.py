@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from config import roles
 from config.errors import DomainError
+from config.money import parse_number
 from okr import metrics, permissions, selectors
 from okr.models import CheckIn, Direction, KeyResult, MetricSnapshot, Objective
 
@@ -67,12 +68,9 @@ def _decimal(value, field: str, *, required: bool = True) -> Decimal | None:
             raise InvalidOkr(_("Enter a number."), field=field)
         return None
     try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidOkr(_("Enter a number."), field=field) from None
-    if not number.is_finite() or abs(number) >= Decimal("1e10"):
-        raise InvalidOkr(_("Enter a number."), field=field)
-    return number
+        return parse_number(value, field=field, places=4, limit=Decimal("1e10"))
+    except DomainError as error:
+        raise InvalidOkr(error.message, field=field) from None
 
 
 def _clean_key_result(values: dict) -> dict:

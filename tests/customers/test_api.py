@@ -190,6 +190,8 @@ def test_channels_campaigns_spend(api_as):
     assert dup.status_code == 400 and dup.json()["errors"][0]["field"] == "code"
     campaign = api.post("/api/v1/campaigns/", {"name": "618", "channel": "douyin"}, format="json")
     assert campaign.status_code == 201
+    negative = api.post("/api/v1/campaigns/", {"name": "11.11", "channel": "douyin", "budget": "-5"}, format="json")
+    assert negative.status_code == 400 and negative.json()["errors"][0]["field"] == "budget"
     spend = api.post(
         "/api/v1/channel-spend/", {"channel": "douyin", "month": "2026-03", "amount": "5000"}, format="json"
     )

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from config.errors import DomainError
 from config.models import Notification
 from customers.models import Order
 from feedback.models import FollowUpTask
@@ -41,9 +42,9 @@ def test_won_creates_the_order_and_the_onboarding_task(api_as, django_capture_on
 def test_won_needs_a_positive_amount_and_changes_nothing(amount):
     seller = make_user("sales")
     lead = lead_through(Stage.PROPOSAL, owner=seller)
-    with pytest.raises(services.LeadRuleError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.close_lead(lead=lead, by=seller, outcome=Stage.WON, amount=amount)
-    assert refused.value.field == "amount"
+    assert (refused.value.field, refused.value.status) == ("amount", 400)
     lead.refresh_from_db()
     assert lead.stage == Stage.PROPOSAL
     assert not Order.objects.exists() and not FollowUpTask.objects.exists()
