@@ -16,9 +16,19 @@ from config.models import Notification
 
 
 def notify(
-    *, recipients: Iterable, kind: str, message: str, url: str = "", dedupe_key: str = "", email: bool = True
+    *,
+    recipients: Iterable,
+    kind: str,
+    message: str,
+    url: str = "",
+    dedupe_key: str = "",
+    email: bool = True,
+    alert: bool = True,
 ) -> int:
     """Notify each recipient once per `dedupe_key`; returns how many new notifications were made.
+
+    With a `dedupe_key` (an alert a periodic check may raise again) integrations hear it as `alert.<kind>`
+    unless `alert` is False. One-off notifications of a single event need no key.
 
     The partial unique constraint on (recipient, dedupe_key) keeps repeated or concurrent runs
     of an alert check from notifying twice.
@@ -44,13 +54,10 @@ def notify(
         )
         for pk in users
     ]
+    # A concurrent run may insert the same (recipient, dedupe_key) between the read above and here: the unique
+    # constraint keeps one row, and this call may count it too; the alert and the email are deduplicated anyway.
     created = Notification.objects.bulk_create(rows, ignore_conflicts=bool(dedupe_key))
-    if dedupe_key:
-        # ignore_conflicts leaves pks unset; fetch the rows this call actually owns.
-        created = list(
-            Notification.objects.filter(recipient_id__in=users, dedupe_key=dedupe_key, emailed_at__isnull=True)
-        )
-    if dedupe_key and created:
+    if alert and dedupe_key and created:
         webhooks.publish(
             event_type=f"alert.{kind}",
             data={"message": str(message), "url": url, "recipients": sorted(u.get_username() for u in users.values())},

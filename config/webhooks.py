@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
@@ -39,19 +40,41 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
+NO_ENDPOINTS_CACHE_KEY = "relay:webhooks:no-active-endpoints"
+NO_ENDPOINTS_CACHE_SECONDS = 5
+
+
+def forget_endpoints(**_signal) -> None:
+    """Saving or deleting an endpoint ends "there are none" at once here; other processes within seconds."""
+    cache.delete(NO_ENDPOINTS_CACHE_KEY)
+
+
+def _active_endpoints() -> list[tuple[int, list]]:
+    """(id, event types) of the active endpoints. Every write publishes, and most installations have no
+    endpoint, so "none" is remembered for a few seconds instead of scanned on each event. A found list is
+    never cached: a delivery row must name an endpoint that exists."""
+    if cache.get(NO_ENDPOINTS_CACHE_KEY):
+        return []
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True).values_list("pk", "event_types"))
+    if not endpoints:
+        cache.set(NO_ENDPOINTS_CACHE_KEY, True, NO_ENDPOINTS_CACHE_SECONDS)
+    return endpoints
+
+
 def publish(*, event_type: str, data: dict, event_id: str = "") -> int:
     """Queue `event_type` for every active endpoint that wants it; once per `event_id`."""
     message_id = "msg_" + (hashlib.sha256(event_id.encode()).hexdigest()[:32] if event_id else secrets.token_hex(16))
     payload = json.loads(
         json.dumps({"type": event_type, "timestamp": timezone.now(), "data": data}, cls=DjangoJSONEncoder)
     )
-    endpoints = [
-        e for e in WebhookEndpoint.objects.filter(is_active=True) if not e.event_types or event_type in e.event_types
-    ]
+    endpoints = [pk for pk, types in _active_endpoints() if not types or event_type in types]
     if not endpoints:
         return 0
     WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(endpoint=e, message_id=message_id, event_type=event_type, payload=payload) for e in endpoints],
+        [
+            WebhookDelivery(endpoint_id=pk, message_id=message_id, event_type=event_type, payload=payload)
+            for pk in endpoints
+        ],
         ignore_conflicts=True,
     )
     ids = list(

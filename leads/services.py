@@ -5,6 +5,7 @@ history and returns the fresh lead. `_transition()` is the only place that assig
 
 Concurrency: a caller passes the lead it read (or `expected_stage`); if the locked row is in
 another stage the write is refused with LeadChanged (409), so two racing moves never both apply.
+A caller that has not read the lead (the API) passes its id: the service reads it once, under the lock.
 """
 
 from datetime import timedelta
@@ -12,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +22,7 @@ from config import events, roles, webhooks
 from config.money import parse_amount
 from config.notifications import notify
 from customers import services as customer_services
+from customers.models import CustomerIdentity
 from leads import permissions, stages
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
@@ -35,11 +38,30 @@ PACKAGE_FIELDS = ("source_channel", "campaign", "interest", "note", "referred_by
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
-def _lock(lead: Lead, *, expected_stage: str | None = None) -> Lead:
-    """The lead's row, locked; LeadChanged when it left the stage the caller saw."""
-    locked = Lead.objects.select_for_update().get(pk=lead.pk)
-    expected = expected_stage or lead.stage
-    if locked.stage != expected:
+def _pk(lead: Lead | int) -> int:
+    return lead if isinstance(lead, int) else lead.pk
+
+
+def _lock(lead: Lead | int, *, expected_stage: str | None = None, check_contact: bool = False) -> Lead:
+    """The lead's row, locked, with what a transition and its answer need in the same read (customer, channel,
+    when it entered its stage; whether the customer has a contact method when asked).
+
+    LeadChanged when it left the stage the caller saw; Lead.DoesNotExist for an unknown id.
+    """
+    latest_change = LeadStageChange.objects.filter(lead=OuterRef("pk")).order_by("-at", "-pk").values("at")[:1]
+    rows = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("customer", "source_channel")
+        .annotate(stage_entered_at=Subquery(latest_change))
+    )
+    if check_contact:
+        contacts = CustomerIdentity.objects.filter(
+            customer=OuterRef("customer_id"), kind__in=CONTACT_KINDS, is_valid=True
+        )
+        rows = rows.annotate(has_contact=Exists(contacts))
+    locked = rows.get(pk=_pk(lead))
+    expected = expected_stage or (None if isinstance(lead, int) else lead.stage)
+    if expected is not None and locked.stage != expected:
         raise LeadChanged(
             _("This lead changed while you were working on it: it is now “%(stage)s”. Reload and try again.")
             % {"stage": Stage(locked.stage).label},
@@ -48,30 +70,38 @@ def _lock(lead: Lead, *, expected_stage: str | None = None) -> Lead:
     return locked
 
 
-def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageChange:
+def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> list[str]:
     """Apply one step of the state machine to a locked lead and append it to the history.
 
-    Raises InvalidTransition (409) when NEXT does not allow it; the caller saves the lead.
+    Returns the lead fields it set, for the caller's save (with "updated_at" and its own fields).
+    Raises InvalidTransition (409) when NEXT does not allow it.
     """
     ensure_allowed(lead.stage, to)
     # The lead is locked, so its latest change is the one that brought it into its current stage.
-    entered_at = LeadStageChange.objects.filter(lead=lead).order_by("-at", "-pk").values_list("at", flat=True).first()
+    entered_at = getattr(lead, "stage_entered_at", None)
+    if entered_at is None:
+        entered_at = (
+            LeadStageChange.objects.filter(lead=lead).order_by("-at", "-pk").values_list("at", flat=True).first()
+        )
     change = LeadStageChange.objects.create(
         lead=lead, from_stage=lead.stage, to_stage=to, at=now, entered_at=entered_at, by=by, reason=reason[:300]
     )
-    lead.stage = to
-    lead.furthest_stage = further(lead.furthest_stage, to)
+    stamps = {"stage": to, "furthest_stage": further(lead.furthest_stage, to)}
     if to == Stage.HANDED_OFF:
-        lead.handed_off_at = now
-        lead.first_handed_off_at = lead.first_handed_off_at or now
+        stamps["handed_off_at"] = now
+        stamps["first_handed_off_at"] = lead.first_handed_off_at or now
     elif to == Stage.ACCEPTED:
-        lead.accepted_at = now
+        stamps["accepted_at"] = now
     elif to == Stage.CONTACTED:
-        lead.contacted_at = lead.contacted_at or now
+        stamps["contacted_at"] = lead.contacted_at or now
     elif to in (Stage.WON, Stage.LOST):
-        lead.closed_at = now
+        stamps["closed_at"] = now
     if by is not None:
-        lead.last_activity_at = now
+        stamps["last_activity_at"] = now
+    changed = [name for name, value in stamps.items() if getattr(lead, name) != value]
+    for name in changed:
+        setattr(lead, name, stamps[name])
+    lead.stage_entered_at = now
     customer_services.queue_segment_refresh([lead.customer_id])
     # Integrations hear every move; the delivery rows commit (or roll back) with the transition itself.
     webhooks.publish(
@@ -86,20 +116,7 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> LeadStageC
         },
         event_id=f"leads.change.{change.pk}",
     )
-    return change
-
-
-_STAMP_FIELDS = [
-    "stage",
-    "furthest_stage",
-    "handed_off_at",
-    "first_handed_off_at",
-    "accepted_at",
-    "contacted_at",
-    "closed_at",
-    "last_activity_at",
-    "updated_at",
-]
+    return changed
 
 
 def _tags_from_names(names) -> list[Tag]:
@@ -181,7 +198,7 @@ def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields
     """Marketing edits the package before handoff. Raises PermissionDenied, LeadRuleError, and LeadChanged when
     `expected_updated_at` (the version the caller read, e.g. checked against If-Match) is no longer current:
     two edits of the same version never both apply."""
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
     if expected_updated_at is not None and lead.updated_at != expected_updated_at:
         raise LeadChanged(_("This lead changed while you were working on it. Reload and try again."), field=None)
     permissions.require(by, permissions.EDIT, lead)
@@ -201,7 +218,9 @@ def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields
 def handoff_missing(lead: Lead) -> list[tuple[str, str]]:
     """What a handoff still lacks, as (field, message) pairs; empty when it may go."""
     missing = []
-    has_contact = lead.customer.identities.filter(kind__in=CONTACT_KINDS, is_valid=True).exists()
+    has_contact = getattr(lead, "has_contact", None)
+    if has_contact is None:
+        has_contact = lead.customer.identities.filter(kind__in=CONTACT_KINDS, is_valid=True).exists()
     if not has_contact:
         missing.append(("contact", _("a contact method (phone, email, WeCom, WeChat or member card) on the customer")))
     if lead.source_channel_id is None:
@@ -231,19 +250,21 @@ def handoff_lead(
     InvalidTransition, HandoffIncomplete (naming what is missing), LeadRuleError (assignee).
     """
     now = now or timezone.now()
-    lead = _lock(lead)
+    lead = _lock(lead, check_contact=True)
     permissions.require(by, permissions.HANDOFF, lead)
     ensure_action("handoff", lead.stage)
-    if source_channel is not _UNSET:
-        if source_channel != lead.source_channel:
-            customer_services.require_active_channel(source_channel)
+    package = []
+    if source_channel is not _UNSET and source_channel != lead.source_channel:
+        customer_services.require_active_channel(source_channel)
         lead.source_channel = source_channel
-    if campaign is not _UNSET:
+        package.append("source_channel")
+    if campaign is not _UNSET and getattr(campaign, "pk", None) != lead.campaign_id:
         lead.campaign = campaign
-    if interest is not None:
-        lead.interest = interest
-    if note is not None:
-        lead.note = note
+        package.append("campaign")
+    for name, value in (("interest", interest), ("note", note)):
+        if value is not None and value != getattr(lead, name):
+            setattr(lead, name, value)
+            package.append(name)
     if tags is not None:
         lead.tags.set(_tags_from_names(tags))
     missing = handoff_missing(lead)
@@ -254,16 +275,15 @@ def handoff_lead(
         )
     if assignee is not None and not _is_sales_user(assignee):
         raise LeadRuleError(_("Hand the lead to a sales user or to the sales queue."), field="assignee")
-    _transition(lead, to=Stage.HANDED_OFF, by=by, now=now)
+    changed = _transition(lead, to=Stage.HANDED_OFF, by=by, now=now)
     lead.owner = assignee
-    lead.save(update_fields=[*_STAMP_FIELDS, "owner", "source_channel", "campaign", "interest", "note"])
+    lead.save(update_fields=[*changed, *package, "owner", "updated_at"])
     if assignee is not None:
         notify(
             recipients=[assignee],
             kind="leads.handoff",
             message=_("Lead #%(id)s (%(customer)s) was handed to you.") % {"id": lead.pk, "customer": lead.customer},
             url=_lead_url(lead),
-            dedupe_key=f"leads.handoff.{lead.pk}.{now.isoformat()}",
         )
     return lead
 
@@ -280,8 +300,7 @@ def accept_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) 
     ensure_action("accept", lead.stage)
     if stages.in_pool(lead.stage, lead.owner_id):
         raise InvalidTransition(_("This lead is in the pool: claim it or assign it first."), field="owner")
-    _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
-    lead.save(update_fields=_STAMP_FIELDS)
+    lead.save(update_fields=[*_transition(lead, to=Stage.ACCEPTED, by=by, now=now), "updated_at"])
     return lead
 
 
@@ -304,9 +323,9 @@ def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -
             % {"until": timezone.localtime(lead.reclaim_blocked_until).strftime("%Y-%m-%d %H:%M")},
             field="owner",
         )
-    _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
+    changed = _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
     lead.owner = by
-    lead.save(update_fields=[*_STAMP_FIELDS, "owner"])
+    lead.save(update_fields=[*changed, "owner", "updated_at"])
     return lead
 
 
@@ -324,10 +343,12 @@ def reject_lead(
     reason_text = (reason_text or "").strip()
     if reason == RejectReason.OTHER and not reason_text:
         raise LeadRuleError(_("Say why the lead is rejected."), field="reason_text")
-    _transition(lead, to=Stage.NEW, by=by, now=now, reason=f"{reason}: {reason_text}" if reason_text else reason)
+    changed = _transition(
+        lead, to=Stage.NEW, by=by, now=now, reason=f"{reason}: {reason_text}" if reason_text else reason
+    )
     lead.owner = None
     lead.reject_reason, lead.reject_reason_text = reason, reason_text[:300]
-    lead.save(update_fields=[*_STAMP_FIELDS, "owner", "reject_reason", "reject_reason_text"])
+    lead.save(update_fields=[*changed, "owner", "reject_reason", "reject_reason_text", "updated_at"])
     if lead.created_by_id:
         notify(
             recipients=[lead.created_by],
@@ -335,7 +356,6 @@ def reject_lead(
             message=_("Lead #%(id)s (%(customer)s) was rejected: %(reason)s.")
             % {"id": lead.pk, "customer": lead.customer, "reason": RejectReason(reason).label},
             url=_lead_url(lead),
-            dedupe_key=f"leads.rejected.{lead.pk}.{now.isoformat()}",
         )
     return lead
 
@@ -344,7 +364,7 @@ def reject_lead(
 def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
     """A sales manager assigns a pool lead or reassigns an open sales lead. Not a stage change."""
     now = now or timezone.now()
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
     permissions.require(by, permissions.ASSIGN, lead)
     ensure_action("assign", lead.stage, _("Only open sales leads can be assigned."))
     if not _is_sales_user(owner):
@@ -365,7 +385,6 @@ def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
         kind="leads.assigned",
         message=_("Lead #%(id)s (%(customer)s) was assigned to you.") % {"id": lead.pk, "customer": lead.customer},
         url=_lead_url(lead),
-        dedupe_key=f"leads.assigned.{lead.pk}.{now.isoformat()}",
     )
     return lead
 
@@ -386,8 +405,7 @@ def move_lead(*, lead: Lead, by, stage: str, expected_stage: str | None = None, 
             field="stage",
         )
     ensure_allowed(lead.stage, stage)
-    _transition(lead, to=stage, by=by, now=now)
-    lead.save(update_fields=_STAMP_FIELDS)
+    lead.save(update_fields=[*_transition(lead, to=stage, by=by, now=now), "updated_at"])
     return lead
 
 
@@ -415,12 +433,12 @@ def close_lead(
         if amount in (None, ""):
             raise LeadRuleError(_("A won lead needs the amount of its order."), field="amount")
         value = parse_amount(amount, positive=True)
-        _transition(lead, to=Stage.WON, by=by, now=now)
+        changed = _transition(lead, to=Stage.WON, by=by, now=now)
         order = customer_services.create_order(
             customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by
         )
         lead.won_amount, lead.won_order = value, order
-        lead.save(update_fields=[*_STAMP_FIELDS, "won_amount", "won_order"])
+        lead.save(update_fields=[*changed, "won_amount", "won_order", "updated_at"])
         # Service opens onboarding (feedback subscribes); integrations hear it too.
         events.publish(
             "lead.won",
@@ -438,9 +456,11 @@ def close_lead(
     reason_text = (reason_text or "").strip()
     if reason == LostReason.OTHER and not reason_text:
         raise LeadRuleError(_("Say why the lead was lost."), field="reason_text")
-    _transition(lead, to=Stage.LOST, by=by, now=now, reason=f"{reason}: {reason_text}" if reason_text else reason)
+    changed = _transition(
+        lead, to=Stage.LOST, by=by, now=now, reason=f"{reason}: {reason_text}" if reason_text else reason
+    )
     lead.lost_reason, lead.lost_reason_text = reason, reason_text[:300]
-    lead.save(update_fields=[*_STAMP_FIELDS, "lost_reason", "lost_reason_text"])
+    lead.save(update_fields=[*changed, "lost_reason", "lost_reason_text", "updated_at"])
     return lead
 
 
@@ -448,7 +468,7 @@ def close_lead(
 def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
     """Sales marks a lead high intent; its creator and the marketing managers are told once."""
     now = now or timezone.now()
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
     permissions.require(by, permissions.FLAG_HIGH_INTENT, lead)
     ensure_action("flag_high_intent", lead.stage, _("Only an open sales lead can be flagged high intent."))
     if not lead.is_high_intent:
@@ -474,7 +494,7 @@ def add_activity(*, lead: Lead, by, kind: str, body: str, now=None) -> Activity:
     contacted through the state machine.
     """
     now = now or timezone.now()
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
     permissions.require(by, permissions.ADD_ACTIVITY, lead)
     if kind not in ActivityKind.values:
         raise LeadRuleError(_("Choose what kind of activity this is."), field="kind")
@@ -483,9 +503,10 @@ def add_activity(*, lead: Lead, by, kind: str, body: str, now=None) -> Activity:
         raise LeadRuleError(_("Write what happened."), field="body")
     activity = Activity.objects.create(lead=lead, kind=kind, body=body, by=by, at=now)
     lead.last_activity_at = now
+    changed = ["last_activity_at", "updated_at"]
     if kind in CONTACT_ACTIVITY_KINDS and lead.stage == Stage.ACCEPTED and permissions.can(by, permissions.MOVE, lead):
-        _transition(lead, to=Stage.CONTACTED, by=by, now=now)
-    lead.save(update_fields=_STAMP_FIELDS)
+        changed += _transition(lead, to=Stage.CONTACTED, by=by, now=now)
+    lead.save(update_fields=sorted(set(changed)))
     return activity
 
 
@@ -534,11 +555,11 @@ def _recycle_one(pk: int, *, now, cutoff) -> int:
     if last is None or last >= cutoff:
         return 0
     former = lead.owner
-    _transition(lead, to=Stage.HANDED_OFF, by=None, now=now, reason="recycled")
+    changed = _transition(lead, to=Stage.HANDED_OFF, by=None, now=now, reason="recycled")
     lead.owner = None
     lead.reclaim_blocked_user = former
     lead.reclaim_blocked_until = now + timedelta(hours=settings.RELAY_LEAD_RECLAIM_COOLDOWN_HOURS)
-    lead.save(update_fields=[*_STAMP_FIELDS, "owner", "reclaim_blocked_user", "reclaim_blocked_until"])
+    lead.save(update_fields=[*changed, "owner", "reclaim_blocked_user", "reclaim_blocked_until", "updated_at"])
     notify(
         recipients=[former],
         kind="leads.recycled",

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from config import outbox
@@ -31,6 +32,7 @@ def pytest_report_header(config):
 @pytest.fixture(autouse=True)
 def _fast_and_english(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # what one test's server remembered (e.g. "no webhook endpoints") never leaks into the next
     settings.LANGUAGE_CODE = "en"
     settings.SECURE_SSL_REDIRECT = False
     settings.STORAGES = {

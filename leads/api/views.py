@@ -1,8 +1,10 @@
 """`/api/v1/leads/` and `/api/v1/tags/` (DESIGN.md "REST API contract"). Thin: parse, call a service, answer."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from config.api.concurrency import ETagMixin, etag_for
@@ -31,8 +33,23 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         # A write only needs the row for its 404 and If-Match; the service locks and reads it again.
         return Lead.objects.all()
 
+    def handle_exception(self, exc):
+        if isinstance(exc, Lead.DoesNotExist):  # a transition's service read the lead (see _target)
+            exc = NotFound(_("No such lead."))
+        return super().handle_exception(exc)
+
+    def _target(self) -> Lead | int:
+        """The lead a transition acts on. With If-Match, the read it is checked against (the service checks the
+        stage again under its lock); without, only the id: the service reads the lead once, under its lock."""
+        if self.request.headers.get("If-Match", "").strip() not in ("", "*"):
+            return self.get_object()
+        try:
+            return int(self.kwargs["pk"])
+        except ValueError:
+            raise NotFound(_("No such lead.")) from None
+
     def _answer(self, lead, *, status_code=status.HTTP_200_OK, serializer=s.LeadOutput, context=None):
-        fresh = selectors.lead_answer(pk=lead.pk)
+        fresh = selectors.lead_answer(lead)
         response = Response(serializer(fresh, context=context or {}).data, status=status_code)
         response["ETag"] = etag_for(fresh)
         return response
@@ -68,58 +85,58 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def handoff(self, request, pk=None):
         data = s.HandoffInput(data=request.data)
         data.is_valid(raise_exception=True)
-        lead = services.handoff_lead(lead=self.get_object(), by=request.user, **data.validated_data)
+        lead = services.handoff_lead(lead=self._target(), by=request.user, **data.validated_data)
         return self._answer(lead)
 
     @extend_schema(request=s.EmptyInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        return self._answer(services.accept_lead(lead=self.get_object(), by=request.user))
+        return self._answer(services.accept_lead(lead=self._target(), by=request.user))
 
     @extend_schema(request=s.EmptyInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        return self._answer(services.claim_lead(lead=self.get_object(), by=request.user))
+        return self._answer(services.claim_lead(lead=self._target(), by=request.user))
 
     @extend_schema(request=s.RejectInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         data = s.RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.reject_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+        return self._answer(services.reject_lead(lead=self._target(), by=request.user, **data.validated_data))
 
     @extend_schema(request=s.MoveInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
         data = s.MoveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.move_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+        return self._answer(services.move_lead(lead=self._target(), by=request.user, **data.validated_data))
 
     @extend_schema(request=s.CloseInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         data = s.CloseInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.close_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+        return self._answer(services.close_lead(lead=self._target(), by=request.user, **data.validated_data))
 
     @extend_schema(request=s.EmptyInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"], url_path="flag-high-intent")
     def flag_high_intent(self, request, pk=None):
-        return self._answer(services.flag_high_intent(lead=self.get_object(), by=request.user))
+        return self._answer(services.flag_high_intent(lead=self._target(), by=request.user))
 
     @extend_schema(request=s.AssignInput, responses=s.LeadOutput)
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         data = s.AssignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._answer(services.assign_lead(lead=self.get_object(), by=request.user, **data.validated_data))
+        return self._answer(services.assign_lead(lead=self._target(), by=request.user, **data.validated_data))
 
     @extend_schema(request=s.ActivityInput, responses={201: s.ActivityOutput})
     @action(detail=True, methods=["post"])
     def activities(self, request, pk=None):
         data = s.ActivityInput(data=request.data)
         data.is_valid(raise_exception=True)
-        activity = services.add_activity(lead=self.get_object(), by=request.user, **data.validated_data)
+        activity = services.add_activity(lead=self._target(), by=request.user, **data.validated_data)
         return Response(s.ActivityOutput(activity).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.StageChangeOutput(many=True))

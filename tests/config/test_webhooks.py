@@ -128,3 +128,13 @@ def test_bad_endpoint_url_is_named(api_as):
     response = api_as("admin").post("/api/v1/webhooks/", {"url": "not a url"}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "url"
+
+
+def test_no_endpoints_is_remembered_until_one_is_registered(django_assert_num_queries):
+    assert webhooks.publish(event_type="lead.stage_changed", data={}, event_id="e1") == 0
+    with django_assert_num_queries(0):  # "none" is remembered: writes stop scanning the table
+        assert webhooks.publish(event_type="lead.stage_changed", data={}, event_id="e2") == 0
+    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example.com/relay", secret=webhooks.new_secret())
+    assert webhooks.publish(event_type="lead.stage_changed", data={}, event_id="e3") == 1
+    endpoint.delete()
+    assert webhooks.publish(event_type="lead.stage_changed", data={}, event_id="e4") == 0
