@@ -280,10 +280,6 @@ class MergeRecord(models.Model):
     def __str__(self):
         return f"{self.duplicate_id} → {self.survivor_id}"
 
-    @property
-    def moved_count(self) -> int:
-        return sum(len(pks) for pks in (self.moved or {}).values())
-
 
 class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers")

@@ -197,9 +197,6 @@ class NpsInvitation(models.Model):
         """The survey language's name, translated (the code itself when it is no longer offered)."""
         return str(dict(settings.LANGUAGES).get(self.language, self.language))
 
-    def is_open(self, now) -> bool:
-        return self.answered_at is None and self.expires_at > now
-
 
 class NpsResponse(models.Model):
     customer = models.ForeignKey(

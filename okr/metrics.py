@@ -29,7 +29,6 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    IntegerField,
     OuterRef,
     Q,
     Subquery,
@@ -115,11 +114,6 @@ class _Sum(Func):
     """SUM without GROUP BY, for single-value subqueries (`Sum` would group by the outer reference)."""
 
     function = "SUM"
-
-
-class _CountDistinct(Func):
-    template = "COUNT(DISTINCT %(expressions)s)"
-    output_field = IntegerField()
 
 
 def _vendor(queryset) -> str:

@@ -42,7 +42,7 @@ def published(monkeypatch):
     """What reaches the broker: (message id, queue) per publish; nothing runs."""
     sent = []
     runner = outbox._tasks()[RUNNER]
-    monkeypatch.setattr(runner, "apply_async", lambda args, queue, **kw: sent.append((args[0], queue)))
+    monkeypatch.setattr(runner, "apply_async", lambda args, queue, **_options: sent.append((args[0], queue)))
     return sent
 
 

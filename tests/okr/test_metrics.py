@@ -245,7 +245,8 @@ def channel_data():
     OrderFactory(customer=w, amount=Decimal("5000"), ordered_at=at(D(3, 10)))
 
 
-def test_channel_roi_per_channel(metric, channel_data):
+@pytest.mark.usefixtures("channel_data")
+def test_channel_roi_per_channel(metric):
     body = metric("channel_roi", START, END)
     assert body["by_channel"] == [
         {"channel": "ads", "name": "Ads", "revenue": "1000.00", "cost": "2000.00", "roi": -0.5},
@@ -256,7 +257,8 @@ def test_channel_roi_per_channel(metric, channel_data):
     assert metric("channel_roi", START, END, channel="web")["value"] == 1.5
 
 
-def test_cac_per_channel(metric, channel_data):
+@pytest.mark.usefixtures("channel_data")
+def test_cac_per_channel(metric):
     body = metric("cac", START, END)
     assert body["by_channel"] == [
         {"channel": "ads", "name": "Ads", "cost": "2000.00", "customers_won": 1, "cac": "2000.00"},
@@ -378,6 +380,7 @@ def test_anonymous_is_refused(client):
 
 
 @pytest.mark.parametrize("name", sorted(metrics.REGISTRY))
-def test_each_metric_runs_a_fixed_number_of_queries(name, django_assert_max_num_queries, channel_data):
+@pytest.mark.usefixtures("channel_data")
+def test_each_metric_runs_a_fixed_number_of_queries(name, django_assert_max_num_queries):
     with django_assert_max_num_queries(10):
         metrics.compute(name, start=START, end=END)

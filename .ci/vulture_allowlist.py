@@ -1,0 +1,29 @@
+"""Names vulture cannot see used: Django, DRF, Celery and the templates reach them by string or convention.
+
+Each line names one; delete it with the code it allows.
+"""
+
+_ = object()
+
+_.IsStaffMember  # settings REST_FRAMEWORK DEFAULT_PERMISSION_CLASSES
+_.problem_exception_handler  # settings REST_FRAMEWORK EXCEPTION_HANDLER
+_.relay  # settings TEMPLATES context processor
+_.permission_denied  # config.urls handler403
+_.customers_can  # {% customers_can %} template tag
+_.metric_value  # {% metric_value %} template filter
+_.language_label  # templates/feedback/invitation_list.html
+_.percent  # templates/customers/_import_progress.html
+_.is_manual  # templates/okr/_key_result.html
+_.in_pool  # templates/leads/_lead_row.html, lead_detail.html
+_.merge_into_oldest  # customers admin action, by name
+_.with_tag  # django-filter method="with_tag"
+_.from_channel  # django-filter method="from_channel"
+_.bench_import  # demo bench command, by dotted path
+_.bench_board  # demo bench command, by dotted path
+_.bench_metrics  # demo bench command, by dotted path
+_.prepare_value  # Django form field hook
+_.as_sqlite  # Django expression hook, per database vendor
+_.do_POST  # http.server handler hook
+_.log_message  # http.server handler hook
+_.Params  # factory-boy traits
+_.validate  # DRF serializer hook
