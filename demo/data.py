@@ -13,7 +13,6 @@ won amount) are derived from the same walk, so the stage history and the row alw
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from config.roles import MANAGER, MARKETING, SALES, SERVICE
 from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
 from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange, Tag
-from leads.stages import NEXT, Stage, further
+from leads.stages import NEXT, Stage, stage_stamps
 from okr.models import CheckIn, KeyResult, Objective
 
 DEMO_PASSWORD = "relay-demo"
@@ -586,6 +585,8 @@ def simulate_lead(
     walk = LeadWalk(stage=Stage.NEW)
     f = walk.fields
     f.update(
+        stage=Stage.NEW,
+        furthest_stage=Stage.NEW,
         owner_id=None,
         first_handed_off_at=None,
         handed_off_at=None,
@@ -609,6 +610,7 @@ def simulate_lead(
             raise AssertionError(f"{walk.stage} -> {to} is not in leads.stages.NEXT")
         walk.changes.append((walk.stage, to, at, by, reason))
         walk.stage = to
+        f.update(stage_stamps(f, to, at, by_person=by is not None))  # as leads.services stamps a locked lead
 
     def decider() -> int:
         if f["owner_id"] is not None:
@@ -627,8 +629,6 @@ def simulate_lead(
             move(Stage.HANDED_OFF, at, marketer)
             handoffs += 1
             f["owner_id"] = rng.choice(staff.sales) if rng.random() < 0.7 else None  # else the pool
-            f["handed_off_at"] = at
-            f["first_handed_off_at"] = f["first_handed_off_at"] or at
             f["reject_reason"] = f["reject_reason_text"] = ""
         elif stage == Stage.HANDED_OFF:
             at = t + wait(rng, 7)
@@ -641,7 +641,6 @@ def simulate_lead(
             if r < 0.76 or handoffs > 2:
                 move(Stage.ACCEPTED, at, by)
                 f["owner_id"] = by
-                f["accepted_at"] = at
             else:
                 code = rng.choices(REJECT_CODES, REJECT_WEIGHTS)[0]
                 move(Stage.NEW, at, by, code)
@@ -664,12 +663,10 @@ def simulate_lead(
             owner = f["owner_id"]
             if to == Stage.WON:
                 move(Stage.WON, at, owner)
-                f["closed_at"] = at
                 f["won_amount"] = money(int(rng.lognormvariate(math.log(1_800_000), 0.9)))
             elif to == Stage.LOST:
                 code = rng.choices(LOST_CODES, LOST_WEIGHTS)[0]
                 move(Stage.LOST, at, owner, code)
-                f["closed_at"] = at
                 f["lost_reason"] = code
                 f["lost_reason_text"] = rng.choice(OTHER_TEXTS) if code == "other" else ""
             elif to == Stage.HANDED_OFF:  # recycled to the pool by the system: no activity for too long
@@ -677,11 +674,8 @@ def simulate_lead(
                 f["reclaim_blocked_user_id"] = owner
                 f["reclaim_blocked_until"] = at + settings.RELAY_LEAD_RECLAIM_COOLDOWN_HOURS * H
                 f["owner_id"] = None
-                f["handed_off_at"] = at
             else:
                 move(to, at, owner)
-                if to == Stage.CONTACTED and f["contacted_at"] is None:
-                    f["contacted_at"] = at
                 if rng.random() < activity_rate:
                     kind = "call" if to == Stage.CONTACTED else rng.choice(["call", "meeting", "email", "note"])
                     act_at = min(at + wait(rng, 2, 0.5), end - H)
@@ -962,8 +956,6 @@ class Generator:
                     {
                         "id": lead_id,
                         "customer_id": customer_id,
-                        "stage": walk.stage,
-                        "furthest_stage": functools.reduce(further, (c[1] for c in walk.changes), Stage.NEW),
                         "created_by_id": walk.changes[0][3] if walk.changes else rng.choice(staff.marketing),
                         "source_channel_id": channel_id,
                         "campaign_id": self._campaign(rng, channel_id, created_at),

@@ -26,7 +26,7 @@ from customers.models import CustomerIdentity
 from leads import permissions, stages
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
-from leads.stages import MOVABLE, PIPELINE, Stage, ensure_action, ensure_allowed, further
+from leads.stages import MOVABLE, PIPELINE, Stage, ensure_action, ensure_allowed
 
 User = get_user_model()
 
@@ -86,18 +86,7 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> list[str]:
     change = LeadStageChange.objects.create(
         lead=lead, from_stage=lead.stage, to_stage=to, at=now, entered_at=entered_at, by=by, reason=reason[:300]
     )
-    stamps = {"stage": to, "furthest_stage": further(lead.furthest_stage, to)}
-    if to == Stage.HANDED_OFF:
-        stamps["handed_off_at"] = now
-        stamps["first_handed_off_at"] = lead.first_handed_off_at or now
-    elif to == Stage.ACCEPTED:
-        stamps["accepted_at"] = now
-    elif to == Stage.CONTACTED:
-        stamps["contacted_at"] = lead.contacted_at or now
-    elif to in (Stage.WON, Stage.LOST):
-        stamps["closed_at"] = now
-    if by is not None:
-        stamps["last_activity_at"] = now
+    stamps = stages.stage_stamps(vars(lead), to, now, by_person=by is not None)
     changed = [name for name, value in stamps.items() if getattr(lead, name) != value]
     for name in changed:
         setattr(lead, name, stamps[name])

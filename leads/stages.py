@@ -3,6 +3,7 @@
 Services apply them; selectors, filters and pages read them; nothing else restates them.
 """
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -63,6 +64,24 @@ NEXT: dict[str, frozenset[str]] = {
     Stage.WON: frozenset(),
     Stage.LOST: frozenset(),
 }
+
+
+def stage_stamps(lead: Mapping, to: str, at: datetime, *, by_person: bool) -> dict:
+    """The lead fields a move to `to` at `at` sets, given the lead's current values (a Lead's __dict__ or the
+    demo's rows). leads.services applies it to locked leads; the demo builds its history with it."""
+    stamps = {"stage": to, "furthest_stage": further(lead.get("furthest_stage") or Stage.NEW, to)}
+    if to == Stage.HANDED_OFF:
+        stamps["handed_off_at"] = at
+        stamps["first_handed_off_at"] = lead.get("first_handed_off_at") or at
+    elif to == Stage.ACCEPTED:
+        stamps["accepted_at"] = at
+    elif to == Stage.CONTACTED:
+        stamps["contacted_at"] = lead.get("contacted_at") or at
+    elif to in CLOSED_STAGES:
+        stamps["closed_at"] = at
+    if by_person:  # the system's own moves (recycling) are not activity
+        stamps["last_activity_at"] = at
+    return stamps
 
 
 # Where each lead action may start. Services refuse it anywhere else (409) and pages draw its button only here.
