@@ -1,6 +1,5 @@
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -9,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config import notifications, outbox, roles
+from config.pagination import keyset_page_for
 
 
 @login_required
@@ -19,8 +19,9 @@ def home(request):
 
 @login_required
 def notification_list(request):
-    page = Paginator(notifications.inbox(request.user), 30).get_page(request.GET.get("page"))
-    return render(request, "notifications.html", {"page": page})
+    """The user's own inbox (any signed-in user has one), newest first: created_at follows pk."""
+    page, paging = keyset_page_for(request, notifications.inbox(request.user), size=30)
+    return render(request, "notifications.html", {"page": page, **paging})
 
 
 @login_required

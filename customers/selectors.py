@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, F, Max, Min, OuterRef, Prefetch, Q, Value
 from django.db.models.functions import Lower, Replace, Right, Trim
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from config.timeline import TimelineEvent
@@ -37,8 +38,21 @@ _detail_parts: list[Callable[[Customer], None]] = []
 _timeline_sources: list[Callable[[int, int], list[TimelineEvent]]] = []
 
 
+# Rows per list on the customer 360; a longer list links to its full, keyset-paged page (detail_rows).
+DETAIL_LIST_SIZE = 100
+
+
+def detail_rows(queryset, list_url: str, customer_id: int) -> tuple[list, str]:
+    """A 360 sub-list: its first DETAIL_LIST_SIZE rows, and the URL of the full list filtered to the customer
+    ("show all") when there are more, else "". One query."""
+    rows = list(queryset[: DETAIL_LIST_SIZE + 1])
+    more = f"{list_url}?{urlencode({'customer': customer_id})}" if len(rows) > DETAIL_LIST_SIZE else ""
+    return rows[:DETAIL_LIST_SIZE], more
+
+
 def register_detail_part(attach: Callable[[Customer], None]) -> None:
-    """`attach(customer)` sets the attributes its part of the 360 page renders, in a fixed number of queries."""
+    """`attach(customer)` sets the attributes its part of the 360 page renders, in a fixed number of queries;
+    a list it attaches is capped with detail_rows, which gives the "show all" link to its keyset-paged page."""
     if attach not in _detail_parts:
         _detail_parts.append(attach)
 
@@ -56,9 +70,11 @@ def customer_detail(*, pk: int) -> Customer:
         .prefetch_related(Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "value")))
         .get(pk=pk)
     )
-    # The newest 100; a single customer, so a plain query costs what a prefetch would.
-    customer.recent_orders = list(
-        Order.objects.filter(customer_id=pk).select_related("channel").order_by("-ordered_at", "-pk")[:100]
+    # The newest; a single customer, so a plain query costs what a prefetch would.
+    customer.recent_orders, customer.all_orders_url = detail_rows(
+        Order.objects.filter(customer_id=pk).select_related("channel").order_by("-ordered_at", "-pk"),
+        reverse("customers:order-list"),
+        pk,
     )
     for attach in _detail_parts:
         attach(customer)
@@ -228,5 +244,6 @@ def data_quality(*, limit: int = 50) -> dict:
     }
 
 
-def import_jobs(*, limit: int = 20):
-    return ImportJob.objects.select_related("created_by").order_by("-created_at", "-pk")[:limit]
+def import_jobs():
+    """Import jobs with who started them; the page keyset-pages them newest first (created_at follows pk)."""
+    return ImportJob.objects.select_related("created_by").order_by("-created_at", "-pk")

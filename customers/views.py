@@ -4,18 +4,18 @@ import csv
 import re
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from config.errors import DomainError
-from config.pagination import keyset_page, keyset_page_for
+from config.pages import error_status, form_error, staff_required
+from config.pagination import keyset_page_for
 from customers import forms, imports, permissions, selectors, services
 from customers.api.filters import CustomerFilter
 from customers.models import (
@@ -31,35 +31,24 @@ from customers.models import (
 )
 
 
-def _staff(view):
-    """Signed in and a staff member (department or admin); everyone else gets the 403 page."""
+def _identity_fields(identities: list[dict]):
+    """form_error's field map for the customer form: "identities[2].value" → the field of that identity's kind
+    (the form has one field per kind)."""
 
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        permissions.require(request.user, permissions.VIEW)
-        return view(request, *args, **kwargs)
+    def field(path: str) -> str:
+        match = re.match(r"identities\[(\d+)\]", path)
+        if match and int(match.group(1)) < len(identities):
+            return identities[int(match.group(1))]["kind"]
+        return path
 
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
-
-
-def _form_error(form, error: DomainError, identities: list[dict] | None = None) -> None:
-    """Attach a service error to the form field it names ("identities[2].value" → that identity's field)."""
-    name = error.field or ""
-    match = re.match(r"identities\[(\d+)\]", name)
-    if match and identities is not None and int(match.group(1)) < len(identities):
-        field = identities[int(match.group(1))]["kind"]
-    else:
-        field = name.split(".")[-1].split("[")[0]
-    form.add_error(field if field in form.fields else None, error.message)
+    return field
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Customers
 
 
-@_staff
+@staff_required
 def customer_list(request):
     """Filtered customers, keyset-paginated: the last page costs what the first does (no COUNT(*))."""
     filterset = CustomerFilter(request.GET or None, queryset=selectors.live_customers())
@@ -79,7 +68,7 @@ class _Echo:
         return value
 
 
-@_staff
+@staff_required
 def customer_export(request):
     """The filtered customer list as CSV, streamed (any length, constant memory)."""
     permissions.require(request.user, permissions.EXPORT)
@@ -122,10 +111,11 @@ def customer_export(request):
     return response
 
 
-@_staff
+@staff_required
 def customer_create(request):
     permissions.require(request.user, permissions.CREATE)
     form = forms.CustomerForm(request.POST or None)
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             customer, matched = services.create_customer(
@@ -137,24 +127,25 @@ def customer_create(request):
                 identities=form.identities(),
             )
         except DomainError as error:
-            _form_error(form, error, form.identities())
+            form_error(form, error, _identity_fields(form.identities()))
+            status = error_status(request, error)
         else:
             if matched:
                 messages.info(request, _("This person is already a customer; the new details were added."))
             else:
                 messages.success(request, _("Customer created."))
             return redirect("customers:customer-detail", pk=customer.pk)
-    status = 422 if request.method == "POST" else 200
     return render(request, "customers/customer_form.html", {"form": form, "customer": None}, status=status)
 
 
-@_staff
+@staff_required
 def customer_edit(request, pk):
     customer = get_object_or_404(selectors.customer_base(), pk=pk)
     if customer.merged_into_id:
         return redirect("customers:customer-detail", pk=customer.merged_into_id)
     permissions.require(request.user, permissions.CHANGE, customer)
     form = forms.CustomerForm(request.POST or None, initial=forms.CustomerForm.initial_for(customer))
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         # The form edits one identity per kind; others (a second phone, external ids) are kept.
         keep = [
@@ -173,15 +164,15 @@ def customer_edit(request, pk):
                 identities=keep + form.identities(),
             )
         except DomainError as error:
-            _form_error(form, error, keep + form.identities())
+            form_error(form, error, _identity_fields(keep + form.identities()))
+            status = error_status(request, error)
         else:
             messages.success(request, _("Customer saved."))
             return redirect("customers:customer-detail", pk=customer.pk)
-    status = 422 if request.method == "POST" else 200
     return render(request, "customers/customer_form.html", {"form": form, "customer": customer}, status=status)
 
 
-@_staff
+@staff_required
 def customer_detail(request, pk):
     """The customer 360. A tombstone redirects to the customer it was merged into."""
     customer = get_object_or_404(Customer.objects.only("pk", "merged_into_id"), pk=pk)
@@ -202,12 +193,13 @@ def customer_detail(request, pk):
     return render(request, "customers/customer_detail.html", context)
 
 
-@_staff
+@staff_required
 def customer_merge(request, pk):
     """GET: choose the duplicate; POST: merge it into this customer (managers)."""
     permissions.require(request.user, permissions.MERGE)
     survivor = get_object_or_404(Customer, pk=pk)
     form = forms.MergeForm(request.POST or request.GET or None)
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         duplicate = Customer.objects.filter(pk=form.cleaned_data["duplicate"]).first()
         if duplicate is None:
@@ -216,7 +208,8 @@ def customer_merge(request, pk):
             try:
                 services.merge_customers(survivor=survivor, duplicate=duplicate, by=request.user)
             except DomainError as error:
-                _form_error(form, error)
+                form_error(form, error)
+                status = error_status(request, error)
             else:
                 messages.success(
                     request,
@@ -230,7 +223,6 @@ def customer_merge(request, pk):
     duplicate = None
     if form.is_bound and form.is_valid():
         duplicate = Customer.objects.filter(pk=form.cleaned_data["duplicate"]).first()
-    status = 422 if request.method == "POST" else 200
     return render(
         request,
         "customers/customer_merge.html",
@@ -239,7 +231,7 @@ def customer_merge(request, pk):
     )
 
 
-@_staff
+@staff_required
 @require_POST
 def merge_undo(request, pk):
     permissions.require(request.user, permissions.UNDO_MERGE)
@@ -253,7 +245,7 @@ def merge_undo(request, pk):
     return redirect("customers:customer-detail", pk=record.duplicate_id)
 
 
-@_staff
+@staff_required
 def data_quality(request):
     context = {
         "report": selectors.data_quality(limit=50),
@@ -266,24 +258,26 @@ def data_quality(request):
 # Imports
 
 
-@_staff
+@staff_required
 def import_list(request):
     permissions.require(request.user, permissions.IMPORT)
     form = forms.ImportForm(request.POST or None, request.FILES or None)
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             job = imports.start_import(
                 by=request.user, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"], dry_run=True
             )
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
+            status = error_status(request, error)
         else:
             return redirect("customers:import-detail", pk=job.pk)
-    status = 422 if request.method == "POST" else 200
-    return render(request, "customers/import_list.html", {"form": form, "jobs": selectors.import_jobs()}, status=status)
+    page, paging = keyset_page_for(request, selectors.import_jobs(), size=20)
+    return render(request, "customers/import_list.html", {"form": form, "jobs": page, **paging}, status=status)
 
 
-@_staff
+@staff_required
 @vary_on_headers("HX-Request")
 def import_detail(request, pk):
     """The job page; htmx polls the progress partial until the job is done."""
@@ -298,7 +292,7 @@ def import_detail(request, pk):
     return render(request, template, context)
 
 
-@_staff
+@staff_required
 @require_POST
 def import_run(request, pk):
     job = get_object_or_404(ImportJob, pk=pk)
@@ -310,7 +304,7 @@ def import_run(request, pk):
     return redirect("customers:import-detail", pk=run.pk)
 
 
-@_staff
+@staff_required
 def import_errors(request, pk):
     permissions.require(request.user, permissions.IMPORT)
     job = get_object_or_404(ImportJob, pk=pk)
@@ -325,7 +319,8 @@ def import_errors(request, pk):
 # Orders, channels, campaigns, spend: simple lists and forms over the same services as the API
 
 
-def _simple_list(request, *, title, rows, columns, create_url, can_create, edit_name=None, page=None):
+def _simple_list(request, *, title, rows, columns, create_url, can_create, paging, edit_name=None):
+    """`paging`: keyset_page_for's context (the list is keyset-paged like every list)."""
     return render(
         request,
         "customers/simple_list.html",
@@ -335,18 +330,18 @@ def _simple_list(request, *, title, rows, columns, create_url, can_create, edit_
             "columns": columns,
             "create_url": create_url if can_create else "",
             "edit_name": edit_name if can_create else None,
-            "next_url": page,
+            **paging,
         },
     )
 
 
-@_staff
+@staff_required
 def order_list(request):
     queryset = Order.objects.select_related("channel", "customer")
     customer = request.GET.get("customer")
     if customer and customer.isdigit():
         queryset = queryset.filter(customer_id=int(customer))
-    page = keyset_page(queryset, after=request.GET.get("after"), size=request.GET.get("size"))
+    page, paging = keyset_page_for(request, queryset)
     rows = [
         (
             o.pk,
@@ -362,8 +357,6 @@ def order_list(request):
         )
         for o in page.rows
     ]
-    qs = urlencode({"customer": customer}) if customer else ""
-    next_url = f"?{qs}&after={page.next_after}" if page.next_after else ""
     return _simple_list(
         request,
         title=_("Orders"),
@@ -372,7 +365,7 @@ def order_list(request):
         create_url=reverse("customers:order-create"),
         can_create=permissions.can(request.user, permissions.ORDER_WRITE),
         edit_name="customers:order-edit",
-        page=next_url,
+        paging=paging,
     )
 
 
@@ -390,6 +383,7 @@ def _order_form_view(request, order=None):
     elif request.GET.get("customer"):
         initial = {"customer": request.GET["customer"]}
     form = forms.OrderForm(request.POST or None, initial=initial)
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         customer = Customer.objects.filter(pk=data.pop("customer")).first()
@@ -404,26 +398,27 @@ def _order_form_view(request, order=None):
                 else:
                     order = services.update_order(order=order, by=request.user, customer=customer, **data)
             except DomainError as error:
-                _form_error(form, error)
+                form_error(form, error)
+                status = error_status(request, error)
             else:
                 return redirect("customers:customer-detail", pk=order.customer_id)
-    status = 422 if request.method == "POST" else 200
     return render(request, "customers/simple_form.html", {"form": form, "title": _("Order")}, status=status)
 
 
-@_staff
+@staff_required
 def order_create(request):
     return _order_form_view(request)
 
 
-@_staff
+@staff_required
 def order_edit(request, pk):
     return _order_form_view(request, get_object_or_404(Order.objects.select_related("channel"), pk=pk))
 
 
-@_staff
+@staff_required
 def channel_list(request):
-    rows = [(c.pk, [c.code, c.name, _("yes") if c.is_active else _("no")], "") for c in Channel.objects.all()[:500]]
+    page, paging = keyset_page_for(request, Channel.objects.all(), order="name")
+    rows = [(c.pk, [c.code, c.name, _("yes") if c.is_active else _("no")], "") for c in page]
     return _simple_list(
         request,
         title=_("Channels"),
@@ -432,25 +427,27 @@ def channel_list(request):
         create_url=reverse("customers:channel-create"),
         can_create=permissions.can(request.user, permissions.MARKETING_WRITE),
         edit_name="customers:channel-edit",
+        paging=paging,
     )
 
 
 def _model_form_view(request, *, form_class, service, instance_kwarg, instance, title, back):
     permissions.require(request.user, permissions.MARKETING_WRITE)
     form = form_class(request.POST or None, instance=instance)
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             service(by=request.user, **{instance_kwarg: instance}, **form.cleaned_data)
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
+            status = error_status(request, error)
         else:
             messages.success(request, _("Saved."))
             return redirect(back)
-    status = 422 if request.method == "POST" else 200
     return render(request, "customers/simple_form.html", {"form": form, "title": title}, status=status)
 
 
-@_staff
+@staff_required
 def channel_form(request, pk=None):
     instance = get_object_or_404(Channel, pk=pk) if pk else None
     return _model_form_view(
@@ -464,12 +461,11 @@ def channel_form(request, pk=None):
     )
 
 
-@_staff
+@staff_required
 def campaign_list(request):
-    rows = [
-        (c.pk, [c.name, c.channel.name, c.starts_on or "", c.ends_on or "", c.budget or ""], "")
-        for c in Campaign.objects.select_related("channel")[:500]
-    ]
+    # The latest start first, campaigns without a start date last.
+    page, paging = keyset_page_for(request, Campaign.objects.select_related("channel"), order="-starts_on")
+    rows = [(c.pk, [c.name, c.channel.name, c.starts_on or "", c.ends_on or "", c.budget or ""], "") for c in page]
     return _simple_list(
         request,
         title=_("Campaigns"),
@@ -478,10 +474,11 @@ def campaign_list(request):
         create_url=reverse("customers:campaign-create"),
         can_create=permissions.can(request.user, permissions.MARKETING_WRITE),
         edit_name="customers:campaign-edit",
+        paging=paging,
     )
 
 
-@_staff
+@staff_required
 def campaign_form(request, pk=None):
     instance = get_object_or_404(Campaign, pk=pk) if pk else None
     return _model_form_view(
@@ -495,12 +492,10 @@ def campaign_form(request, pk=None):
     )
 
 
-@_staff
+@staff_required
 def spend_list(request):
-    rows = [
-        (s.pk, [s.channel.name, s.month.strftime("%Y-%m"), s.amount], "")
-        for s in ChannelSpend.objects.select_related("channel")[:500]
-    ]
+    page, paging = keyset_page_for(request, ChannelSpend.objects.select_related("channel"), order="-month")
+    rows = [(s.pk, [s.channel.name, s.month.strftime("%Y-%m"), s.amount], "") for s in page]
     return _simple_list(
         request,
         title=_("Channel spend"),
@@ -509,10 +504,11 @@ def spend_list(request):
         create_url=reverse("customers:spend-create"),
         can_create=permissions.can(request.user, permissions.MARKETING_WRITE),
         edit_name="customers:spend-edit",
+        paging=paging,
     )
 
 
-@_staff
+@staff_required
 def spend_form(request, pk=None):
     permissions.require(request.user, permissions.MARKETING_WRITE)
     spend = get_object_or_404(ChannelSpend.objects.select_related("channel"), pk=pk) if pk else None
@@ -520,13 +516,14 @@ def spend_form(request, pk=None):
     if spend:
         initial = {"channel": spend.channel.code, "month": spend.month.strftime("%Y-%m"), "amount": spend.amount}
     form = forms.ChannelSpendForm(request.POST or None, initial=initial)
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             services.save_channel_spend(by=request.user, spend=spend, **form.cleaned_data)
         except DomainError as error:
-            _form_error(form, error)
+            form_error(form, error)
+            status = error_status(request, error)
         else:
             messages.success(request, _("Saved."))
             return redirect("customers:spend-list")
-    status = 422 if request.method == "POST" else 200
     return render(request, "customers/simple_form.html", {"form": form, "title": _("Channel spend")}, status=status)

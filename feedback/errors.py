@@ -2,7 +2,10 @@ from config.errors import Conflict, DomainError
 
 
 class InvalidTransition(Conflict):
-    code = "invalid_transition"
+    """A complaint status change statuses.NEXT does not allow, or a pause that does not apply. Like leads', a
+    DomainError answered 409 `invalid_transition` by the API and shown on the form's field by the pages."""
+
+    status, code = 409, "invalid_transition"
 
 
 class ResolutionRequired(DomainError):
@@ -15,10 +18,6 @@ class AlreadyAnswered(DomainError):
 
 class InvitationExpired(DomainError):
     status, code = 410, "expired"
-
-
-class NoEmail(DomainError):
-    code = "no_email"
 
 
 class AlreadyDone(Conflict):

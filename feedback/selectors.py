@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from config.timeline import TimelineEvent
 from customers.identity import normalize_email, normalize_phone
 from customers.models import Customer
+from customers.selectors import detail_rows
 from feedback import statuses
 from feedback.models import (
     NPS_BUCKETS,
@@ -243,10 +244,14 @@ def invitation_candidates(
 
 
 def attach_customer_feedback(customer) -> None:
-    """The customer 360's newest 100 complaints and NPS answers (2 queries)."""
-    customer.recent_complaints = list(
-        Complaint.objects.filter(customer_id=customer.pk).order_by("-opened_at", "-pk")[:100]
+    """The customer 360's newest complaints and NPS answers, each linking to its full list when capped (2 queries)."""
+    customer.recent_complaints, customer.all_complaints_url = detail_rows(
+        Complaint.objects.filter(customer_id=customer.pk).order_by("-opened_at", "-pk"),
+        reverse("feedback:complaint-list"),
+        customer.pk,
     )
-    customer.recent_nps = list(
-        NpsResponse.objects.filter(customer_id=customer.pk).order_by("-answered_at", "-pk")[:100]
+    customer.recent_nps, customer.all_nps_url = detail_rows(
+        NpsResponse.objects.filter(customer_id=customer.pk).order_by("-answered_at", "-pk"),
+        reverse("feedback:nps-list"),
+        customer.pk,
     )

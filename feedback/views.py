@@ -3,9 +3,6 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
@@ -16,37 +13,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from config import roles
 from config.errors import DomainError
-from config.pagination import querystring_without_paging
+from config.pages import error_status, form_error, staff_required
+from config.pagination import keyset_page_for
 from feedback import forms, permissions, selectors, services, statuses
 from feedback.api.filters import ComplaintFilter, FollowUpFilter, InsightFilter, NpsResponseFilter
 from feedback.models import Complaint, ComplaintStatus, FollowUpTask, Insight, NpsResponse
 
-PAGE_SIZE = 50
 
-
-def staff_required(view):
-    """Signed in and a Relay staff member (department or admin); others get the 403 page."""
-
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not roles.is_staff_member(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
-
-
-def _form_error(form, exc: DomainError) -> None:
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
-
-
-def _page(request, qs):
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+def _page(request, qs, order: str) -> dict:
+    """The list's keyset page as `page` (the rows), with `querystring`, `next_url` and `previous_url`."""
+    page, paging = keyset_page_for(request, qs, order=order)
+    return {"page": page, **paging}
 
 
 # ---------------------------------------------------------------- complaints
@@ -61,9 +39,8 @@ def complaint_list(request):
         request,
         "feedback/complaint_list.html",
         {
-            "page": _page(request, qs),
+            **_page(request, qs, order="-opened_at"),
             "filter": filterset,
-            "querystring": querystring_without_paging(request),
             "now": timezone.now(),
             "can_create": permissions.can(request.user, "complaint.create"),
         },
@@ -76,7 +53,8 @@ def my_complaints(request):
     return render(
         request,
         "feedback/my_complaints.html",
-        {"page": _page(request, selectors.my_complaints(request.user)), "now": timezone.now()},
+        # The most urgent first: the queue's order is the resolution due time.
+        {**_page(request, selectors.my_complaints(request.user), order="resolution_due_at"), "now": timezone.now()},
     )
 
 
@@ -84,11 +62,13 @@ def my_complaints(request):
 def complaint_create(request):
     permissions.require(request.user, "complaint.create")
     form = forms.ComplaintForm(request.POST or None, initial={"owner": request.user.pk})
+    status = 422 if form.is_bound else 200
     if request.method == "POST" and form.is_valid():
         try:
             complaint = services.create_complaint(by=request.user, **form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
+            status = error_status(request, exc)
         else:
             messages.success(request, _("Complaint #%(id)s logged.") % {"id": complaint.pk})
             return redirect("feedback:complaint-detail", pk=complaint.pk)
@@ -97,7 +77,7 @@ def complaint_create(request):
         request,
         "feedback/complaint_form.html",
         {"form": form, "customer": customer},
-        status=422 if form.is_bound and form.errors else 200,
+        status=status if form.is_bound and form.errors else 200,
     )
 
 
@@ -151,8 +131,8 @@ def complaint_transition(request, pk: int):
         try:
             services.transition_complaint(complaint=complaint, by=request.user, **form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
-            return _render_panel(request, pk, status=exc.status if exc.status != 400 else 422, transition_form=form)
+            form_error(form, exc)
+            return _render_panel(request, pk, status=error_status(request, exc), transition_form=form)
         if not request.htmx:
             return redirect("feedback:complaint-detail", pk=pk)
         return _render_panel(request, pk)
@@ -174,7 +154,7 @@ def complaint_pause(request, pk: int):
             note=form.cleaned_data.get("note", ""),
         )
     except DomainError as exc:
-        return _render_panel(request, pk, status=exc.status, pause_error=exc.message)
+        return _render_panel(request, pk, status=error_status(request, exc), pause_error=exc.message)
     if not request.htmx:
         return redirect("feedback:complaint-detail", pk=pk)
     return _render_panel(request, pk)
@@ -190,8 +170,8 @@ def complaint_assign(request, pk: int):
         try:
             services.assign_complaint(complaint=complaint, by=request.user, owner=form.cleaned_data["owner"])
         except DomainError as exc:
-            _form_error(form, exc)
-            return _render_panel(request, pk, status=422, assign_form=form)
+            form_error(form, exc)
+            return _render_panel(request, pk, status=error_status(request, exc), assign_form=form)
         if not request.htmx:
             return redirect("feedback:complaint-detail", pk=pk)
         return _render_panel(request, pk)
@@ -241,11 +221,13 @@ def nps_list(request):
     status = 200
     if request.method == "POST":
         permissions.require(request.user, "nps.create")
+        status = 422
         if form.is_valid():
             try:
                 response = services.record_nps_response(by=request.user, **form.cleaned_data)
             except DomainError as exc:
-                _form_error(form, exc)
+                form_error(form, exc)
+                status = error_status(request, exc)
             else:
                 messages.success(
                     request,
@@ -253,7 +235,6 @@ def nps_list(request):
                     % {"score": response.score, "category": response.category},
                 )
                 return redirect("feedback:nps-list")
-        status = 422
     filterset = NpsResponseFilter(request.GET or None, queryset=selectors.nps_responses(), request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.nps_responses()
     now = timezone.now()
@@ -262,9 +243,8 @@ def nps_list(request):
         request,
         "feedback/nps_list.html",
         {
-            "page": _page(request, qs),
+            **_page(request, qs, order="-answered_at"),
             "filter": filterset,
-            "querystring": querystring_without_paging(request),
             "form": form if can_enter else None,
             "customer": form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None,
             "counts": counts,
@@ -331,7 +311,7 @@ def invitation_list(request):
         request,
         "feedback/invitation_list.html",
         {
-            "page": _page(request, selectors.nps_invitations()),
+            **_page(request, selectors.nps_invitations(), order="-pk"),  # created_at is auto_now_add: pk order
             "single": single if can_invite else None,
             "bulk": bulk if can_invite else None,
             "now": timezone.now(),
@@ -355,9 +335,8 @@ def follow_up_list(request):
         request,
         "feedback/follow_up_list.html",
         {
-            "page": _page(request, qs),
+            **_page(request, qs, order="due_at"),  # the queue: the soonest due first
             "filter": filterset,
-            "querystring": querystring_without_paging(request),
             "now": timezone.now(),
         },
     )
@@ -373,15 +352,16 @@ def follow_up_detail(request, pk: int):
     status = 200
     if request.method == "POST":
         permissions.require(request.user, "followup.complete", task)
+        status = 422
         if form.is_valid():
             try:
                 services.complete_follow_up(task=task, by=request.user, outcome=form.cleaned_data["outcome"])
             except DomainError as exc:
-                _form_error(form, exc)
+                form_error(form, exc)
+                status = error_status(request, exc)
             else:
                 messages.success(request, _("Follow-up done."))
                 return redirect("feedback:follow-up-detail", pk=pk)
-        status = 422
     return render(
         request,
         "feedback/follow_up_detail.html",
@@ -406,9 +386,8 @@ def insight_list(request):
         request,
         "feedback/insight_list.html",
         {
-            "page": _page(request, qs),
+            **_page(request, qs, order="-created_at"),
             "filter": filterset,
-            "querystring": querystring_without_paging(request),
             "can_ack": permissions.can(request.user, "insight.acknowledge"),
         },
     )
@@ -444,7 +423,9 @@ def survey(request, token: str):
                 services.answer_survey(token=token, **form.cleaned_data)
             except DomainError as exc:
                 reason = "answered" if exc.code == "already_answered" else "expired"
-                return render(request, "feedback/survey_closed.html", {"reason": reason}, status=exc.status)
+                return render(
+                    request, "feedback/survey_closed.html", {"reason": reason}, status=error_status(request, exc)
+                )
             return render(request, "feedback/survey_thanks.html")
         return render(
             request,

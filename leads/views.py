@@ -2,9 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,18 +11,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from config import roles
-from config.errors import Conflict, DomainError
+from config.errors import DomainError
+from config.pages import error_status, form_error, staff_required
 from config.pagination import keyset_page_for
 from leads import forms, permissions, selectors, services
 from leads.api.filters import LeadFilter
 from leads.models import Lead
-from leads.stages import BOARD_STAGES, InvalidTransition, Stage
+from leads.stages import BOARD_STAGES, Stage
 
-
-def _staff(request):
-    if not roles.is_staff_member(request.user):
-        raise PermissionDenied(_("Leads are for staff of marketing, sales and service."))
+staff_only = staff_required(message=gettext_lazy("Leads are for staff of marketing, sales and service."))
 
 
 def _get_lead(pk: int) -> Lead:
@@ -34,11 +29,10 @@ def _get_lead(pk: int) -> Lead:
         raise Http404(_("No such lead.")) from None
 
 
-@login_required
+@staff_only
 @require_GET
 def lead_list(request):
     """Filtered leads, keyset-paginated newest first: no COUNT(*) or OFFSET over the whole result."""
-    _staff(request)
     filterset = LeadFilter(request.GET or None, queryset=selectors.lead_rows(), request=request)
     page, paging = keyset_page_for(request, filterset.qs)
     return render(
@@ -53,23 +47,23 @@ def lead_list(request):
     )
 
 
-@login_required
+@staff_only
 @require_GET
 def my_queue(request):
-    _staff(request)
     return render(request, "leads/my_queue.html", {"sections": selectors.my_queue(request.user)})
 
 
-@login_required
+@staff_only
 @require_GET
 def pool(request):
-    _staff(request)
-    page = Paginator(selectors.pool(), 50).get_page(request.GET.get("page"))
+    """The sales queue, oldest handoff first (the one waiting longest is claimed first), keyset-paginated."""
+    page, paging = keyset_page_for(request, selectors.pool(), order="handed_off_at")
     return render(
         request,
         "leads/pool.html",
         {
             "page": page,
+            **paging,
             "may_claim": permissions.can(request.user, permissions.CLAIM),
             "may_assign": permissions.can(request.user, permissions.ASSIGN),
         },
@@ -98,21 +92,19 @@ def _board_context(request, query, error: str = ""):
     }
 
 
-@login_required
+@staff_only
 @require_GET
 @vary_on_headers("HX-Request")
 def board(request):
-    _staff(request)
     context = _board_context(request, request.GET)
     template = "leads/_board.html" if request.htmx else "leads/board.html"
     return render(request, template, context)
 
 
-@login_required
+@staff_only
 @require_GET
 def board_column(request, stage: str):
     """ "Load more" for one column: the next cards after `cursor`, and a new "load more" button."""
-    _staff(request)
     if stage not in BOARD_STAGES:
         raise Http404(_("No such stage."))
     query = request.GET.copy()
@@ -129,15 +121,13 @@ def board_column(request, stage: str):
     )
 
 
-@login_required
+@staff_only
 @require_POST
 def board_move(request, pk: int):
     """Move a card from the board (htmx): answers the re-rendered board, so both columns' counts update."""
-    _staff(request)
     lead = _get_lead(pk)
     query = QueryDict(request.POST.get("board_query", ""))
     error = ""
-    status = 200
     try:
         services.move_lead(
             lead=lead,
@@ -146,7 +136,7 @@ def board_move(request, pk: int):
             expected_stage=request.POST.get("seen_stage"),
         )
     except DomainError as exc:
-        error, status = exc.message, 409 if isinstance(exc, Conflict | InvalidTransition) else 422
+        error = exc.message
     except PermissionDenied as exc:
         if not request.htmx:
             raise  # a plain form post gets the 403 page
@@ -157,10 +147,8 @@ def board_move(request, pk: int):
             messages.error(request, error)
         return redirect(f"{_board_url()}?{query.urlencode()}" if query else _board_url())
     # htmx swaps 2xx and 422 only: any refusal (409, 403, 422) comes back as 422 with the redrawn board and
-    # the message on top, so the person sees why and the card is back where it really is.
-    response = render(
-        request, "leads/_board.html", _board_context(request, query, error), status=422 if error else status
-    )
+    # the message on top, so the person sees why and the card is back where it really is (see error_status).
+    response = render(request, "leads/_board.html", _board_context(request, query, error), status=422 if error else 200)
     if error:
         response["HX-Reswap"] = "outerHTML show:#board:top"  # the card may be far down a column: bring the message
     return response
@@ -173,35 +161,29 @@ def _board_url():
 # --- create, edit --------------------------------------------------------------------------------------------
 
 
-def _attach_error(form, exc: DomainError) -> None:
-    field = (exc.field or "").removeprefix("contact.")
-    if field == "contact" and "phone" in form.fields:
-        field = None
-    form.add_error(field if field in form.fields else None, exc.message)
-
-
-@login_required
+@staff_only
 def lead_create(request):
     permissions.require(request.user, permissions.CREATE)
     form = forms.LeadCreateForm(request.POST or None)
     status = 200
     if request.method == "POST":
+        status = 422
         if form.is_valid():
             try:
                 lead, matched = services.create_lead(by=request.user, contact=form.contact(), **form.package())
             except DomainError as exc:
-                _attach_error(form, exc)
+                form_error(form, exc)
+                status = error_status(request, exc)
             else:
                 if matched:
                     messages.info(request, _("This contact matched an existing customer; the lead is attached to it."))
                 else:
                     messages.success(request, _("Lead created."))
                 return redirect("leads:lead-detail", pk=lead.pk)
-        status = 422
     return render(request, "leads/lead_form.html", {"form": form, "title": _("New lead")}, status=status)
 
 
-@login_required
+@staff_only
 def lead_edit(request, pk: int):
     lead = _get_lead(pk)
     permissions.require(request.user, permissions.EDIT, lead)
@@ -216,15 +198,16 @@ def lead_edit(request, pk: int):
     form = forms.LeadEditForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
+        status = 422
         if form.is_valid():
             try:
                 services.update_lead(lead=lead, by=request.user, **form.cleaned_data)
             except DomainError as exc:
-                _attach_error(form, exc)
+                form_error(form, exc)
+                status = error_status(request, exc)
             else:
                 messages.success(request, _("Lead saved."))
                 return redirect("leads:lead-detail", pk=lead.pk)
-        status = 422
     return render(request, "leads/lead_form.html", {"form": form, "lead": lead, "title": _("Edit lead")}, status=status)
 
 
@@ -274,10 +257,9 @@ def _lead_page(request, lead: Lead, *, bound: dict | None = None, status: int = 
     return render(request, "leads/lead_detail.html", context, status=status)
 
 
-@login_required
+@staff_only
 @require_GET
 def lead_detail(request, pk: int):
-    _staff(request)
     return _lead_page(request, _get_lead(pk))
 
 
@@ -316,10 +298,9 @@ SUCCESS = {
 }
 
 
-@login_required
+@staff_only
 @require_POST
 def lead_action(request, pk: int, action: str):
-    _staff(request)
     if action not in SUCCESS:
         raise Http404
     lead = _get_lead(pk)
@@ -335,9 +316,9 @@ def lead_action(request, pk: int, action: str):
     try:
         _run_action(action, lead, request.user, data, request.POST.get("seen_stage") or None)
     except DomainError as exc:
-        status = 409 if isinstance(exc, Conflict | InvalidTransition) else 422
+        status = error_status(request, exc)
         if form is not None:
-            _attach_error(form, exc)
+            form_error(form, exc)
             return _lead_page(request, _get_lead(pk), bound={action: form}, status=status)
         return _lead_page(request, _get_lead(pk), status=status, error=exc.message)
     messages.success(request, str(SUCCESS[action]))

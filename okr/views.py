@@ -1,7 +1,6 @@
 import csv
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponse
@@ -12,15 +11,12 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from config.errors import DomainError
+from config.pages import error_status, form_error, staff_required
 from leads.stages import Stage
 from okr import charts, metrics, permissions, reports, selectors, services
 from okr.forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm
 from okr.metrics import Period
 from okr.models import KeyResult, Objective
-
-
-def _require_view(request):
-    permissions.require(request.user, "view")
 
 
 def _decorate(rows, user) -> None:
@@ -34,9 +30,8 @@ def _decorate(rows, user) -> None:
         row.can_edit = permissions.can(user, "change_key_result", row.key_result)
 
 
-@login_required
+@staff_required
 def board(request):
-    _require_view(request)
     quarter = request.GET.get("quarter") or selectors.current_quarter()
     if not selectors.is_quarter(quarter):
         quarter = selectors.current_quarter()
@@ -65,7 +60,7 @@ def _key_result_card(request, pk: int, form=None, status: int = 200):
     return response
 
 
-@login_required
+@staff_required
 @require_POST
 def check_in(request, pk: int):
     key_result = get_object_or_404(KeyResult.objects.select_related("objective"), pk=pk)
@@ -75,7 +70,7 @@ def check_in(request, pk: int):
         try:
             services.add_check_in(key_result=key_result, by=request.user, **form.cleaned_data)
         except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            form_error(form, error)
     if not form.is_valid():
         if request.htmx:
             return _key_result_card(request, pk, form, status=422)
@@ -91,17 +86,18 @@ def _board_url(quarter: str) -> str:
     return f"{reverse('okr:board')}?quarter={quarter}"
 
 
-def _apply(form, call) -> bool:
-    """Run a service call with the form's data, attaching a DomainError to the named field."""
+def _apply(request, form, call) -> int:
+    """Run a service call with the form's data: 0 when done, else the page's status with the refusal attached to
+    the named field."""
     try:
         call()
     except DomainError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
-        return False
-    return True
+        form_error(form, error)
+        return error_status(request, error)
+    return 0
 
 
-@login_required
+@staff_required
 def objective_form(request, pk: int | None = None):
     objective = get_object_or_404(Objective, pk=pk) if pk else None
     if objective:
@@ -124,19 +120,21 @@ def objective_form(request, pk: int | None = None):
     form = ObjectiveForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
+        status = 422
         if form.is_valid():
             data = form.cleaned_data
             if objective:
-                done = _apply(form, lambda: services.update_objective(objective=objective, by=request.user, **data))
+                status = _apply(
+                    request, form, lambda: services.update_objective(objective=objective, by=request.user, **data)
+                )
             else:
-                done = _apply(form, lambda: services.create_objective(by=request.user, **data))
-            if done:
+                status = _apply(request, form, lambda: services.create_objective(by=request.user, **data))
+            if not status:
                 return redirect(_board_url(data["quarter"]))
-        status = 422
     return render(request, "okr/objective_form.html", {"form": form, "objective": objective}, status=status)
 
 
-@login_required
+@staff_required
 def key_result_form(request, objective_pk: int | None = None, pk: int | None = None):
     key_result = get_object_or_404(KeyResult.objects.select_related("objective"), pk=pk) if pk else None
     objective = key_result.objective if key_result else get_object_or_404(Objective, pk=objective_pk)
@@ -157,17 +155,19 @@ def key_result_form(request, objective_pk: int | None = None, pk: int | None = N
     form = KeyResultForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
+        status = 422
         if form.is_valid():
             kwargs = form.service_kwargs()
             if key_result:
-                done = _apply(
-                    form, lambda: services.update_key_result(key_result=key_result, by=request.user, **kwargs)
+                status = _apply(
+                    request, form, lambda: services.update_key_result(key_result=key_result, by=request.user, **kwargs)
                 )
             else:
-                done = _apply(form, lambda: services.create_key_result(objective=objective, by=request.user, **kwargs))
-            if done:
+                status = _apply(
+                    request, form, lambda: services.create_key_result(objective=objective, by=request.user, **kwargs)
+                )
+            if not status:
                 return redirect(_board_url(objective.quarter))
-        status = 422
     context = {"form": form, "objective": objective, "key_result": key_result}
     return render(request, "okr/key_result_form.html", context, status=status)
 
@@ -182,7 +182,7 @@ def _confirm_delete(request, *, obj, quarter: str, message: str, delete):
     return render(request, "okr/confirm_delete.html", context)
 
 
-@login_required
+@staff_required
 def objective_delete(request, pk: int):
     objective = get_object_or_404(Objective.objects.annotate(key_result_count=Count("key_results")), pk=pk)
     permissions.require(request.user, "delete_objective", objective)
@@ -200,7 +200,7 @@ def objective_delete(request, pk: int):
     )
 
 
-@login_required
+@staff_required
 def key_result_delete(request, pk: int):
     key_result = get_object_or_404(KeyResult.objects.select_related("objective"), pk=pk)
     permissions.require(request.user, "delete_key_result", key_result)
@@ -238,23 +238,21 @@ def _report(request, template: str, context: dict, status: int = 200):
     return render(request, template, {"reports_nav": REPORTS, **context}, status=status)
 
 
-@login_required
+@staff_required
 def reports_index(request):
-    _require_view(request)
     return redirect("okr:report-funnel")
 
 
-@login_required
+@staff_required
 def report_funnel(request):
-    _require_view(request)
     form, period, filters = _period(request)
     if period is None:
         return _report(request, "okr/report_funnel.html", {"form": form}, status=400)
     try:
         data = reports.funnel(period, metrics.clean_filters(metrics.REGISTRY["funnel"], filters))
     except DomainError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
-        return _report(request, "okr/report_funnel.html", {"form": form}, status=400)
+        form_error(form, error)
+        return _report(request, "okr/report_funnel.html", {"form": form}, status=error_status(request, error))
     labels = dict(Stage.choices)
     for stage in data["stages"]:
         stage["label"] = labels[stage["stage"]]
@@ -270,9 +268,8 @@ def report_funnel(request):
     return _report(request, "okr/report_funnel.html", {"form": form, "data": data, "period": period})
 
 
-@login_required
+@staff_required
 def report_channels(request):
-    _require_view(request)
     form, period, filters = _period(request)
     if period is None:
         return _report(request, "okr/report_channels.html", {"form": form}, status=400)
@@ -297,9 +294,8 @@ def report_channels(request):
     return _report(request, "okr/report_channels.html", {"form": form, "rows": rows, "period": period})
 
 
-@login_required
+@staff_required
 def report_cycle_time(request):
-    _require_view(request)
     form, period, filters = _period(request)
     if period is None:
         return _report(request, "okr/report_cycle_time.html", {"form": form}, status=400)
@@ -323,9 +319,8 @@ def report_cycle_time(request):
     return _report(request, "okr/report_cycle_time.html", context)
 
 
-@login_required
+@staff_required
 def report_nps(request):
-    _require_view(request)
     form, period, _filters = _period(request)
     if period is None:
         return _report(request, "okr/report_nps.html", {"form": form}, status=400)

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import NotificationFactory, make_user
+from tests.paging import assert_fixed_queries, assert_walks
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +76,8 @@ def test_bell_shows_unread_count_and_mark_read_clears_it(client_as):
 def test_notification_list_queries_do_not_grow(client_as, django_assert_max_num_queries, n):
     client = client_as("sales")
     NotificationFactory.create_batch(n, recipient=client.user)
-    # session, user, groups, model permissions (2, for the role's navigation), unread count, count, rows
-    with django_assert_max_num_queries(8):
+    # session, user, rows (keyset: no COUNT), groups (the role's navigation), unread count
+    with django_assert_max_num_queries(5):
         response = client.get(reverse("notifications"))
     assert response.status_code == 200
 
@@ -92,3 +93,17 @@ def test_mark_read_never_redirects_to_another_site(client_as, target):
 def test_mark_read_returns_to_a_page_of_this_site(client_as):
     response = client_as("sales").post(reverse("notifications-read"), {"next": "/leads/"})
     assert response.url == "/leads/"
+
+
+def test_notification_list_pages_by_keyset_newest_first(client_as, django_assert_max_num_queries):
+    client = client_as("sales")
+    url = reverse("notifications")
+
+    def make(n):
+        NotificationFactory.create_batch(n, recipient=client.user)
+        NotificationFactory(recipient=make_user("sales"))  # someone else's never shows
+
+    response = assert_fixed_queries(client, url, make, assert_max_num_queries=django_assert_max_num_queries)
+    assert len(response.context["page"]) == 30 and response.context["next_url"]
+    mine = sorted(client.user.notifications.values_list("pk", flat=True), reverse=True)
+    assert_walks(client, url, mine, page_size=30)

@@ -4,7 +4,17 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, IdentityKind, Order
+from customers.models import (
+    Campaign,
+    Channel,
+    ChannelSpend,
+    Customer,
+    CustomerIdentity,
+    IdentityKind,
+    ImportJob,
+    ImportKind,
+    Order,
+)
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):
@@ -60,3 +70,15 @@ class OrderFactory(factory.django.DjangoModelFactory):
     amount = Decimal("100.00")
     ordered_at = factory.LazyFunction(timezone.now)
     channel = factory.SubFactory(ChannelFactory)
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """A finished dry run of a customer file (the file itself is not needed to list it)."""
+
+    class Meta:
+        model = ImportJob
+
+    kind = ImportKind.CUSTOMERS
+    file = "imports/customers.csv"
+    original_name = factory.Sequence(lambda n: f"customers-{n}.csv")
+    status = "done"

@@ -7,6 +7,8 @@ from feedback.models import (
     Complaint,
     ComplaintStatusChange,
     FollowUpTask,
+    Insight,
+    InsightTag,
     NpsInvitation,
     NpsResponse,
     Severity,
@@ -60,3 +62,15 @@ class FollowUpTaskFactory(factory.django.DjangoModelFactory):
     kind = FollowUpTask.Kind.DETRACTOR
     customer = factory.SubFactory(CustomerFactory)
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=48))
+
+
+class InsightFactory(factory.django.DjangoModelFactory):
+    """An insight routed from an NPS answer (an insight has exactly one source)."""
+
+    class Meta:
+        model = Insight
+
+    nps_response = factory.SubFactory(NpsResponseFactory)
+    customer = factory.LazyAttribute(lambda i: i.nps_response.customer)
+    tag = InsightTag.PRODUCT
+    created_at = factory.LazyFunction(timezone.now)

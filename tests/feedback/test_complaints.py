@@ -243,9 +243,9 @@ def test_complaint_list_queries_do_not_grow(client_as, api_as, django_assert_max
     for _ in range(n):
         _complaint(owner=owner, channel=ChannelFactory())
     client = client_as("service")
-    with django_assert_max_num_queries(10):  # session, user, groups, count, unread, 2 perms, owners, rows
+    with django_assert_max_num_queries(10):  # session, user, groups, unread, 2 perms, owners, rows (keyset: no COUNT)
         assert client.get(reverse("feedback:complaint-list")).status_code == 200
-    with django_assert_max_num_queries(10):  # session, user, groups, count, unread, 2 perms, owners, rows
+    with django_assert_max_num_queries(10):  # session, user, groups, unread, 2 perms, owners, rows (keyset: no COUNT)
         assert client.get(reverse("feedback:my-complaints")).status_code == 200
     api = api_as("service")
     with django_assert_max_num_queries(4):

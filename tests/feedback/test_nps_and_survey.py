@@ -171,7 +171,7 @@ def test_nps_lists_queries_do_not_grow(client_as, api_as, django_assert_max_num_
     with django_assert_max_num_queries(4):
         assert len(api.get("/api/v1/nps-responses/").json()["results"]) == n
     service = client_as("service")
-    with django_assert_max_num_queries(10):  # session, user, groups, count, unread, 2 perms, owners, rows
+    with django_assert_max_num_queries(10):  # session, user, groups, unread, 2 perms, owners, rows (keyset: no COUNT)
         assert service.get(reverse("feedback:follow-up-list")).status_code == 200
 
 

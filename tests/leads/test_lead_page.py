@@ -85,7 +85,7 @@ def test_filters_fold_away_unless_one_is_set(client_as, url):
     for query in ("?stage=won", "?created_after=2024-01-01", "?high_intent=true"):
         filtered = client.get(url + query).content.decode()
         assert re.search(r'<details class="filter-box" data-testid="filters" open>', filtered), query
-    assert 'data-testid="filters">' in client.get(url + "?q=&stage=&page=2").content.decode()
+    assert 'data-testid="filters">' in client.get(url + "?q=&stage=&after=2").content.decode()
 
 
 def test_a_lead_just_rejected_tops_the_marketers_rejected_section(client_as):
