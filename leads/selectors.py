@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from config import roles
 from config.timeline import TimelineEvent
+from customers.selectors import detail_rows
 from leads import permissions, stages
 from leads.models import Activity, Lead, LeadStageChange, LostReason, RejectReason, Tag
 from leads.stages import BOARD_STAGES, CLOSED_STAGES, MOVABLE, NEXT, PIPELINE, Stage
@@ -420,10 +421,14 @@ def timeline_events(customer_id: int, limit: int = 200) -> list[TimelineEvent]:
 
 
 def attach_customer_leads(customer) -> None:
-    """The customer 360's leads, newest first, with tags and owners (2 queries)."""
-    customer.lead_rows = list(
+    """The customer 360's leads, newest first, with tags and owners (2 queries); more than the page shows link to
+    the lead list filtered to the customer."""
+    rows, customer.all_leads_url = detail_rows(
         Lead.objects.filter(customer_id=customer.pk)
         .select_related("owner", "source_channel", "campaign")
-        .prefetch_related("tags")
-        .order_by("-created_at", "-pk")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .order_by("-created_at", "-pk"),
+        reverse("leads:lead-list"),
+        customer.pk,
     )
+    customer.lead_rows = rows

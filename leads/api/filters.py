@@ -28,6 +28,7 @@ def _filled(value) -> bool:
 
 class LeadFilter(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label=_("Search"))
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
     # distinct=False: no filter here joins a to-many relation, and DISTINCT would defeat the board's index scans.
     stage = filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"), distinct=False)
     owner = filters.ModelChoiceFilter(queryset=_owners, label=_("Owner"))

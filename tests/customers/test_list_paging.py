@@ -15,6 +15,7 @@ from tests.factories import (
     ComplaintFactory,
     CustomerFactory,
     ImportJobFactory,
+    LeadFactory,
     NpsResponseFactory,
     OrderFactory,
 )
@@ -115,6 +116,7 @@ def _customer_with(n):
     customer = CustomerFactory()
     for _ in range(n):
         OrderFactory(customer=customer)
+        LeadFactory(customer=customer)
         ComplaintFactory(customer=customer)
         NpsResponseFactory(customer=customer)
     return customer
@@ -139,6 +141,10 @@ def test_customer_360_links_capped_lists_to_their_full_pages(client_as, monkeypa
         assert f'href="{url}" data-testid="{testid}"' in html
         full = client.get(url)
         assert sorted(page_ids(full)) == sorted(r.pk for r in rows), testid
+    assert len(customer.lead_rows) == 3
+    assert f'href="{customer.all_leads_url}" data-testid="all-leads"' in html
+    full = client.get(customer.all_leads_url)
+    assert sorted(lead.pk for lead in full.context["leads"]) == sorted(long.leads.values_list("pk", flat=True))
 
 
 def test_customer_360_queries_do_not_grow_with_the_show_all_links(client_as, django_assert_max_num_queries):
