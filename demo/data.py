@@ -587,6 +587,7 @@ def simulate_lead(
     f.update(
         stage=Stage.NEW,
         furthest_stage=Stage.NEW,
+        stage_entered_at=created_at,
         owner_id=None,
         first_handed_off_at=None,
         handed_off_at=None,
@@ -952,11 +953,12 @@ class Generator:
                         }
                     )
                 pipeline = walk.stage not in (Stage.NEW, Stage.HANDED_OFF)
+                created_by_id = walk.changes[0][3] if walk.changes else rng.choice(staff.marketing)
                 rows["lead"].append(
                     {
                         "id": lead_id,
                         "customer_id": customer_id,
-                        "created_by_id": walk.changes[0][3] if walk.changes else rng.choice(staff.marketing),
+                        "created_by_id": created_by_id,
                         "source_channel_id": channel_id,
                         "campaign_id": self._campaign(rng, channel_id, created_at),
                         "interest": rng.choice(INTERESTS),
@@ -970,7 +972,9 @@ class Generator:
                     }
                 )
                 entered_at = None  # like leads.services: the previous change's `at`, null for the first
-                for from_stage, to_stage, at, by, reason in walk.changes:
+                # As leads.services.create_lead: the history starts with "" → new when the lead is created.
+                created = ("", Stage.NEW, created_at, created_by_id, "")
+                for from_stage, to_stage, at, by, reason in [created, *walk.changes]:
                     rows["change"].append(
                         {
                             "id": self.ids.take(M["change"]),

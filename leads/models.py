@@ -110,6 +110,9 @@ class Lead(models.Model):
     contacted_at = models.DateTimeField(_("contacted at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     last_activity_at = models.DateTimeField(_("last activity at"), null=True, blank=True)
+    # When it entered its current stage: on the row, so a transition that waited for the row lock reads the
+    # time the previous transition wrote (a subquery would still see the history as of its own start).
+    stage_entered_at = models.DateTimeField(_("in stage since"), null=True, blank=True)
     reclaim_blocked_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,12 +48,7 @@ def _lock(lead: Lead | int, *, expected_stage: str | None = None, check_contact:
 
     LeadChanged when it left the stage the caller saw; Lead.DoesNotExist for an unknown id.
     """
-    latest_change = LeadStageChange.objects.filter(lead=OuterRef("pk")).order_by("-at", "-pk").values("at")[:1]
-    rows = (
-        Lead.objects.select_for_update(of=("self",))
-        .select_related("customer", "source_channel")
-        .annotate(stage_entered_at=Subquery(latest_change))
-    )
+    rows = Lead.objects.select_for_update(of=("self",)).select_related("customer", "source_channel")
     if check_contact:
         contacts = CustomerIdentity.objects.filter(
             customer=OuterRef("customer_id"), kind__in=CONTACT_KINDS, is_valid=True
@@ -78,8 +73,8 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> list[str]:
     """
     ensure_allowed(lead.stage, to)
     # The lead is locked, so its latest change is the one that brought it into its current stage.
-    entered_at = getattr(lead, "stage_entered_at", None)
-    if entered_at is None:
+    entered_at = lead.stage_entered_at
+    if entered_at is None:  # written before the column existed and not backfilled
         entered_at = (
             LeadStageChange.objects.filter(lead=lead).order_by("-at", "-pk").values_list("at", flat=True).first()
         )
@@ -90,7 +85,6 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> list[str]:
     changed = [name for name, value in stamps.items() if getattr(lead, name) != value]
     for name in changed:
         setattr(lead, name, stamps[name])
-    lead.stage_entered_at = now
     customer_services.queue_segment_refresh([lead.customer_id])
     # Integrations hear every move; the delivery rows commit (or roll back) with the transition itself.
     webhooks.publish(
@@ -168,6 +162,7 @@ def create_lead(
         customer = customer.merged_into
     lead = Lead.objects.create(
         customer=customer,
+        stage_entered_at=now,
         created_by=by,
         source_channel=source_channel,
         campaign=campaign,
@@ -630,6 +625,7 @@ def import_leads(rows, *, dry_run: bool, seen: dict, by, now=None) -> tuple[int,
         lead = Lead(
             customer_id=row.customer_id,
             stage=Stage.NEW,
+            stage_entered_at=now,
             source_channel_id=row.data["channel_id"],
             campaign_id=row.data["campaign_id"],
             interest=row.data["interest"],

@@ -69,7 +69,11 @@ NEXT: dict[str, frozenset[str]] = {
 def stage_stamps(lead: Mapping, to: str, at: datetime, *, by_person: bool) -> dict:
     """The lead fields a move to `to` at `at` sets, given the lead's current values (a Lead's __dict__ or the
     demo's rows). leads.services applies it to locked leads; the demo builds its history with it."""
-    stamps = {"stage": to, "furthest_stage": further(lead.get("furthest_stage") or Stage.NEW, to)}
+    stamps = {
+        "stage": to,
+        "furthest_stage": further(lead.get("furthest_stage") or Stage.NEW, to),
+        "stage_entered_at": at,
+    }
     if to == Stage.HANDED_OFF:
         stamps["handed_off_at"] = at
         stamps["first_handed_off_at"] = lead.get("first_handed_off_at") or at

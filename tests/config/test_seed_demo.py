@@ -105,7 +105,8 @@ def test_stage_history_follows_the_state_machine():
     for change in LeadStageChange.objects.order_by("lead_id", "at", "pk"):
         changes.setdefault(change.lead_id, []).append(change)
     for lead in Lead.objects.all():
-        history = changes.get(lead.pk, [])
+        first, *history = changes[lead.pk]
+        assert (first.from_stage, first.to_stage, first.at, first.entered_at) == ("", Stage.NEW, lead.created_at, None)
         stage = Stage.NEW
         previous_at = lead.created_at
         for index, change in enumerate(history):
@@ -113,9 +114,10 @@ def test_stage_history_follows_the_state_machine():
             assert change.to_stage in NEXT[stage], (lead.pk, change)
             assert change.at >= previous_at
             # entered_at: when the lead entered from_stage, i.e. the previous change (none before the first).
-            assert change.entered_at == (history[index - 1].at if index else None), (lead.pk, change)
+            assert change.entered_at == (history[index - 1].at if index else first.at), (lead.pk, change)
             stage, previous_at = change.to_stage, change.at
         assert stage == lead.stage, lead.pk
+        assert lead.stage_entered_at == (history[-1].at if history else first.at), lead.pk
         handoffs = [c.at for c in history if c.to_stage == Stage.HANDED_OFF]
         assert lead.first_handed_off_at == (handoffs[0] if handoffs else None)
         assert lead.handed_off_at == (handoffs[-1] if handoffs else None)

@@ -74,6 +74,9 @@ def test_two_racing_api_moves_one_is_409(api_as):
     changes = list(LeadStageChange.objects.filter(lead=lead).order_by("at", "pk"))
     assert all(a.to_stage == b.from_stage for a, b in zip(changes, changes[1:], strict=False))
     assert changes[-1].to_stage == lead.stage
+    # The move that waited for the lock knows when the other one put the lead in its stage.
+    assert all(b.entered_at == a.at for a, b in zip(changes, changes[1:], strict=False))
+    assert lead.stage_entered_at == changes[-1].at
 
 
 @pytest.mark.django_db
