@@ -99,6 +99,10 @@ class IdempotencyRecord(models.Model):
     response_status = models.PositiveSmallIntegerField(_("response status"), null=True)
     response_body = models.BinaryField(_("response body"), null=True)
     response_content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    response_headers = models.JSONField(_("response headers"), default=dict, blank=True)
+    # The request at work on the key ("host:pid:request") and until when it may hold it without finishing.
+    holder = models.CharField(_("holder"), max_length=120, blank=True)
+    leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:

@@ -11,6 +11,7 @@ class Channel(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
     is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("channel")
@@ -28,6 +29,7 @@ class Campaign(models.Model):
     ends_on = models.DateField(_("ends on"), null=True, blank=True)
     budget = models.DecimalField(_("budget"), max_digits=14, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("campaign")
@@ -45,6 +47,7 @@ class ChannelSpend(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="spend", verbose_name=_("channel"))
     month = models.DateField(_("month"), help_text=_("First day of the month."))
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("channel spend")

@@ -305,6 +305,7 @@ class FollowUpTask(models.Model):
     due_at = models.DateTimeField(_("due at"))
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     outcome = models.TextField(_("what was done"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -67,6 +67,7 @@ class CheckIn(models.Model):
     confidence = models.PositiveSmallIntegerField(_("confidence (0–10)"))
     value = models.DecimalField(_("value"), max_digits=14, decimal_places=4, null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("check-in")

@@ -199,7 +199,7 @@ def add_check_in(*, key_result: KeyResult, by, confidence, comment: str = "", no
         return check_in
     for name, value in values.items():
         setattr(this_week, name, value)
-    this_week.save(update_fields=list(values))
+    this_week.save(update_fields=[*values, "updated_at"])
     this_week.created = False
     return this_week
 
@@ -211,7 +211,7 @@ def update_check_in(*, check_in: CheckIn, by, **changes) -> CheckIn:
     check_in.confidence, check_in.comment = _clean_check_in(
         changes.get("confidence", check_in.confidence), changes.get("comment", check_in.comment)
     )
-    check_in.save(update_fields=["confidence", "comment"])
+    check_in.save(update_fields=["confidence", "comment", "updated_at"])
     return check_in
 
 

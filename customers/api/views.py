@@ -171,7 +171,7 @@ class OrderViewSet(ETagMixin, _ListReadUpdate):
         return self._update(request, partial=True)
 
 
-class _ReferenceViewSet(_ListReadUpdate):
+class _ReferenceViewSet(ETagMixin, _ListReadUpdate):
     """Channels, campaigns and spend: one serializer for input and output; `save` is the service."""
 
     save = None

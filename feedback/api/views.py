@@ -167,7 +167,7 @@ class NpsInvitationViewSet(
         return Response(s.NpsInvitationOutput(made, many=True).data, status=201)
 
 
-class FollowUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class FollowUpViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [FeedbackPermission]
     filterset_class = FollowUpFilter
     serializer_class = s.FollowUpOutput

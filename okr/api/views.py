@@ -102,7 +102,7 @@ class KeyResultViewSet(ETagMixin, viewsets.ModelViewSet):
         return KeyResultOutput(self.get_queryset().get(pk=pk), context=self.get_serializer_context()).data
 
 
-class CheckInViewSet(viewsets.ModelViewSet):
+class CheckInViewSet(ETagMixin, viewsets.ModelViewSet):
     """`key-results/{id}/check-ins/`: a key result's check-ins, newest first."""
 
     serializer_class = CheckInOutput
