@@ -127,6 +127,15 @@ class CustomerAdmin(_RoleAdmin):
     show_full_result_count = False
     actions = ["merge_into_oldest"]
 
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.merged_into_id:  # a merged duplicate is history: read-only, as in the API
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Nothing else deletes a customer (pages and API merge instead): only an admin may, here.
+        return bool(request.user.is_superuser)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not permissions.can(request.user, permissions.MERGE):
@@ -206,6 +215,15 @@ class CustomerIdentityAdmin(_RoleAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["is_valid", "customer"] if obj is not None else ["is_valid"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.customer.merged_into_id:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Identities leave a customer through the customer's form (the service) or move through a merge.
+        return bool(request.user.is_superuser)
 
     list_display = ["value", "kind", "source_system", "customer", "is_valid"]
     list_filter = ["kind", "is_valid"]
