@@ -27,3 +27,4 @@ _.do_POST  # http.server handler hook
 _.log_message  # http.server handler hook
 _.Params  # factory-boy traits
 _.validate  # DRF serializer hook
+_.add_problem_responses  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS
