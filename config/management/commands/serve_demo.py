@@ -8,7 +8,7 @@ to the queue, and the outbox reruns what a stopped worker held), then SIGKILL.
 import contextlib
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404
 import sys
 import time
 
@@ -68,7 +68,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-        processes = {name: subprocess.Popen(command, start_new_session=True) for name, command in commands.items()}
+        processes = {name: subprocess.Popen(command, start_new_session=True) for name, command in commands.items()}  # nosec B603
         try:
             while not stop["requested"] and all(p.poll() is None for p in processes.values()):
                 time.sleep(0.2)
