@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=1
 TEST_ENV := SECRET_KEY=relay-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz SECURE_SSL_REDIRECT=0
 
+BANDIT_PATHS = config customers leads feedback okr demo
+
 .PHONY: setup run test bench lint messages clean
 
 $(STAMP): pyproject.toml
@@ -36,6 +38,8 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	@# bandit warns on stderr about every reviewed `# nosec`; on a finding it runs again to show everything.
+	@$(VENV)/bin/bandit -q -c pyproject.toml -r $(BANDIT_PATHS) 2>/dev/null || $(VENV)/bin/bandit -c pyproject.toml -r $(BANDIT_PATHS)
 	@# vulture's 60 % "unused variable/attribute" are class attributes frameworks read by name (pyproject).
 	@$(VENV)/bin/vulture | grep -Ev "unused (variable|attribute) '.*' \(60% confidence\)"; \
 		test $$? -eq 1 || (echo "dead code above; names used by string go in .ci/vulture_allowlist.py" && exit 1)

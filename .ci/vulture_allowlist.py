@@ -27,4 +27,10 @@ _.do_POST  # http.server handler hook
 _.log_message  # http.server handler hook
 _.Params  # factory-boy traits
 _.validate  # DRF serializer hook
+_.ApiDocsAccess  # settings SPECTACULAR_SETTINGS SERVE_PERMISSIONS
+_.AnonThrottle  # settings REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES
+_.UserThrottle  # settings REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES
+_.TokenThrottle  # settings REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES
+_.login_locked_out  # settings AXES_LOCKOUT_CALLABLE
+_.delete_queryset  # Django admin hook (bulk delete)
 _.add_problem_responses  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS

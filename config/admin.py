@@ -1,8 +1,13 @@
-from django.contrib import admin
-from django.db import models
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
+from config import events, roles, tokens, webhooks
+from config.errors import DomainError
 from config.models import Heartbeat, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from config.webhooks import new_secret
 
 
 @admin.register(Notification)
@@ -20,19 +25,75 @@ class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "beats", "last_beat_at"]
 
 
+class AdminsOnly:
+    """Webhooks are an admin's alone, here as in the API (config.webhooks.require_admin)."""
+
+    def has_module_permission(self, request):
+        return roles.is_admin(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return roles.is_admin(request.user)
+
+    def has_add_permission(self, request):
+        return roles.is_admin(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return roles.is_admin(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return roles.is_admin(request.user)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    """No secret field: the secret is shown once, when made (saving a new endpoint, rotating). The URL is checked
+    by the model field's validator (config.webhook_targets), as in the API."""
+
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        label=_("events"),
+        choices=[(name, name) for name in events.EVENT_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every event."),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "event_types", "is_active"]
+
+
+def _show_secret_once(modeladmin, request, endpoint) -> None:
+    modeladmin.message_user(
+        request,
+        gettext("The signing secret of %(url)s is %(secret)s. Copy it now: it is not shown again.")
+        % {"url": endpoint.url, "secret": endpoint.secret},
+        messages.WARNING,
+    )
+
+
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+class WebhookEndpointAdmin(AdminsOnly, admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["url", "description", "is_active", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["url", "description"]
-    readonly_fields = ["secret", "created_by", "created_at"]
+    readonly_fields = ["created_by", "created_at", "previous_secret_expires_at"]
+    actions = ["rotate_secrets"]
 
     def save_model(self, request, obj, form, change):
-        if not obj.secret:
-            obj.secret = new_secret()
+        if not change:
+            obj.secret = webhooks.new_secret()
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            _show_secret_once(self, request, obj)
+
+    @admin.action(description=_("Rotate the signing secrets (the old ones stay valid for the grace period)"))
+    def rotate_secrets(self, request, queryset):
+        with transaction.atomic():
+            rotated = [webhooks.rotate_secret(endpoint=e, by=request.user) for e in queryset.order_by("pk")]
+        for endpoint in rotated:
+            _show_secret_once(self, request, endpoint)
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -46,7 +107,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(AdminsOnly, admin.ModelAdmin):
     list_display = ["event_type", "endpoint", "status", "attempts", "next_attempt_at", "created_at"]
     list_filter = ["status", "event_type"]
     search_fields = ["message_id"]
@@ -65,3 +126,70 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "error",
     ]
     inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):
+        return False  # deliveries come from published events only
+
+    @admin.action(description=_("Deliver the selected events again"))
+    def redeliver(self, request, queryset):
+        """One transaction: every selected delivery is queued again, or none is (the message names the blocker)."""
+        try:
+            count = webhooks.redeliver(delivery_ids=queryset.values_list("pk", flat=True), by=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        message = ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+# knox registers its own admin (any staff with the model permission sees every token); this one replaces it.
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens: staff see and revoke their own, admins everyone's. Tokens are made on the "API tokens" page,
+    which shows the token once; here there is nothing to add or change."""
+
+    list_display = ["user", "starts_with", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    ordering = ["-created"]
+    fields = readonly_fields = ["user", "starts_with", "created", "expiry"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        tokens_shown = super().get_queryset(request)
+        return tokens_shown if request.user.is_superuser else tokens_shown.filter(user=request.user)
+
+    @admin.display(description=_("starts with"))
+    def starts_with(self, token):
+        return f"{token.token_key[:10]}…"
+
+    def _owner_or_admin(self, request, token) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and (token is None or user.is_superuser or token.user_id == user.pk)
+
+    def has_module_permission(self, request):
+        return self._owner_or_admin(request, None)
+
+    def has_view_permission(self, request, obj=None):
+        return self._owner_or_admin(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._owner_or_admin(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        tokens.revoke_token(token=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:
+            tokens.revoke_token(token=token, by=request.user)

@@ -1,6 +1,8 @@
 """Read deploy settings from the environment, failing loudly on bad values."""
 
+import ipaddress
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -47,6 +49,28 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[str]:
+    """Comma-separated IP addresses or networks (`10.0.0.5,10.1.0.0/16`); empty by default."""
+    networks = env_list(name, [])
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list IP addresses or networks, got {network!r}") from None
+    return networks
+
+
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `600/minute`."""
+    raw = os.environ.get(name, default).strip()
+    if not _RATE.match(raw):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 600/minute, got {raw!r}")
+    return raw
 
 
 def database_config(url: str) -> dict:

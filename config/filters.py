@@ -1,8 +1,18 @@
-"""Filter pieces every app's FilterSet shares."""
+"""Filter pieces every app's FilterSet shares.
 
+Dates, times and ids in query strings follow the API's input rules (config.api.fields): a year outside
+1900–2200, an offset beyond ±14:00 or an id that is not an integer is a 400 naming the filter, never a 500.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from django_filters import BooleanFilter
+from django_filters import BooleanFilter, DateFilter, DateFromToRangeFilter, IsoDateTimeFilter, NumberFilter
+from django_filters.fields import DateRangeField, IsoDateTimeField
 from django_filters.widgets import BooleanWidget
+
+from config import moments
+from config.api.fields import MAX_ID
 
 
 class AnyYesNoWidget(BooleanWidget):
@@ -18,4 +28,62 @@ class YesNoFilter(BooleanFilter):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", AnyYesNoWidget)
+        super().__init__(*args, **kwargs)
+
+
+def _refuse_out_of_range(value) -> None:
+    refused = moments.refusal(value)
+    if refused is not None:
+        code, message = refused
+        raise ValidationError(message, code=code)
+
+
+class MomentField(IsoDateTimeField):
+    def to_python(self, value):
+        moment = super().to_python(value)  # keeps the offset as sent
+        if moment is not None:
+            _refuse_out_of_range(moment)
+        return moment
+
+
+class DayField(forms.DateField):
+    def to_python(self, value):
+        day = super().to_python(value)
+        if day is not None:
+            _refuse_out_of_range(day)
+        return day
+
+
+class DayRangeField(DateRangeField):
+    def compress(self, data_list):
+        for day in data_list or ():
+            if day:
+                _refuse_out_of_range(day)
+        return super().compress(data_list)
+
+
+class MomentFilter(IsoDateTimeFilter):
+    """An ISO 8601 time (`ordered_after=2026-03-01T00:00:00+08:00`)."""
+
+    field_class = MomentField
+
+
+class DayFilter(DateFilter):
+    field_class = DayField
+
+
+class DayRangeFilter(DateFromToRangeFilter):
+    """`<name>_after` / `<name>_before` dates, each day whole in the current zone."""
+
+    field_class = DayRangeField
+
+
+class IdFilter(NumberFilter):
+    """A record by its integer id (`customer=12`): 1.5 is refused, not read as customer 1."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)

@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from config import webhook_targets
+
 
 class Notification(models.Model):
     """An in-app notification. `dedupe_key` makes an alert land once per recipient."""
@@ -117,13 +119,22 @@ class IdempotencyRecord(models.Model):
 class WebhookEndpoint(models.Model):
     """An outbound receiver. Deliveries follow the Standard Webhooks specification."""
 
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(_("URL"), max_length=500, validators=[webhook_targets.validate_url])
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # Write-only: shown once when made (creation, rotation), never in a list, a detail or a form.
     secret = models.CharField(_("signing secret"), max_length=100)
+    # After a rotation the old secret still signs until `previous_secret_expires_at` (RELAY_WEBHOOK_SECRET_GRACE_HOURS).
+    previous_secret = models.CharField(_("previous signing secret"), max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(_("previous secret valid until"), null=True, blank=True)
     event_types = models.JSONField(_("event types"), default=list, blank=True, help_text=_("Empty: every event."))
     is_active = models.BooleanField(_("active"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

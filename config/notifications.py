@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from config import outbox, webhooks
+from config import events, outbox
 from config.models import Notification
 
 
@@ -27,8 +27,8 @@ def notify(
 ) -> int:
     """Notify each recipient once per `dedupe_key`; returns how many new notifications were made.
 
-    With a `dedupe_key` (an alert a periodic check may raise again) integrations hear it as `alert.<kind>`
-    unless `alert` is False. One-off notifications of a single event need no key.
+    With a `dedupe_key` (an alert a periodic check may raise again) integrations hear it as `alert.raised`
+    (with the `kind`) unless `alert` is False. One-off notifications of a single event need no key.
 
     The partial unique constraint on (recipient, dedupe_key) keeps repeated or concurrent runs
     of an alert check from notifying twice.
@@ -58,10 +58,13 @@ def notify(
     # constraint keeps one row, and this call may count it too; the alert and the email are deduplicated anyway.
     created = Notification.objects.bulk_create(rows, ignore_conflicts=bool(dedupe_key))
     if alert and dedupe_key and created:
-        webhooks.publish(
-            event_type=f"alert.{kind}",
-            data={"message": str(message), "url": url, "recipients": sorted(u.get_username() for u in users.values())},
+        events.publish(
+            "alert.raised",
             event_id=dedupe_key,
+            kind=kind,
+            message=str(message),
+            url=url,
+            recipients=sorted(u.get_username() for u in users.values()),
         )
     if email and created:
         outbox.enqueue(

@@ -73,6 +73,11 @@ def department_of(user) -> str | None:
     return next((d for d in DEPARTMENTS if d in names), None)
 
 
+def is_admin(user) -> bool:
+    """An admin is an active superuser (DESIGN.md "Roles"): the only one who manages webhook endpoints."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and getattr(user, "is_superuser", False))
+
+
 def is_manager(user) -> bool:
     return MANAGER in group_names(user) or bool(getattr(user, "is_superuser", False))
 

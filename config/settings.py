@@ -5,14 +5,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from config.env import database_config, env_bool, env_float, env_int, env_list, env_str
+from config.env import database_config, env_bool, env_float, env_int, env_list, env_networks, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("RELAY_VAR_DIR", str(BASE_DIR / "var")))
 
-DEV_SECRET_KEY = "relay-dev-only-secret-key-not-for-production"
+DEV_SECRET_KEY = "relay-dev-only-secret-key-not-for-production"  # nosec B105
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 # The dev key is refused where it would matter, when serving with DEBUG off (config/wsgi.py, asgi.py);
@@ -30,7 +31,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # before config: config/admin.py replaces knox's token admin
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -46,16 +49,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.sessions.SessionIdleExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "config.api.middleware.ApiProblemMiddleware",
     "config.api.idempotency.IdempotencyKeyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -97,6 +104,21 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Axes first: a locked-out (username, address) pair is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Login throttling: the 10th failure for one username from one address locks that pair for a while. Keyed on
+# both, so one office's shared address never locks out the team, and a guesser never locks out the user elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("RELAY_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("RELAY_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+AXES_VERBOSE = False  # no banner on every command; failures and lockouts are still logged
+AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
+# A session ends after a working day without a request: config/sessions.py moves its expiry on every few
+# minutes of use (SESSION_SAVE_EVERY_REQUEST would write on every request).
+SESSION_COOKIE_AGE = env_int("RELAY_SESSION_IDLE_HOURS", 10) * 3600
+RELAY_SESSION_REFRESH_SECONDS = 300
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
@@ -118,7 +140,10 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
+# A request body over 10 MB (files aside) is a 413, more than 1,000 fields or query parameters a 400
+# (config.api.problems; documented in the API schema's description below).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -131,14 +156,51 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# The proxies in front of Relay (addresses or networks). Only then are X-Forwarded-Proto (https) and
+# X-Forwarded-For (the client address for login lockout and API throttles, config/security.py) believed:
+# without a proxy that overwrites them, any client could send them.
+RELAY_TRUSTED_PROXIES = env_networks("RELAY_TRUSTED_PROXIES")
+if RELAY_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# No inline scripts or styles on our pages (static/js/relay.js); the API docs relax style-src on their own view.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+    )
+}
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate challenge makes a request without credentials a 401 (session auth has none).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.IsStaffMember"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -152,20 +214,44 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.api.parsers.JSONParser",  # nesting depth bounded
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_RATES": {},
+    # Per address without credentials, per person across all their tokens and sessions, and per token.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.api.throttles.AnonThrottle",
+        "config.api.throttles.UserThrottle",
+        "config.api.throttles.TokenThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("RELAY_API_RATE_ANON", "60/minute"),
+        "user": env_rate("RELAY_API_RATE_USER", "1200/minute"),
+        "token": env_rate("RELAY_API_RATE_TOKEN", "600/minute"),
+    },
+}
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; the token is shown once, when made.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("RELAY_API_TOKEN_DAYS", 30)),
+    "TOKEN_PREFIX": "relay_",  # recognisable to secret scanners  # nosec B105
+    "AUTO_REFRESH": False,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Relay API",
-    "DESCRIPTION": "Marketing, sales and service on one pipeline.",
+    "DESCRIPTION": "Marketing, sales and service on one pipeline.\n\n"
+    "Limits: a request body is at most 10 MB (uploaded files aside; larger is 413 `too_large`); JSON nests at "
+    "most 64 levels (400 `too_deep`); at most 1,000 form fields or query parameters (400 `too_many_fields`); "
+    "times are ISO 8601 with an offset within ±14:00 and a year from 1900 to 2200; ids are integers; each text "
+    "field has the maxLength shown (notes, descriptions, comments and bodies: 10,000 characters); bulk "
+    "endpoints take at most 1,000 items.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Schema and docs: staff only, unless RELAY_PUBLIC_API_DOCS (config.api.permissions.ApiDocsAccess).
+    "SERVE_PERMISSIONS": ["config.api.permissions.ApiDocsAccess"],
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no badge fetched from swagger.io
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -265,11 +351,16 @@ RELAY_COMPLAINT_FIRST_RESPONSE_HOURS = env_int("RELAY_COMPLAINT_FIRST_RESPONSE_H
 RELAY_COMPLAINT_RESOLUTION_HOURS = env_int("RELAY_COMPLAINT_RESOLUTION_HOURS", 72)
 RELAY_DETRACTOR_FOLLOW_UP_HOURS = env_int("RELAY_DETRACTOR_FOLLOW_UP_HOURS", 48)
 RELAY_MERGE_UNDO_DAYS = env_int("RELAY_MERGE_UNDO_DAYS", 30)
+RELAY_PUBLIC_API_DOCS = env_bool("RELAY_PUBLIC_API_DOCS", False)  # /api/schema/ and /api/docs/ without a login
 # customers settings
 RELAY_SEGMENTS_DEBOUNCE_SECONDS = env_int("RELAY_SEGMENTS_DEBOUNCE_SECONDS", 30)
 RELAY_IDEMPOTENCY_LEASE_SECONDS = env_int("RELAY_IDEMPOTENCY_LEASE_SECONDS", 60)  # a keyed request's hold
 RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS = env_int("RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS", 60)  # batches per person
 RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS = env_int("RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS", 60)
+# webhooks: https to public addresses only; the two switches are for tests and a developer's local receiver
+RELAY_WEBHOOKS_ALLOW_HTTP = env_bool("RELAY_WEBHOOKS_ALLOW_HTTP", False)
+RELAY_WEBHOOKS_ALLOW_LOOPBACK = env_bool("RELAY_WEBHOOKS_ALLOW_LOOPBACK", False)
+RELAY_WEBHOOK_SECRET_GRACE_HOURS = env_int("RELAY_WEBHOOK_SECRET_GRACE_HOURS", 24)  # old secret still signs
 # leads settings
 RELAY_BOARD_PAGE_SIZE = env_int("RELAY_BOARD_PAGE_SIZE", 20)
 # feedback settings

@@ -1,12 +1,15 @@
 """config's wiring, imported once by ConfigAppConfig.ready(): role permissions follow each migrate; webhook endpoint
-changes end the "no endpoints" cache."""
+changes end the "no endpoints" cache; a login starts its session's idle clock."""
 
 from django.apps import apps
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_migrate, post_save
 
-from config import roles, webhooks
+from config import events, roles, sessions, webhooks
 from config.models import WebhookEndpoint
 
 post_migrate.connect(roles.sync_role_permissions_signal, sender=apps.get_app_config("config"))
+events.forward_to(webhooks.publish)  # every domain event is offered to the webhook endpoints that want it
 post_save.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
 post_delete.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
+user_logged_in.connect(sessions.stamp_login)  # idle expiry counts from the login

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView
 
 from config import views
+from config.api.docs import api_docs
+from config.api.tokens import ObtainTokenView
 
 api_v1 = [
     path("", include("config.api.urls")),
@@ -12,7 +13,7 @@ api_v1 = [
     path("", include("leads.api.urls")),
     path("", include("feedback.api.urls")),
     path("", include("okr.api.urls")),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
 ]
 
 urlpatterns = [
@@ -26,6 +27,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications-read"),
+    path("account/tokens/", views.api_tokens, name="api-tokens"),
+    path("account/tokens/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("customers/", include("customers.urls")),
     path("leads/", include("leads.urls")),
     path("feedback/", include("feedback.urls")),
@@ -33,7 +36,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
 ]
 
+handler400 = "config.views.bad_request"
 handler403 = "config.views.permission_denied"

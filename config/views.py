@@ -1,13 +1,22 @@
+import math
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import defaults
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from config import notifications, outbox, roles
+from config import notifications, outbox, roles, tokens
+from config.api.problems import problem, problem_json, request_limit_problem
+from config.forms import ApiTokenForm
 from config.pagination import keyset_page_for
 
 
@@ -37,6 +46,39 @@ def notifications_mark_read(request):
     return redirect(target)
 
 
+def login_locked_out(request, *_):
+    """The login page's answer once a username is locked out from this address (settings AXES_LOCKOUT_CALLABLE;
+    django-axes also passes the page's own answer and the credentials)."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(request, "registration/locked_out.html", {"minutes": math.ceil(seconds / 60)}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+@login_required
+@never_cache  # the answer to a POST carries the new token
+def api_tokens(request):
+    """The user's own API tokens. A new token is shown in the answer that makes it, and never again."""
+    form = ApiTokenForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        token, plain = tokens.issue_token(user=request.user, days=form.cleaned_data["days"])
+        created = {"token": plain, "expiry": token.expiry}
+        form = ApiTokenForm()
+    context = {"form": form, "tokens": tokens.tokens_of(request.user), "created": created, "now": timezone.now()}
+    return render(request, "api_tokens.html", context, status=422 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def api_token_revoke(request):
+    """Only the owner's own tokens are found here: anyone else's is a 404 (admins revoke those in the admin)."""
+    token = get_object_or_404(tokens.tokens_of(request.user), digest=request.POST.get("token", ""))
+    tokens.revoke_token(token=token, by=request.user)
+    messages.success(request, _("Token revoked: requests with it are refused from now on."))
+    return redirect("api-tokens")
+
+
 def healthz(request):
     """For load balancers and monitors: 503 when the database, the worker or the interactive queue lags."""
     with connection.cursor() as cursor:
@@ -51,6 +93,15 @@ def status(request):
         raise PermissionDenied(_("Only staff can see the system status."))
     health = outbox.health()
     return render(request, "status.html", {"health": health}, status=200 if health["ok"] else 503)
+
+
+def bad_request(request, exception=None):
+    """Django's 400 for a request it could not read, e.g. a body over the limit read by a middleware before DRF:
+    problem details under /api/ (413 for the body), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = request_limit_problem(exception) or problem(400, detail=_("The request failed."), code="bad_request")
+        return problem_json(body)
+    return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception=None):

@@ -1,4 +1,9 @@
-"""Outbound webhooks (Standard Webhooks): publish events, sign, deliver, retry with backoff."""
+"""Outbound webhooks (Standard Webhooks): publish events, sign, deliver, retry with backoff.
+
+Sending checks the URL again (config.webhook_targets) and connects to the very address it checked, with the
+endpoint's host name in the Host header and TLS SNI/certificate check. Redirects are never followed: a 3xx is a
+failed attempt. 410 Gone switches the endpoint off and tells whoever registered it.
+"""
 
 import base64
 import hashlib
@@ -6,16 +11,24 @@ import hmac
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from datetime import timedelta
 
+import urllib3
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from config import jobs, outbox
+from config import jobs, outbox, roles, webhook_targets
+from config.errors import DomainError
 from config.models import JobStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from config.notifications import notify
 
 # Delay before each retry: 5 s … 10 h, about 27 hours in all (the spec's suggested schedule).
 RETRY_DELAYS = [
@@ -28,6 +41,7 @@ RETRY_DELAYS = [
     timedelta(hours=10),
 ]
 TIMEOUT_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def new_secret() -> str:
@@ -38,6 +52,71 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{message_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now) -> list[str]:
+    """The current secret, and the one it replaced while that one's grace period lasts."""
+    grace = (
+        endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now
+    )
+    return [endpoint.secret, endpoint.previous_secret] if grace else [endpoint.secret]
+
+
+def require_admin(user) -> None:
+    """Endpoints carry secrets and choose where Relay's data goes: admins only, in the API and the admin."""
+    if not roles.is_admin(user):
+        raise PermissionDenied(_("Only an admin manages webhooks."))
+
+
+@transaction.atomic
+def rotate_secret(*, endpoint: WebhookEndpoint, by, now=None) -> WebhookEndpoint:
+    """A new signing secret, returned once on the endpoint. Deliveries carry a signature with each of the new and
+    the old secret for RELAY_WEBHOOK_SECRET_GRACE_HOURS, so the receiver can switch without missing one; a second
+    rotation within that time drops the oldest. Raises PermissionDenied."""
+    require_admin(by)
+    now = now or timezone.now()
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + timedelta(hours=settings.RELAY_WEBHOOK_SECRET_GRACE_HOURS)
+    endpoint.secret = new_secret()
+    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return endpoint
+
+
+@transaction.atomic
+def redeliver(*, delivery_ids: Iterable[int], by) -> int:
+    """Send deliveries again from a fresh retry schedule, under their own message id (receivers dedupe on it).
+
+    Raises PermissionDenied, and DomainError naming the first delivery that cannot go: its endpoint is
+    switched off (field "endpoint"), or it is being sent right now (field "status"). Nothing is queued then.
+    """
+    require_admin(by)
+    rows = list(
+        WebhookDelivery.objects.select_for_update(of=("self",))
+        .select_related("endpoint")
+        .filter(pk__in=list(delivery_ids))
+        .order_by("pk")
+    )
+    for delivery in rows:
+        if not delivery.endpoint.is_active:
+            raise DomainError(
+                _("Delivery #%(id)s cannot be sent again: its endpoint %(url)s is switched off.")
+                % {"id": delivery.pk, "url": delivery.endpoint.url},
+                field="endpoint",
+            )
+        if delivery.status == JobStatus.RUNNING:
+            raise DomainError(_("Delivery #%(id)s is being sent right now.") % {"id": delivery.pk}, field="status")
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in rows]).update(
+        status=JobStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=None,
+        finished_at=None,
+        error="",
+        claimed_by="",
+        heartbeat_at=timezone.now(),  # queued with a sign of life: the stall sweep leaves it to its message
+    )
+    outbox.enqueue_many("config.tasks.deliver_webhook", [[d.pk] for d in rows])
+    return len(rows)
 
 
 NO_ENDPOINTS_CACHE_KEY = "relay:webhooks:no-active-endpoints"
@@ -86,13 +165,59 @@ def publish(*, event_type: str, data: dict, event_id: str = "") -> int:
     return len(ids)
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (admin-set URL)
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+def _post(target: webhook_targets.Target, body: bytes, headers: dict) -> int:
+    """POST to the checked address; the response status, redirects included (never followed).
+
+    The pool connects to `target.address` (not a fresh lookup of the name), while the Host header, TLS SNI and
+    the certificate check use the host name. Raises urllib3's HTTPError or OSError when nothing answers.
+    """
+    options = {
+        "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=TIMEOUT_SECONDS),
+        "retries": False,
+        "maxsize": 1,
+    }
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            server_hostname=target.hostname,
+            assert_hostname=target.hostname,
+            **options,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
+    with pool:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "host": target.host_header},
+            redirect=False,
+            preload_content=False,
+        )
+        response.close()
+        return response.status
+
+
+def _switch_off_gone(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) -> None:
+    """410 Gone: the receiver says it is gone for good. The endpoint is switched off (by the first delivery that
+    hears it) and whoever registered it is told; the admins when that person is gone too."""
+    with transaction.atomic():
+        jobs.finish(delivery, error="HTTP 410: endpoint gone, switched off", next_attempt_at=None)
+        switched = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+            is_active=False, updated_at=now
+        )
+        if not switched:
+            return
+        owner = get_user_model().objects.filter(pk=endpoint.created_by_id, is_active=True).first()
+        admins = get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk")
+        notify(
+            recipients=[owner] if owner else admins,
+            kind="webhooks.endpoint_gone",
+            message=_("The webhook endpoint %(url)s answered 410 Gone, so it was switched off.")
+            % {"url": endpoint.url},
+            url=reverse("admin:config_webhookendpoint_change", args=[endpoint.pk]),
+        )
 
 
 def deliver(delivery_id: int) -> str | None:
@@ -102,21 +227,29 @@ def deliver(delivery_id: int) -> str | None:
     if delivery is None:
         return None
     endpoint = WebhookEndpoint.objects.get(pk=delivery.endpoint_id)
+    if not endpoint.is_active:  # switched off after this was queued: nothing is sent
+        jobs.finish(delivery, error="endpoint switched off", next_attempt_at=None)
+        return JobStatus.FAILED
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp = int(time.time())
+    signatures = [sign(s, delivery.message_id, timestamp, body) for s in signing_secrets(endpoint, timezone.now())]
     headers = {
         "content-type": "application/json",
         "webhook-id": delivery.message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(endpoint.secret, delivery.message_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
         "user-agent": "Relay-Webhooks/1",
     }
     started = time.monotonic()
     status, error = None, ""
     try:
-        status = _post(endpoint.url, body, headers)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        status = _post(webhook_targets.check(endpoint.url), body, headers)
+    except ValidationError as exc:  # the name now points somewhere private (or the URL no longer passes)
+        error = f"refused: {exc.messages[0]}"[:500]
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         error = str(exc)[:500]
+    if status is not None and 300 <= status < 400:
+        error = f"HTTP {status}: redirects are not followed"
     now = timezone.now()
     WebhookAttempt.objects.create(
         delivery=delivery,
@@ -128,6 +261,9 @@ def deliver(delivery_id: int) -> str | None:
     if status is not None and 200 <= status < 300:
         jobs.finish(delivery, next_attempt_at=None)
         return JobStatus.DONE
+    if status == 410:
+        _switch_off_gone(endpoint, delivery, now)
+        return JobStatus.FAILED
     if delivery.attempts > len(RETRY_DELAYS):
         jobs.finish(delivery, error=error or f"HTTP {status}", next_attempt_at=None)
         return JobStatus.FAILED

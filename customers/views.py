@@ -1,6 +1,5 @@
 """Pages: thin views that parse input, call one service or selector, and render."""
 
-import csv
 import re
 
 from django.contrib import messages
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from config import spreadsheet
 from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from config.pagination import keyset_page_for
@@ -97,7 +97,7 @@ def customer_export(request):
             "rfm_m",
         )
     )
-    writer = csv.writer(_Echo())
+    writer = spreadsheet.writer(_Echo())
     header = ["id", "name", "company", "city", "phone", "email", "lifecycle_stage", "segment", "r", "f", "m"]
 
     def stream():

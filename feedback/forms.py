@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
+from config.api.fields import LONG_TEXT
+from config.filters import DayField
 from customers.models import Channel, Customer, Order
 from feedback.models import ComplaintCategory, ComplaintStatus, InsightTag, Severity
 from leads.models import Lead
@@ -37,7 +39,9 @@ class ComplaintForm(forms.Form):
     lead = forms.ModelChoiceField(
         queryset=Lead.objects.all(), required=False, widget=forms.NumberInput, label=_("Lead number (optional)")
     )
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label=_("Description"))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), max_length=LONG_TEXT, label=_("Description")
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -46,7 +50,9 @@ class ComplaintForm(forms.Form):
 
 class TransitionForm(forms.Form):
     status = forms.ChoiceField(choices=ComplaintStatus.choices, label=_("Status"))
-    resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Resolution"))
+    resolution = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=LONG_TEXT, label=_("Resolution")
+    )
 
 
 class PauseForm(forms.Form):
@@ -65,7 +71,10 @@ class AssignForm(forms.Form):
 class InsightForm(forms.Form):
     tag = forms.ChoiceField(choices=InsightTag.choices, label=_("Tag"))
     note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), required=False, label=_("What marketing should know")
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=LONG_TEXT,
+        label=_("What marketing should know"),
     )
 
 
@@ -77,7 +86,9 @@ class NpsResponseForm(forms.Form):
         error_messages={"required": _("Find and choose the customer.")},
     )
     score = forms.IntegerField(min_value=0, max_value=10, label=_("Score (0–10)"))
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Comment"))
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=LONG_TEXT, label=_("Comment")
+    )
 
 
 def survey_language_choices():
@@ -99,7 +110,7 @@ class InvitationForm(forms.Form):
 class BulkInvitationForm(forms.Form):
     """Invite every customer matching these filters (at most RELAY_NPS_BULK_LIMIT)."""
 
-    ordered_after = forms.DateField(
+    ordered_after = DayField(
         required=False, label=_("Ordered on or after"), widget=forms.DateInput(attrs={"type": "date"})
     )
     city = forms.CharField(required=False, max_length=100, label=_("City"))
@@ -112,7 +123,7 @@ class BulkInvitationForm(forms.Form):
 
 
 class FollowUpCompleteForm(forms.Form):
-    outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("What was done"))
+    outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=LONG_TEXT, label=_("What was done"))
 
 
 class SurveyForm(forms.Form):

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from config import outbox, roles
+from config import events, outbox, roles
 from config.errors import DomainError
 from config.notifications import notify
 from customers.models import Customer, CustomerIdentity
@@ -159,6 +159,18 @@ def create_complaint(
     _set_due_times(complaint)
     complaint.save()
     _record(complaint, by=by, now=now, from_status="")
+    events.publish(
+        "complaint.opened",
+        event_id=f"feedback.complaint.{complaint.pk}.opened",
+        complaint=complaint.pk,
+        customer=complaint.customer_id,
+        category=complaint.category,
+        severity=complaint.severity,
+        order=complaint.order_id,
+        lead=complaint.lead_id,
+        by=getattr(by, "pk", None),
+        at=now,
+    )
     if owner is not None and owner != by:
         _notify_owner(complaint)
     return complaint
@@ -228,7 +240,18 @@ def transition_complaint(*, complaint: Complaint, by, status: str, resolution: s
         complaint.owner = by  # whoever works an unowned complaint takes it
     complaint.status = status
     complaint.save()
-    _record(complaint, by=by, now=now, from_status=previous, note=resolution if status == Status.RESOLVED else "")
+    change = _record(
+        complaint, by=by, now=now, from_status=previous, note=resolution if status == Status.RESOLVED else ""
+    )
+    if status == Status.RESOLVED:  # a reopened complaint may be resolved again: each time is its own event
+        events.publish(
+            "complaint.resolved",
+            event_id=f"feedback.complaint.change.{change.pk}",
+            complaint=complaint.pk,
+            customer=complaint.customer_id,
+            by=getattr(by, "pk", None),
+            at=now,
+        )
     return complaint
 
 
@@ -333,6 +356,16 @@ def _save_response(*, customer, score, comment, source, by, invitation=None, now
         entered_by=by,
     )
     open_detractor_follow_up(response_id=response.pk, now=now)
+    events.publish(
+        "nps.received",
+        event_id=f"feedback.nps.{response.pk}",
+        response=response.pk,
+        customer=response.customer_id,
+        score=response.score,
+        category=nps_category(response.score),
+        source=response.source,
+        at=now,
+    )
     return response
 
 

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
+from config.api.fields import LONG_TEXT
 from customers.models import Campaign, Channel
 from leads.models import ActivityKind, LostReason, RejectReason
 from leads.stages import MOVABLE, Stage
@@ -42,7 +43,9 @@ class PackageForm(forms.Form):
     campaign = forms.ModelChoiceField(queryset=Campaign.objects.all(), required=False, label=_("Campaign"))
     tags = TagsField(label=_("Tags"))
     interest = forms.CharField(max_length=300, required=False, label=_("Interest"))
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("Handoff note"))
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=LONG_TEXT, label=_("Handoff note")
+    )
 
 
 class LeadCreateForm(PackageForm):
@@ -110,4 +113,4 @@ class AssignForm(forms.Form):
 
 class ActivityForm(forms.Form):
     kind = forms.ChoiceField(choices=ActivityKind.choices, label=_("Kind"))
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label=_("What happened"))
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=LONG_TEXT, label=_("What happened"))

@@ -6,6 +6,7 @@ history and returns the fresh lead. `_transition()` is the only place that assig
 Concurrency: a caller passes the lead it read (or `expected_stage`); if the locked row is in
 another stage the write is refused with LeadChanged (409), so two racing moves never both apply.
 A caller that has not read the lead (the API) passes its id: the service reads it once, under the lock.
+The clock is read after the lock, so the history's times follow the order the writes took.
 """
 
 from datetime import timedelta
@@ -18,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config import events, roles, webhooks
+from config import events, roles
+from config.errors import DomainError
 from config.money import parse_amount
 from config.notifications import notify
 from customers import services as customer_services
@@ -87,19 +89,31 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> list[str]:
         setattr(lead, name, stamps[name])
     customer_services.queue_segment_refresh([lead.customer_id])
     # Integrations hear every move; the delivery rows commit (or roll back) with the transition itself.
-    webhooks.publish(
-        event_type="lead.stage_changed",
-        data={
-            "lead": lead.pk,
-            "customer": lead.customer_id,
-            "from_stage": change.from_stage,
-            "to_stage": change.to_stage,
-            "at": now,
-            "by": getattr(by, "pk", None),
-        },
+    events.publish(
+        "lead.stage_changed",
         event_id=f"leads.change.{change.pk}",
+        lead=lead.pk,
+        customer=lead.customer_id,
+        from_stage=change.from_stage,
+        to_stage=change.to_stage,
+        at=now,
+        by=getattr(by, "pk", None),
     )
     return changed
+
+
+def _announce(event_type: str, lead: Lead, *, by, now, **data) -> None:
+    """A lead event beside lead.stage_changed; its id is the lead and the moment it entered its stage, so each
+    handoff (a lead may be handed off again after a rejection) is its own event and a retry is the same one."""
+    events.publish(
+        event_type,
+        event_id=f"leads.{event_type}.{lead.pk}.{now.isoformat()}",
+        lead=lead.pk,
+        customer=lead.customer_id,
+        by=getattr(by, "pk", None),
+        at=now,
+        **data,
+    )
 
 
 def _tags_from_names(names) -> list[Tag]:
@@ -177,6 +191,25 @@ def create_lead(
     return lead, matched
 
 
+def create_leads(*, by, items: list[dict], now=None) -> list[tuple[Lead, bool] | DomainError]:
+    """Bulk intake (`POST leads/bulk/`): `create_lead(**item)` for each item, in order, each atomic on its own, so
+    a refused item is never half-written and never undoes the others. Contacts are matched by identity as
+    `create_lead` does: two items with one phone number get one customer.
+
+    Returns, per item, (lead, customer_matched) or the DomainError that refused it. Raises PermissionDenied
+    before writing anything when `by` may not create leads.
+    """
+    permissions.require(by, permissions.CREATE)
+    now = now or timezone.now()
+    results: list[tuple[Lead, bool] | DomainError] = []
+    for item in items:
+        try:
+            results.append(create_lead(by=by, now=now, **item))
+        except DomainError as error:
+            results.append(error)
+    return results
+
+
 @transaction.atomic
 def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields) -> Lead:
     """Marketing edits the package before handoff. Raises PermissionDenied, LeadRuleError, and LeadChanged when
@@ -233,8 +266,8 @@ def handoff_lead(
     Package fields given here are saved first. Raises PermissionDenied, LeadChanged,
     InvalidTransition, HandoffIncomplete (naming what is missing), LeadRuleError (assignee).
     """
-    now = now or timezone.now()
     lead = _lock(lead, check_contact=True)
+    now = now or timezone.now()
     permissions.require(by, permissions.HANDOFF, lead)
     ensure_action("handoff", lead.stage)
     package = []
@@ -262,6 +295,7 @@ def handoff_lead(
     changed = _transition(lead, to=Stage.HANDED_OFF, by=by, now=now)
     lead.owner = assignee
     lead.save(update_fields=[*changed, *package, "owner", "updated_at"])
+    _announce("lead.handed_off", lead, by=by, now=now, assignee=lead.owner_id)
     if assignee is not None:
         notify(
             recipients=[assignee],
@@ -278,13 +312,14 @@ def handoff_lead(
 @transaction.atomic
 def accept_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -> Lead:
     """The owner (or a sales manager) accepts a handoff. Pool leads are claimed instead."""
-    now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
+    now = now or timezone.now()
     permissions.require(by, permissions.ACCEPT, lead)
     ensure_action("accept", lead.stage)
     if stages.in_pool(lead.stage, lead.owner_id):
         raise InvalidTransition(_("This lead is in the pool: claim it or assign it first."), field="owner")
     lead.save(update_fields=[*_transition(lead, to=Stage.ACCEPTED, by=by, now=now), "updated_at"])
+    _announce("lead.accepted", lead, by=by, now=now, owner=lead.owner_id)
     return lead
 
 
@@ -294,8 +329,8 @@ def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -
 
     Raises PermissionDenied, LeadChanged, InvalidTransition, PoolConflict (owned, or reclaim cooldown).
     """
-    now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
+    now = now or timezone.now()
     permissions.require(by, permissions.CLAIM, lead)
     # Someone claimed it first (or it moved on): say that, not "accepted cannot move to accepted".
     ensure_action("claim", lead.stage, _("This lead is not in the pool any more."))
@@ -310,6 +345,7 @@ def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -
     changed = _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
     lead.owner = by
     lead.save(update_fields=[*changed, "owner", "updated_at"])
+    _announce("lead.accepted", lead, by=by, now=now, owner=lead.owner_id)
     return lead
 
 
@@ -318,8 +354,8 @@ def reject_lead(
     *, lead: Lead, by, reason: str, reason_text: str = "", expected_stage: str | None = None, now=None
 ) -> Lead:
     """Back to marketing for nurture, with a reason from the fixed list (other needs text)."""
-    now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
+    now = now or timezone.now()
     permissions.require(by, permissions.REJECT, lead)
     ensure_action("reject", lead.stage)
     if reason not in RejectReason.values:
@@ -333,6 +369,7 @@ def reject_lead(
     lead.owner = None
     lead.reject_reason, lead.reject_reason_text = reason, reason_text[:300]
     lead.save(update_fields=[*changed, "owner", "reject_reason", "reject_reason_text", "updated_at"])
+    _announce("lead.rejected", lead, by=by, now=now, reason=reason)
     if lead.created_by_id:
         notify(
             recipients=[lead.created_by],
@@ -347,8 +384,8 @@ def reject_lead(
 @transaction.atomic
 def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
     """A sales manager assigns a pool lead or reassigns an open sales lead. Not a stage change."""
-    now = now or timezone.now()
     lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
+    now = now or timezone.now()
     permissions.require(by, permissions.ASSIGN, lead)
     ensure_action("assign", lead.stage, _("Only open sales leads can be assigned."))
     if not _is_sales_user(owner):
@@ -379,8 +416,8 @@ def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
 @transaction.atomic
 def move_lead(*, lead: Lead, by, stage: str, expected_stage: str | None = None, now=None) -> Lead:
     """An accepted lead to any stage contacted … negotiation, forward, skipping or back."""
-    now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
+    now = now or timezone.now()
     permissions.require(by, permissions.MOVE, lead)
     ensure_action("move", lead.stage)
     if stage not in MOVABLE:
@@ -406,8 +443,8 @@ def close_lead(
     now=None,
 ) -> Lead:
     """Won (with an amount: creates the first Order and the service onboarding task) or lost (with a reason)."""
-    now = now or timezone.now()
     lead = _lock(lead, expected_stage=expected_stage)
+    now = now or timezone.now()
     permissions.require(by, permissions.CLOSE, lead)
     ensure_action("close", lead.stage)
     if outcome not in (Stage.WON, Stage.LOST):
@@ -445,14 +482,15 @@ def close_lead(
     )
     lead.lost_reason, lead.lost_reason_text = reason, reason_text[:300]
     lead.save(update_fields=[*changed, "lost_reason", "lost_reason_text", "updated_at"])
+    _announce("lead.lost", lead, by=by, now=now, reason=reason)
     return lead
 
 
 @transaction.atomic
 def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
     """Sales marks a lead high intent; its creator and the marketing managers are told once."""
-    now = now or timezone.now()
     lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
+    now = now or timezone.now()
     permissions.require(by, permissions.FLAG_HIGH_INTENT, lead)
     ensure_action("flag_high_intent", lead.stage, _("Only an open sales lead can be flagged high intent."))
     if not lead.is_high_intent:
@@ -477,8 +515,8 @@ def add_activity(*, lead: Lead, by, kind: str, body: str, now=None) -> Activity:
     The first call/meeting/email on an accepted lead by someone who may move it moves it to
     contacted through the state machine.
     """
-    now = now or timezone.now()
     lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
+    now = now or timezone.now()
     permissions.require(by, permissions.ADD_ACTIVITY, lead)
     if kind not in ActivityKind.values:
         raise LeadRuleError(_("Choose what kind of activity this is."), field="kind")

@@ -3,6 +3,8 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
+from config.api.fields import LONG_TEXT
+from config.filters import DayField
 from leads.stages import Stage
 from okr import metrics, selectors
 from okr.models import Direction
@@ -11,8 +13,8 @@ User = get_user_model()
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("Until (exclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayField(label=_("Until (exclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
     channel = forms.CharField(label=_("Channel code"), required=False)
 
     def __init__(self, data=None, **kwargs):
@@ -81,4 +83,6 @@ class KeyResultForm(forms.Form):
 
 class CheckInForm(forms.Form):
     confidence = forms.IntegerField(label=_("Confidence (0–10)"), min_value=0, max_value=10)
-    comment = forms.CharField(label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label=_("Comment"), required=False, max_length=LONG_TEXT, widget=forms.Textarea(attrs={"rows": 2})
+    )

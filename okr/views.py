@@ -1,5 +1,3 @@
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -10,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from config import spreadsheet
 from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from leads.stages import Stage
@@ -228,7 +227,7 @@ def _period(request):
 def _csv(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    writer = spreadsheet.writer(response)
     writer.writerow(header)
     writer.writerows(rows)
     return response

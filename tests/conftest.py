@@ -35,6 +35,11 @@ def _fast_and_english(settings):
     cache.clear()  # what one test's server remembered (e.g. "no webhook endpoints") never leaks into the next
     settings.LANGUAGE_CODE = "en"
     settings.SECURE_SSL_REDIRECT = False
+    # Throttles stay on but out of reach; tests/config/test_auth_security.py lowers them to see a 429.
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute", "token": "100000/minute"},
+    }
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

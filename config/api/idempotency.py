@@ -6,6 +6,7 @@
 * The request runs in one transaction with the write of its stored response, and commits only while it
   still holds the key: an effect is committed together with the answer a retry replays, or not at all.
 * Refusals (4xx) and failures (5xx) store nothing: nothing happened, so a retry runs again.
+* A `Cache-Control: no-store` answer (a new API token) is not stored either: its effect stands, a retry runs again.
 * A replay carries the first response's status, body and headers (ETag, Location).
 """
 
@@ -129,6 +130,10 @@ class IdempotencyKeyMiddleware:
         try:
             with transaction.atomic():
                 response = self.get_response(request)
+                if 200 <= response.status_code < 300 and "no-store" in response.get("Cache-Control", ""):
+                    # A secret shown once (a new API token) is never written down for a replay: the retry runs again.
+                    IdempotencyRecord.objects.filter(pk=claimed.pk, holder=holder).delete()
+                    return response
                 if 200 <= response.status_code < 300 and not getattr(response, "streaming", False):
                     kept = IdempotencyRecord.objects.filter(pk=claimed.pk, holder=holder, is_complete=False).update(
                         is_complete=True,

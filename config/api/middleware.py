@@ -1,6 +1,6 @@
 from django.utils.translation import gettext as _
 
-from config.api.problems import problem_json_response
+from config.api.problems import problem_json, problem_json_response, request_limit_problem
 
 
 class ApiProblemMiddleware:
@@ -28,5 +28,8 @@ class ApiProblemMiddleware:
 
     def process_exception(self, request, exception):
         if request.path.startswith("/api/"):
+            limit = request_limit_problem(exception)
+            if limit is not None:
+                return problem_json(limit)
             return problem_json_response(500, detail=_("Something went wrong on our side."), code="server_error")
         return None

@@ -1,8 +1,11 @@
 """RFC 9457 problem details for every API error (DESIGN.md "Errors")."""
 
 import logging
+import math
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
@@ -66,6 +69,27 @@ def flatten_errors(detail, prefix: str | None = None) -> list[dict]:
     return out
 
 
+def request_limit_problem(exc) -> dict | None:
+    """Problem details for a request over Django's limits (raised while reading it, in a view or a middleware):
+    a body over DATA_UPLOAD_MAX_MEMORY_SIZE is 413, too many fields, query parameters or files 400. Else None."""
+    if isinstance(exc, RequestDataTooBig):
+        status_code, code = 413, "too_large"
+        message = _("The request body is larger than %(limit)s MB.") % {
+            "limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 2**20
+        }
+    elif isinstance(exc, TooManyFieldsSent):
+        status_code, code = 400, "too_many_fields"
+        message = _("The request has more than %(limit)s fields or query parameters.") % {
+            "limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        }
+    elif isinstance(exc, TooManyFilesSent):
+        status_code, code = 400, "too_many_files"
+        message = _("The request has more than %(limit)s files.") % {"limit": settings.DATA_UPLOAD_MAX_NUMBER_FILES}
+    else:
+        return None
+    return problem(status_code, detail=message, code=code, errors=[{"field": None, "code": code, "message": message}])
+
+
 def problem_response(body: dict, headers: dict | None = None) -> Response:
     response = Response(body, status=body["status"], headers=headers)
     response.content_type = PROBLEM_CONTENT_TYPE
@@ -73,6 +97,10 @@ def problem_response(body: dict, headers: dict | None = None) -> Response:
 
 
 def problem_exception_handler(exc, context):
+    limit = request_limit_problem(exc)
+    if limit is not None:
+        set_rollback()
+        return problem_response(limit)
     if isinstance(exc, DomainError):
         errors = [{"field": exc.field, "code": exc.code, "message": exc.message}]
         set_rollback()
@@ -92,7 +120,7 @@ def problem_exception_handler(exc, context):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+            headers["Retry-After"] = str(math.ceil(exc.wait))  # whole seconds, never 0 while refused
         if isinstance(exc, exceptions.ValidationError):
             errors = flatten_errors(exc.detail)
             detail = _("The request has invalid fields: %(fields)s.") % {
@@ -103,7 +131,7 @@ def problem_exception_handler(exc, context):
         code = getattr(exc.detail, "code", None) or exc.default_code
         errors = None
         if isinstance(exc, exceptions.ParseError):
-            errors = [{"field": None, "code": "parse_error", "message": str(detail)}]
+            errors = [{"field": None, "code": code, "message": str(detail)}]  # parse_error, too_deep
         return problem_response(problem(exc.status_code, detail=detail, code=code, errors=errors), headers)
 
     logger.exception("Unhandled API error", exc_info=exc)
@@ -117,9 +145,11 @@ def problem_exception_handler(exc, context):
 
 def problem_json_response(status_code: int, *, detail: str, code: str, **extra) -> JsonResponse:
     """For middleware and Django views outside DRF (404s, 500s, idempotency refusals)."""
+    return problem_json(problem(status_code, detail=detail, code=code, **extra))
+
+
+def problem_json(body: dict) -> JsonResponse:
+    """A problem body made by `problem()`, outside DRF."""
     return JsonResponse(
-        problem(status_code, detail=detail, code=code, **extra),
-        status=status_code,
-        content_type=PROBLEM_CONTENT_TYPE,
-        json_dumps_params={"ensure_ascii": False},
+        body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
     )

@@ -40,7 +40,7 @@ _READ = ("400", "401", "403", "429")
 _WRITE = ("400", "401", "403", "409", "412", "413", "422", "429")
 
 
-def add_problem_responses(result, generator, request, public):
+def add_problem_responses(result, **_context):
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM
     ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

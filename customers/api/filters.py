@@ -4,6 +4,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
+from config.filters import DayFilter, IdFilter, MomentFilter
 from customers.identity import normalize_email, normalize_phone
 from customers.models import (
     Campaign,
@@ -67,11 +68,11 @@ def _their_leads():
 
 
 class OrderFilter(filters.FilterSet):
-    customer = filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     channel = filters.CharFilter(field_name="channel__code")
     external_id = filters.CharFilter(field_name="external_id")
-    ordered_after = filters.IsoDateTimeFilter(field_name="ordered_at", lookup_expr="gte")
-    ordered_before = filters.IsoDateTimeFilter(field_name="ordered_at", lookup_expr="lt")
+    ordered_after = MomentFilter(field_name="ordered_at", lookup_expr="gte")
+    ordered_before = MomentFilter(field_name="ordered_at", lookup_expr="lt")
 
     class Meta:
         model = Order
@@ -94,8 +95,8 @@ class CampaignFilter(filters.FilterSet):
 
 class ChannelSpendFilter(filters.FilterSet):
     channel = filters.CharFilter(field_name="channel__code")
-    month_from = filters.DateFilter(field_name="month", lookup_expr="gte")
-    month_to = filters.DateFilter(field_name="month", lookup_expr="lte")
+    month_from = DayFilter(field_name="month", lookup_expr="gte")
+    month_to = DayFilter(field_name="month", lookup_expr="lte")
 
     class Meta:
         model = ChannelSpend

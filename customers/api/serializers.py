@@ -5,6 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api.fields import MAX_ID, Id, ModelInput, Moment, Text, check_range
 from config.errors import DomainError
 from customers.models import (
     Campaign,
@@ -22,13 +23,13 @@ from customers.services import parse_month
 
 class IdentityInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=IdentityKind.choices)
-    value = serializers.CharField(max_length=254)
+    value = Text(max_length=254)
 
 
 class CustomerInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = Text(max_length=200, required=False, allow_blank=True)
+    company = Text(max_length=200, required=False, allow_blank=True)
+    city = Text(max_length=100, required=False, allow_blank=True)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, allow_blank=True)
     identities = IdentityInput(many=True, required=False)
     source_channel = serializers.SlugRelatedField(
@@ -89,11 +90,11 @@ class CustomerCreateOutput(CustomerOutput):
 
 
 class MergeInput(serializers.Serializer):
-    duplicate = serializers.IntegerField(min_value=1)
+    duplicate = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 class UndoMergeInput(serializers.Serializer):
-    merge = serializers.IntegerField(min_value=1, required=False)
+    merge = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 class MergeOutput(serializers.Serializer):
@@ -140,13 +141,13 @@ class DataQualityOutput(serializers.Serializer):
 
 
 class OrderInput(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = Id(queryset=Customer.objects.all())
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
-    ordered_at = serializers.DateTimeField()
+    ordered_at = Moment()
     channel = serializers.SlugRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
     )
-    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    external_id = Text(max_length=100, required=False, allow_blank=True, default="")
 
 
 class OrderUpdateInput(OrderInput):
@@ -164,14 +165,14 @@ class OrderOutput(serializers.ModelSerializer):
         fields = ["id", "customer", "amount", "ordered_at", "channel", "external_id", "created_at", "updated_at"]
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(ModelInput):
     class Meta:
         model = Channel
         fields = ["id", "code", "name", "is_active"]
         extra_kwargs = {"code": {"validators": []}}
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(ModelInput):
     channel = serializers.SlugRelatedField(slug_field="code", queryset=Channel.objects.all())
 
     class Meta:
@@ -190,12 +191,14 @@ class MonthField(serializers.Field):
     def to_internal_value(self, data):
 
         try:
-            return parse_month(data)
+            month = parse_month(data)
         except DomainError:
             self.fail("invalid")
+        check_range(month)
+        return month
 
 
-class ChannelSpendSerializer(serializers.ModelSerializer):
+class ChannelSpendSerializer(ModelInput):
     channel = serializers.SlugRelatedField(slug_field="code", queryset=Channel.objects.all())
     month = MonthField()
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)

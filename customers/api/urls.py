@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from config.api.routers import Router
 from customers.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("orders", views.OrderViewSet, basename="order")
 router.register("channels", views.ChannelViewSet, basename="channel")

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
-from config.filters import YesNoFilter
+from config.filters import IdFilter, MomentFilter, YesNoFilter
 from customers.identity import normalize_email, normalize_phone
 from customers.models import CustomerIdentity
 from feedback import statuses
@@ -38,13 +38,13 @@ class ComplaintFilter(filters.FilterSet):
     severity = filters.MultipleChoiceFilter(choices=Severity.choices, label=_("Severity"))
     category = filters.ChoiceFilter(choices=ComplaintCategory.choices, label=_("Category"))
     owner = filters.ModelChoiceFilter(queryset=_service_staff, label=_("Owner"))
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer"))
     overdue = YesNoFilter(method="filter_overdue", label=_("Overdue"))
     waiting_on_customer = YesNoFilter(
         field_name="waiting_since", lookup_expr="isnull", exclude=True, label=_("Waiting on customer")
     )
-    opened_after = filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte", label=_("Opened from"))
-    opened_before = filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt", label=_("Opened before"))
+    opened_after = MomentFilter(field_name="opened_at", lookup_expr="gte", label=_("Opened from"))
+    opened_before = MomentFilter(field_name="opened_at", lookup_expr="lt", label=_("Opened before"))
 
     class Meta:
         model = Complaint
@@ -75,10 +75,10 @@ class NpsResponseFilter(filters.FilterSet):
         choices=NpsCategory.choices,
         label=_("Category"),
     )
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer"))
     source = filters.CharFilter(field_name="source", label=_("Source"))
-    answered_after = filters.IsoDateTimeFilter(field_name="answered_at", lookup_expr="gte", label=_("From"))
-    answered_before = filters.IsoDateTimeFilter(field_name="answered_at", lookup_expr="lt", label=_("Before"))
+    answered_after = MomentFilter(field_name="answered_at", lookup_expr="gte", label=_("From"))
+    answered_before = MomentFilter(field_name="answered_at", lookup_expr="lt", label=_("Before"))
 
     class Meta:
         model = NpsResponse
@@ -89,7 +89,7 @@ class NpsResponseFilter(filters.FilterSet):
 
 
 class NpsInvitationFilter(filters.FilterSet):
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer"))
     answered = YesNoFilter(field_name="answered_at", lookup_expr="isnull", exclude=True, label=_("Answered"))
 
     class Meta:
@@ -119,7 +119,7 @@ class InsightFilter(filters.FilterSet):
     acknowledged = YesNoFilter(
         field_name="acknowledged_at", lookup_expr="isnull", exclude=True, label=_("Acknowledged")
     )
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer"))
 
     class Meta:
         model = Insight

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from config.api.fields import Id, Text
 from customers.models import Channel, Customer, Order
 from feedback.models import (
     Complaint,
@@ -23,16 +24,16 @@ User = get_user_model()
 
 
 class ComplaintInput(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = Id(queryset=Customer.objects.all())
     category = serializers.ChoiceField(choices=ComplaintCategory.choices)
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
     channel = serializers.SlugRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
     )
-    description = serializers.CharField()
-    order = serializers.PrimaryKeyRelatedField(queryset=Order.objects.all(), required=False, allow_null=True)
-    lead = serializers.PrimaryKeyRelatedField(queryset=Lead.objects.all(), required=False, allow_null=True)
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    description = Text()
+    order = Id(queryset=Order.objects.all(), required=False, allow_null=True)
+    lead = Id(queryset=Lead.objects.all(), required=False, allow_null=True)
+    owner = Id(queryset=User.objects.all(), required=False, allow_null=True)
 
 
 class ComplaintUpdateInput(serializers.Serializer):
@@ -41,20 +42,20 @@ class ComplaintUpdateInput(serializers.Serializer):
     channel = serializers.SlugRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
     )
-    description = serializers.CharField(required=False)
-    order = serializers.PrimaryKeyRelatedField(queryset=Order.objects.all(), required=False, allow_null=True)
-    lead = serializers.PrimaryKeyRelatedField(queryset=Lead.objects.all(), required=False, allow_null=True)
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    description = Text(required=False)
+    order = Id(queryset=Order.objects.all(), required=False, allow_null=True)
+    lead = Id(queryset=Lead.objects.all(), required=False, allow_null=True)
+    owner = Id(queryset=User.objects.all(), required=False, allow_null=True)
 
 
 class TransitionInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=ComplaintStatus.choices)
-    resolution = serializers.CharField(required=False, allow_blank=True, default="")
+    resolution = Text(required=False, allow_blank=True, default="")
 
 
 class WaitingInput(serializers.Serializer):
     waiting = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    note = Text(required=False, allow_blank=True, default="", max_length=500)
 
 
 class ComplaintOutput(serializers.ModelSerializer):
@@ -96,9 +97,9 @@ class StatusChangeOutput(serializers.ModelSerializer):
 
 
 class NpsResponseInput(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = Id(queryset=Customer.objects.all())
     score = serializers.IntegerField(min_value=0, max_value=10)
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = Text(required=False, allow_blank=True, default="")
 
 
 class NpsResponseOutput(serializers.ModelSerializer):
@@ -112,10 +113,8 @@ class NpsResponseOutput(serializers.ModelSerializer):
 
 
 class NpsInvitationInput(serializers.Serializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all(), required=False)
-    customers = serializers.ListField(
-        child=serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all()), required=False, max_length=1000
-    )
+    customer = Id(queryset=Customer.objects.all(), required=False)
+    customers = serializers.ListField(child=Id(queryset=Customer.objects.all()), required=False, max_length=1000)
     # Blank: each customer's own language (feedback.services.customer_languages).
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, allow_blank=True, default="")
 
@@ -142,16 +141,14 @@ class FollowUpOutput(serializers.ModelSerializer):
 
 
 class FollowUpCompleteInput(serializers.Serializer):
-    outcome = serializers.CharField()
+    outcome = Text()
 
 
 class InsightInput(serializers.Serializer):
-    complaint = serializers.PrimaryKeyRelatedField(queryset=Complaint.objects.all(), required=False, allow_null=True)
-    nps_response = serializers.PrimaryKeyRelatedField(
-        queryset=NpsResponse.objects.all(), required=False, allow_null=True
-    )
+    complaint = Id(queryset=Complaint.objects.all(), required=False, allow_null=True)
+    nps_response = Id(queryset=NpsResponse.objects.all(), required=False, allow_null=True)
     tag = serializers.ChoiceField(choices=InsightTag.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = Text(required=False, allow_blank=True, default="")
 
 
 class InsightOutput(serializers.ModelSerializer):

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from config.api.routers import Router
 from feedback.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("complaints", views.ComplaintViewSet, basename="complaint")
 router.register("nps-responses", views.NpsResponseViewSet, basename="nps-response")
 router.register("nps-invitations", views.NpsInvitationViewSet, basename="nps-invitation")

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from config import roles
-from config.filters import YesNoFilter
+from config.filters import DayRangeFilter, IdFilter, YesNoFilter
 from customers.models import Campaign, Channel, CustomerIdentity
 from leads import stages
 from leads.models import Lead
@@ -28,7 +28,7 @@ def _filled(value) -> bool:
 
 class LeadFilter(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label=_("Search"))
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer"))
     # distinct=False: no filter here joins a to-many relation, and DISTINCT would defeat the board's index scans.
     stage = filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"), distinct=False)
     owner = filters.ModelChoiceFilter(queryset=_owners, label=_("Owner"))
@@ -42,8 +42,8 @@ class LeadFilter(filters.FilterSet):
         label=_("Channel"),
     )
     campaign = filters.ModelChoiceFilter(queryset=Campaign.objects.only("id", "name"), label=_("Campaign"))
-    created = filters.DateFromToRangeFilter(field_name="created_at", label=_("Created"))
-    closed = filters.DateFromToRangeFilter(field_name="closed_at", label=_("Closed"))
+    created = DayRangeFilter(field_name="created_at", label=_("Created"))
+    closed = DayRangeFilter(field_name="closed_at", label=_("Closed"))
     high_intent = YesNoFilter(field_name="is_high_intent", label=_("High intent"))
     sla_breached = YesNoFilter(method="filter_sla_breached", label=_("SLA breached"))
     referred_by = filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Referred by"))

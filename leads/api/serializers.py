@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from config.api.fields import Id, Text
 from customers.models import Campaign, Channel, Customer
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
 from leads.stages import Stage
@@ -15,18 +16,18 @@ User = get_user_model()
 
 
 class ContactInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    wecom = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    wechat = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    member_card = serializers.CharField(max_length=254, required=False, allow_blank=True)
-    company = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = Text(max_length=200, required=False, allow_blank=True)
+    phone = Text(max_length=50, required=False, allow_blank=True)
+    email = Text(max_length=254, required=False, allow_blank=True)
+    wecom = Text(max_length=254, required=False, allow_blank=True)
+    wechat = Text(max_length=254, required=False, allow_blank=True)
+    member_card = Text(max_length=254, required=False, allow_blank=True)
+    company = Text(max_length=200, required=False, allow_blank=True)
+    city = Text(max_length=100, required=False, allow_blank=True)
 
 
 class TagNames(serializers.ListField):
-    child = serializers.CharField(max_length=50)
+    child = Text(max_length=50)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 50)
@@ -37,18 +38,16 @@ class PackageInput(serializers.Serializer):
     source_channel = serializers.SlugRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
     )
-    campaign = serializers.PrimaryKeyRelatedField(queryset=Campaign.objects.all(), required=False, allow_null=True)
+    campaign = Id(queryset=Campaign.objects.all(), required=False, allow_null=True)
     tags = TagNames(required=False)
-    interest = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    note = serializers.CharField(required=False, allow_blank=True)
-    referred_by = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
-    )
+    interest = Text(max_length=300, required=False, allow_blank=True)
+    note = Text(required=False, allow_blank=True)
+    referred_by = Id(queryset=User.objects.filter(is_active=True), required=False, allow_null=True)
 
 
 class LeadCreateInput(PackageInput):
     contact = ContactInput(required=False)
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all(), required=False)
+    customer = Id(queryset=Customer.objects.all(), required=False)
 
     def validate(self, attrs):
         if ("contact" in attrs) == ("customer" in attrs):
@@ -58,19 +57,28 @@ class LeadCreateInput(PackageInput):
         return attrs
 
 
+BULK_LIMIT = 1000
+
+
+class LeadBulkInput(serializers.Serializer):
+    """`leads/bulk/`: up to BULK_LIMIT lead-create payloads, each checked on its own (LeadCreateInput)."""
+
+    items = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=BULK_LIMIT)
+
+
 class LeadUpdateInput(PackageInput):
     pass
 
 
 class HandoffInput(serializers.Serializer):
-    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    assignee = Id(queryset=User.objects.all(), required=False, allow_null=True)
     source_channel = serializers.SlugRelatedField(
         slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
     )
-    campaign = serializers.PrimaryKeyRelatedField(queryset=Campaign.objects.all(), required=False, allow_null=True)
+    campaign = Id(queryset=Campaign.objects.all(), required=False, allow_null=True)
     tags = TagNames(required=False)
-    interest = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    note = serializers.CharField(required=False, allow_blank=True)
+    interest = Text(max_length=300, required=False, allow_blank=True)
+    note = Text(required=False, allow_blank=True)
 
 
 class EmptyInput(serializers.Serializer):
@@ -79,7 +87,7 @@ class EmptyInput(serializers.Serializer):
 
 class RejectInput(serializers.Serializer):
     reason = serializers.ChoiceField(choices=RejectReason.choices)
-    reason_text = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    reason_text = Text(max_length=300, required=False, allow_blank=True, default="")
 
 
 class MoveInput(serializers.Serializer):
@@ -90,20 +98,20 @@ class CloseInput(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=[(Stage.WON, Stage.WON.label), (Stage.LOST, Stage.LOST.label)])
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
     reason = serializers.ChoiceField(choices=LostReason.choices, required=False, allow_blank=True, default="")
-    reason_text = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    reason_text = Text(max_length=300, required=False, allow_blank=True, default="")
 
 
 class AssignInput(serializers.Serializer):
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    owner = Id(queryset=User.objects.all())
 
 
 class TagInput(serializers.Serializer):
-    name = serializers.CharField(max_length=50)
+    name = Text(max_length=50)
 
 
 class ActivityInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
-    body = serializers.CharField()
+    body = Text()
 
 
 # --- output --------------------------------------------------------------------------------------------------
@@ -166,6 +174,23 @@ class LeadCreateOutput(LeadOutput):
 
     def get_customer_matched(self, lead) -> bool:
         return bool(self.context.get("customer_matched"))
+
+
+class FieldErrorOutput(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BulkResultOutput(serializers.Serializer):
+    """One item's result in a bulk answer: status 201 with the new lead's id, or the item's refusal."""
+
+    index = serializers.IntegerField()
+    status = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True)
+    customer = serializers.IntegerField(allow_null=True)
+    customer_matched = serializers.BooleanField(allow_null=True)
+    errors = FieldErrorOutput(many=True)
 
 
 class StageChangeOutput(serializers.ModelSerializer):

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from config.api.routers import Router
 from leads.api.views import LeadViewSet, TagViewSet
 
-router = SimpleRouter()
+router = Router()
 router.register("leads", LeadViewSet, basename="lead")
 router.register("tags", TagViewSet, basename="tag")
 urlpatterns = router.urls

@@ -9,6 +9,8 @@ from rest_framework.response import Response
 
 from config.api.concurrency import ETagMixin, etag_for
 from config.api.pagination import StablePagination
+from config.api.problems import flatten_errors
+from config.errors import DomainError
 from leads import selectors, services
 from leads.api import serializers as s
 from leads.api.filters import LeadFilter
@@ -138,6 +140,46 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         data.is_valid(raise_exception=True)
         activity = services.add_activity(lead=self._target(), by=request.user, **data.validated_data)
         return Response(s.ActivityOutput(activity).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.LeadCreateInput(many=True),
+        responses={207: s.BulkResultOutput(many=True)},
+        description='Up to 1,000 leads in one request: a JSON list of lead-create payloads (or `{"items": [...]}`).'
+        " Each item is created on its own, as `POST leads/` would (contacts matched by identity), and the answer"
+        " (207) has one result per item, in order: `status` 201 with the lead's `id`, or the item's refusal in"
+        " `errors`. A refused item is not written and does not stop the others. More than 1,000 items is a 400;"
+        " a user who may not create leads gets 403 for the whole request.",
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        body = request.data
+        envelope = s.LeadBulkInput(data={"items": body} if isinstance(body, list) else body)
+        envelope.is_valid(raise_exception=True)
+        results, valid = [], []
+        for index, item in enumerate(envelope.validated_data["items"]):
+            data = s.LeadCreateInput(data=item)
+            refused = not data.is_valid()
+            results.append(
+                {
+                    "index": index,
+                    "status": status.HTTP_400_BAD_REQUEST if refused else status.HTTP_201_CREATED,
+                    "id": None,
+                    "customer": None,
+                    "customer_matched": None,
+                    "errors": flatten_errors(data.errors) if refused else [],
+                }
+            )
+            if not refused:
+                valid.append((index, data.validated_data))
+        outcomes = services.create_leads(by=request.user, items=[item for _index, item in valid])
+        for (index, _item), outcome in zip(valid, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                error = {"field": outcome.field, "code": outcome.code, "message": outcome.message}
+                results[index].update(status=outcome.status, errors=[error])
+            else:
+                lead, matched = outcome
+                results[index].update(id=lead.pk, customer=lead.customer_id, customer_matched=matched)
+        return Response(results, status=status.HTTP_207_MULTI_STATUS)
 
     @extend_schema(responses=s.StageChangeOutput(many=True))
     @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filterset_class=None)

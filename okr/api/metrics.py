@@ -6,17 +6,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
+from config.api.fields import Day, Text
 from okr import metrics
 
 
 class MetricPeriodInput(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    department = serializers.CharField(required=False, allow_blank=True)
-    channel = serializers.CharField(required=False, allow_blank=True)
-    owner = serializers.CharField(required=False, allow_blank=True)
-    campaign = serializers.CharField(required=False, allow_blank=True)
-    stage = serializers.CharField(required=False, allow_blank=True)
+    start = Day()
+    end = Day()
+    department = Text(max_length=100, required=False, allow_blank=True)
+    channel = Text(max_length=100, required=False, allow_blank=True)
+    owner = Text(max_length=100, required=False, allow_blank=True)
+    campaign = Text(max_length=100, required=False, allow_blank=True)
+    stage = Text(max_length=100, required=False, allow_blank=True)
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:

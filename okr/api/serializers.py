@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from config.api.fields import Id, Text
 from okr import selectors
 from okr.models import CheckIn, Direction, KeyResult, Objective
 
@@ -8,10 +9,10 @@ User = get_user_model()
 
 
 class ObjectiveInput(serializers.Serializer):
-    department = serializers.CharField()
-    quarter = serializers.CharField()
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
-    title = serializers.CharField(max_length=200)
+    department = Text(max_length=20)
+    quarter = Text(max_length=20)
+    owner = Id(queryset=User.objects.filter(is_active=True))
+    title = Text(max_length=200)
 
 
 class ObjectiveOutput(serializers.ModelSerializer):
@@ -23,9 +24,9 @@ class ObjectiveOutput(serializers.ModelSerializer):
 
 
 class KeyResultInput(serializers.Serializer):
-    objective = serializers.PrimaryKeyRelatedField(queryset=Objective.objects.all())
-    title = serializers.CharField(max_length=200)
-    metric = serializers.CharField(required=False, allow_blank=True, default="")
+    objective = Id(queryset=Objective.objects.all())
+    title = Text(max_length=200)
+    metric = Text(max_length=50, required=False, allow_blank=True, default="")
     metric_filters = serializers.DictField(required=False, default=dict)
     baseline = serializers.DecimalField(max_digits=14, decimal_places=4)
     target = serializers.DecimalField(max_digits=14, decimal_places=4)
@@ -78,7 +79,7 @@ class KeyResultOutput(serializers.ModelSerializer):
 
 class CheckInInput(serializers.Serializer):
     confidence = serializers.IntegerField(min_value=0, max_value=10)
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = Text(required=False, allow_blank=True, default="")
 
 
 class CheckInOutput(serializers.ModelSerializer):

@@ -1,10 +1,10 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from config.api.routers import Router
 from okr.api.metrics import MetricViewSet
 from okr.api.views import CheckInViewSet, KeyResultViewSet, ObjectiveViewSet
 
-router = SimpleRouter()
+router = Router()
 router.register("objectives", ObjectiveViewSet, basename="objective")
 router.register("key-results", KeyResultViewSet, basename="key-result")
 router.register("metrics", MetricViewSet, basename="metric")

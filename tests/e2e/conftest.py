@@ -4,6 +4,36 @@ import shutil
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+# What Chromium refused under the Content-Security-Policy during the current test (console errors).
+CSP_VIOLATIONS: list[str] = []
+
+
+class _WatchedBrowser:
+    """The browser, with every context it opens reporting Content-Security-Policy refusals to CSP_VIOLATIONS."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("console", _record_csp_violation)
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
+def _record_csp_violation(message):
+    if message.type == "error" and "Content Security Policy" in message.text:
+        CSP_VIOLATIONS.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations():
+    """Every browser test also checks that the pages it visited broke no rule of the policy (htmx included)."""
+    CSP_VIOLATIONS.clear()
+    yield
+    assert not CSP_VIOLATIONS, CSP_VIOLATIONS
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +51,7 @@ def browser():
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        yield browser
+        yield _WatchedBrowser(browser)
         browser.close()
     if not was_set:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -10,6 +10,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from customers.models import Campaign, Channel, ChannelSpend, Customer
 from customers.services import recompute_customer_segments
@@ -23,15 +24,18 @@ SQLITE_MAX_SCALE = 0.02
 
 class CopyTable:
     """COPY rows (dicts keyed by attname) into one model's table; columns the generator leaves out get their
-    model default, so a field another app adds with a default does not break the load."""
+    model default (the load's time for auto_now stamps), so a field another app adds does not break the load."""
 
     def __init__(self, model):
         self.model = model
         fields = model._meta.concrete_fields
         self.names = [f.attname for f in fields]
         self.defaults = {}
+        loaded_at = timezone.now()
         for f in fields:
-            default = f.get_default()
+            default = (
+                loaded_at if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+            )
             self.defaults[f.attname] = None if default is None else f.get_db_prep_save(default, connection)
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         self.sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
