@@ -34,3 +34,4 @@ _.TokenThrottle  # settings REST_FRAMEWORK DEFAULT_THROTTLE_CLASSES
 _.login_locked_out  # settings AXES_LOCKOUT_CALLABLE
 _.delete_queryset  # Django admin hook (bulk delete)
 _.add_problem_responses  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS
+_._is_list_view  # drf-spectacular AutoSchema hook (okr/api/metrics.py)

@@ -36,6 +36,16 @@ class Slug(Text, serializers.SlugField):
     pass
 
 
+class Code(serializers.SlugRelatedField):
+    """A related object by its code (a channel's, say): only a short string is looked up, never a number, a
+    list or text with a NUL byte the database cannot even compare."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data or len(data) > 100:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class Id(serializers.PrimaryKeyRelatedField):
     """A related object by its integer id."""
 

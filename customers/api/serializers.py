@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api.fields import MAX_ID, Id, ModelInput, Moment, Text, check_range
+from config.api.fields import MAX_ID, Code, Id, ModelInput, Moment, Text, check_range
 from config.errors import DomainError
 from customers.models import (
     Campaign,
@@ -32,9 +32,7 @@ class CustomerInput(serializers.Serializer):
     city = Text(max_length=100, required=False, allow_blank=True)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False, allow_blank=True)
     identities = IdentityInput(many=True, required=False)
-    source_channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
+    source_channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
 
 
 class IdentityOutput(serializers.ModelSerializer):
@@ -55,7 +53,7 @@ class RfmOutput(serializers.Serializer):
 
 class CustomerOutput(serializers.ModelSerializer):
     identities = IdentityOutput(many=True, read_only=True)
-    source_channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    source_channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     rfm = RfmOutput(source="*", read_only=True)
     url = serializers.SerializerMethodField()
 
@@ -144,9 +142,7 @@ class OrderInput(serializers.Serializer):
     customer = Id(queryset=Customer.objects.all())
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
     ordered_at = Moment()
-    channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
+    channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
     external_id = Text(max_length=100, required=False, allow_blank=True, default="")
 
 
@@ -158,7 +154,7 @@ class OrderUpdateInput(OrderInput):
 
 
 class OrderOutput(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Order
@@ -173,7 +169,7 @@ class ChannelSerializer(ModelInput):
 
 
 class CampaignSerializer(ModelInput):
-    channel = serializers.SlugRelatedField(slug_field="code", queryset=Channel.objects.all())
+    channel = Code(slug_field="code", queryset=Channel.objects.all())
 
     class Meta:
         model = Campaign
@@ -199,7 +195,7 @@ class MonthField(serializers.Field):
 
 
 class ChannelSpendSerializer(ModelInput):
-    channel = serializers.SlugRelatedField(slug_field="code", queryset=Channel.objects.all())
+    channel = Code(slug_field="code", queryset=Channel.objects.all())
     month = MonthField()
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from config.api.fields import Id, Text
+from config.api.fields import Code, Id, Text
 from customers.models import Channel, Customer, Order
 from feedback.models import (
     Complaint,
@@ -27,9 +27,7 @@ class ComplaintInput(serializers.Serializer):
     customer = Id(queryset=Customer.objects.all())
     category = serializers.ChoiceField(choices=ComplaintCategory.choices)
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
-    channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
+    channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
     description = Text()
     order = Id(queryset=Order.objects.all(), required=False, allow_null=True)
     lead = Id(queryset=Lead.objects.all(), required=False, allow_null=True)
@@ -39,9 +37,7 @@ class ComplaintInput(serializers.Serializer):
 class ComplaintUpdateInput(serializers.Serializer):
     category = serializers.ChoiceField(choices=ComplaintCategory.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
+    channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
     description = Text(required=False)
     order = Id(queryset=Order.objects.all(), required=False, allow_null=True)
     lead = Id(queryset=Lead.objects.all(), required=False, allow_null=True)
@@ -59,7 +55,7 @@ class WaitingInput(serializers.Serializer):
 
 
 class ComplaintOutput(serializers.ModelSerializer):
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     waiting_on_customer = serializers.BooleanField(source="is_waiting_on_customer", read_only=True)
 
     class Meta:
@@ -90,6 +86,10 @@ class ComplaintOutput(serializers.ModelSerializer):
 
 
 class StatusChangeOutput(serializers.ModelSerializer):
+    # Blank where the change is not a move between statuses (the first one, a pause).
+    from_status = serializers.ChoiceField(choices=ComplaintStatus.choices, allow_blank=True, read_only=True)
+    to_status = serializers.ChoiceField(choices=ComplaintStatus.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = ComplaintStatusChange
         fields = ["kind", "from_status", "to_status", "at", "by", "note"]
@@ -104,7 +104,7 @@ class NpsResponseInput(serializers.Serializer):
 
 class NpsResponseOutput(serializers.ModelSerializer):
     category = serializers.CharField(read_only=True)
-    follow_up = serializers.PrimaryKeyRelatedField(read_only=True)
+    follow_up = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = NpsResponse
@@ -126,6 +126,8 @@ class NpsInvitationInput(serializers.Serializer):
 
 class NpsInvitationOutput(serializers.ModelSerializer):
     """The token is never exposed: the link goes to the customer's email only."""
+
+    email = serializers.CharField(read_only=True)  # blank for an invitation made without one
 
     class Meta:
         model = NpsInvitation

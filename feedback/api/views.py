@@ -112,7 +112,7 @@ class ComplaintViewSet(ETagMixin, viewsets.ModelViewSet):
         return Response(s.ComplaintOutput(selectors.complaints().get(pk=complaint.pk)).data)
 
     @extend_schema(responses=s.StatusChangeOutput(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request, pk=None):
         complaint = self.get_object()
         changes = complaint.status_changes.order_by("at", "pk")

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from config.api.fields import Id, Text
+from config.api.fields import Code, Id, Text
 from customers.models import Campaign, Channel, Customer
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
 from leads.stages import Stage
@@ -35,9 +35,7 @@ class TagNames(serializers.ListField):
 
 
 class PackageInput(serializers.Serializer):
-    source_channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
+    source_channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
     campaign = Id(queryset=Campaign.objects.all(), required=False, allow_null=True)
     tags = TagNames(required=False)
     interest = Text(max_length=300, required=False, allow_blank=True)
@@ -72,9 +70,7 @@ class LeadUpdateInput(PackageInput):
 
 class HandoffInput(serializers.Serializer):
     assignee = Id(queryset=User.objects.all(), required=False, allow_null=True)
-    source_channel = serializers.SlugRelatedField(
-        slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True
-    )
+    source_channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
     campaign = Id(queryset=Campaign.objects.all(), required=False, allow_null=True)
     tags = TagNames(required=False)
     interest = Text(max_length=300, required=False, allow_blank=True)
@@ -123,7 +119,10 @@ class LeadOutput(serializers.ModelSerializer):
     owner = serializers.IntegerField(source="owner_id", allow_null=True)
     created_by = serializers.IntegerField(source="created_by_id", allow_null=True)
     referred_by = serializers.IntegerField(source="referred_by_id", allow_null=True)
-    source_channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    source_channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    # Blank until the lead is rejected or lost.
+    reject_reason = serializers.ChoiceField(choices=RejectReason.choices, allow_blank=True, read_only=True)
+    lost_reason = serializers.ChoiceField(choices=LostReason.choices, allow_blank=True, read_only=True)
     campaign = serializers.IntegerField(source="campaign_id", allow_null=True)
     won_order = serializers.IntegerField(source="won_order_id", allow_null=True)
     tags = serializers.SerializerMethodField()
@@ -195,6 +194,7 @@ class BulkResultOutput(serializers.Serializer):
 
 class StageChangeOutput(serializers.ModelSerializer):
     by = serializers.IntegerField(source="by_id", allow_null=True)
+    from_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)  # "" when created
 
     class Meta:
         model = LeadStageChange

@@ -150,7 +150,7 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         " `errors`. A refused item is not written and does not stop the others. More than 1,000 items is a 400;"
         " a user who may not create leads gets 403 for the whole request.",
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)
     def bulk(self, request):
         body = request.data
         envelope = s.LeadBulkInput(data={"items": body} if isinstance(body, list) else body)

@@ -1,8 +1,9 @@
 """`GET metrics/` and `GET metrics/{name}/?start=&end=&…` (DESIGN.md "REST API contract")."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
@@ -34,11 +35,29 @@ class MetricOutput(serializers.Serializer):
     description = serializers.CharField()
 
 
+class _EnvelopeSchema(AutoSchema):
+    """The registry's list is one object (the list envelope with every metric), not an array of them."""
+
+    def _is_list_view(self, serializer=None):
+        return False
+
+
 class MetricViewSet(viewsets.ViewSet):
+    schema = _EnvelopeSchema()
     lookup_field = "name"
     lookup_value_regex = "[a-z_]+"
 
-    @extend_schema(responses=MetricOutput(many=True))
+    @extend_schema(
+        operation_id="v1_metrics_list",
+        responses=inline_serializer(
+            "MetricList",
+            {
+                "results": MetricOutput(many=True),
+                "next": serializers.CharField(allow_null=True),
+                "previous": serializers.CharField(allow_null=True),
+            },
+        ),
+    )
     def list(self, request):
         return Response({"results": [m.as_dict() for m in metrics.REGISTRY.values()], "next": None, "previous": None})
 
