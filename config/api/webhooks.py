@@ -5,6 +5,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from config import roles, webhooks
+from config.api.concurrency import ETagMixin
 from config.events import EVENT_TYPES
 from config.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -66,7 +67,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         ]
 
 
-class WebhookEndpointViewSet(viewsets.ModelViewSet):
+class WebhookEndpointViewSet(ETagMixin, viewsets.ModelViewSet):
     serializer_class = WebhookEndpointSerializer
     permission_classes = [IsAdmin]
     queryset = WebhookEndpoint.objects.all()

@@ -4,6 +4,8 @@ racing deletes answer one 204 and then 404."""
 import pytest
 from rest_framework.test import APIClient
 
+from config import webhooks
+from config.models import WebhookEndpoint
 from leads.stages import Stage
 from tests.factories import (
     CampaignFactory,
@@ -41,6 +43,11 @@ RESOURCES = {
     "check-in": (CheckInFactory, _check_in_url, lambda i: {"comment": f"week {i}"}),
     "channel": (ChannelFactory, lambda o: f"/api/v1/channels/{o.pk}/", lambda i: {"name": f"Channel {i}"}),
     "campaign": (CampaignFactory, lambda o: f"/api/v1/campaigns/{o.pk}/", lambda i: {"name": f"Campaign {i}"}),
+    "webhook endpoint": (
+        lambda: WebhookEndpoint.objects.create(url="https://hooks.example.com/relay", secret=webhooks.new_secret()),
+        lambda o: f"/api/v1/webhooks/{o.pk}/",
+        lambda i: {"description": f"Endpoint {i}"},
+    ),
     "channel spend": (
         ChannelSpendFactory,
         lambda o: f"/api/v1/channel-spend/{o.pk}/",
