@@ -35,3 +35,4 @@ _.login_locked_out  # settings AXES_LOCKOUT_CALLABLE
 _.delete_queryset  # Django admin hook (bulk delete)
 _.add_problem_responses  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS
 _._is_list_view  # drf-spectacular AutoSchema hook (okr/api/metrics.py)
+_.require_whole_object_on_put  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS

@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.api.schema.add_problem_responses",
+        "config.api.schema.require_whole_object_on_put",
     ],
     # One schema name per choice set that several serializers share.
     "ENUM_NAME_OVERRIDES": {

@@ -11,7 +11,9 @@ from datetime import datetime
 
 from django.db import models
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from config import moments
 
@@ -99,3 +101,15 @@ class ModelInput(serializers.ModelSerializer):
         models.DateTimeField: Moment,
         models.DateField: Day,
     }
+
+
+def require_whole_object(request, serializer_class) -> None:
+    """PUT replaces the object, so every writable field must be sent; PATCH changes only the fields it sends.
+    Raises a 400 naming each missing field."""
+    if request.method != "PUT":
+        return
+    data = request.data if hasattr(request.data, "keys") else {}
+    missing = [name for name, field in serializer_class().fields.items() if not field.read_only and name not in data]
+    if missing:
+        message = _("PUT replaces the whole object: send this field too, or change some fields with PATCH.")
+        raise serializers.ValidationError({name: [ErrorDetail(message, code="required")] for name in missing})

@@ -40,6 +40,30 @@ _READ = ("400", "401", "403", "429")
 _WRITE = ("400", "401", "403", "409", "412", "413", "422", "429")
 
 
+def require_whole_object_on_put(result, **_context):
+    """drf-spectacular hook: a PUT body is the whole object, so every writable property is required (a copy of the
+    request schema, `<name>Whole`, since POST shares the original). The API enforces it
+    (config.api.fields.require_whole_object)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for item in result.get("paths", {}).values():
+        body = item.get("put", {}).get("requestBody", {})
+        for media in body.get("content", {}).values():
+            ref = media.get("schema", {}).get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            if name not in schemas:
+                continue
+            whole = f"{name}Whole"
+            if whole not in schemas:
+                schema = dict(schemas[name])
+                properties = schema.get("properties", {})
+                schema["required"] = [key for key, prop in properties.items() if not prop.get("readOnly")]
+                schemas[whole] = schema
+            media["schema"] = {"$ref": f"#/components/schemas/{whole}"}
+        if body:
+            body["required"] = True
+    return result
+
+
 def add_problem_responses(result, **_context):
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM

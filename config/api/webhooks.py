@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from config import roles, webhooks
 from config.api.concurrency import ETagMixin
+from config.api.fields import require_whole_object
 from config.events import EVENT_TYPES
 from config.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -71,6 +72,10 @@ class WebhookEndpointViewSet(ETagMixin, viewsets.ModelViewSet):
     serializer_class = WebhookEndpointSerializer
     permission_classes = [IsAdmin]
     queryset = WebhookEndpoint.objects.all()
+
+    def update(self, request, *args, **kwargs):
+        require_whole_object(request, self.get_serializer_class())
+        return super().update(request, *args, **kwargs)
 
     @extend_schema(responses={201: WebhookEndpointWithSecret})
     def create(self, request, *args, **kwargs):

@@ -9,6 +9,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from config.api.concurrency import ETagMixin
+from config.api.fields import require_whole_object
 from config.errors import DomainError
 from customers import imports, permissions, selectors, services
 from customers.api import serializers as s
@@ -26,6 +27,7 @@ class _ListReadUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self.output_class
 
     def _input(self, partial=False):
+        require_whole_object(self.request, self.input_class)
         data = self.input_class(data=self.request.data, partial=partial)
         data.is_valid(raise_exception=True)
         return data.validated_data
@@ -157,6 +159,7 @@ class OrderViewSet(ETagMixin, _ListReadUpdate):
         return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def _update(self, request, partial):
+        require_whole_object(request, s.OrderUpdateInput)
         data = s.OrderUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         order = services.update_order(order=self.get_object(), by=request.user, **data.validated_data)
@@ -187,6 +190,7 @@ class _ReferenceViewSet(ETagMixin, _ListReadUpdate):
         return Response(self.output_class(obj).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
+        require_whole_object(request, self.output_class)
         instance = self.get_object()
         data = self.output_class(instance, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)

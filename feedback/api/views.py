@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from config import roles
 from config.api.concurrency import ETagMixin
+from config.api.fields import require_whole_object
 from config.errors import DomainError
 from feedback import permissions, selectors, services
 from feedback.api import serializers as s
@@ -80,6 +81,7 @@ class ComplaintViewSet(ETagMixin, viewsets.ModelViewSet):
     @extend_schema(request=s.ComplaintUpdateInput, responses=s.ComplaintOutput)
     def update(self, request, *args, **kwargs):
         complaint = self.get_object()
+        require_whole_object(request, s.ComplaintUpdateInput)
         data = s.ComplaintUpdateInput(data=request.data, partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)

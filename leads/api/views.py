@@ -8,6 +8,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from config.api.concurrency import ETagMixin, etag_for
+from config.api.fields import require_whole_object
 from config.api.pagination import StablePagination
 from config.api.problems import flatten_errors
 from config.errors import DomainError
@@ -70,6 +71,7 @@ class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     @extend_schema(request=s.LeadUpdateInput, responses=s.LeadOutput)
     def update(self, request, pk=None, partial=False):
+        require_whole_object(request, s.LeadUpdateInput)
         data = s.LeadUpdateInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         read = self.get_object()  # If-Match is checked against this read; the service re-checks it under the lock

@@ -5,6 +5,7 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from config.api.concurrency import ETagMixin
+from config.api.fields import require_whole_object
 from config.roles import DEPARTMENT_LABELS
 from okr import metrics, selectors, services
 from okr.api.serializers import (
@@ -45,6 +46,7 @@ class ObjectiveViewSet(ETagMixin, viewsets.ModelViewSet):
     @extend_schema(request=ObjectiveInput, responses=ObjectiveOutput)
     def update(self, request, *args, partial=False, **kwargs):
         objective = self.get_object()
+        require_whole_object(request, ObjectiveInput)
         data = ObjectiveInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         objective = services.update_objective(objective=objective, by=request.user, **data.validated_data)
@@ -89,6 +91,7 @@ class KeyResultViewSet(ETagMixin, viewsets.ModelViewSet):
     @extend_schema(request=KeyResultInput, responses=KeyResultOutput)
     def update(self, request, *args, partial=False, **kwargs):
         key_result = self.get_object()
+        require_whole_object(request, KeyResultInput)
         data = KeyResultInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         key_result = services.update_key_result(key_result=key_result, by=request.user, **data.validated_data)
@@ -133,6 +136,7 @@ class CheckInViewSet(ETagMixin, viewsets.ModelViewSet):
 
     @extend_schema(request=CheckInInput, responses=CheckInOutput)
     def update(self, request, *args, partial=False, **kwargs):
+        require_whole_object(request, CheckInInput)
         data = CheckInInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         check_in = services.update_check_in(check_in=self.get_object(), by=request.user, **data.validated_data)

@@ -3,6 +3,8 @@
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from tests.factories import CustomerFactory
+
 pytestmark = pytest.mark.django_db
 
 
@@ -24,3 +26,14 @@ def test_every_operation_documents_its_problem_responses(schema):
 
 def test_reads_of_one_object_document_not_modified(schema):
     assert "304" in schema["paths"]["/api/v1/leads/{id}/"]["get"]["responses"]
+
+
+def test_a_put_body_is_the_whole_object(schema, api_as):
+    body = schema["paths"]["/api/v1/customers/{id}/"]["put"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("Whole")
+    customer = CustomerFactory(name="Li Lei", city="Shanghai")
+    api = api_as("marketing")
+    partial = api.put(f"/api/v1/customers/{customer.pk}/", {"name": "Li Lei"}, format="json")
+    assert partial.status_code == 400
+    assert {"city", "company", "identities"} <= {e["field"] for e in partial.json()["errors"]}
+    assert api.patch(f"/api/v1/customers/{customer.pk}/", {"name": "Li Lei"}, format="json").status_code == 200
