@@ -8,7 +8,7 @@ TEST_ENV := SECRET_KEY=relay-test-secret-key-0123456789abcdefghijklmnopqrstuvwxy
 
 BANDIT_PATHS = config customers leads feedback okr demo
 
-.PHONY: setup run test bench lint messages clean
+.PHONY: setup run serve test bench lint messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: setup
 	$(DEV_ENV) $(PY) manage.py seed_demo
 	@echo "Serving http://127.0.0.1:8000 with a Celery worker and beat; Ctrl-C stops all three."
 	@$(DEV_ENV) $(PY) manage.py serve_demo 127.0.0.1:8000
+
+# Production (README "Deploy"): static files collected, migrations applied, gunicorn with DEBUG off.
+serve: setup
+	$(PY) manage.py collectstatic --no-input
+	$(PY) manage.py migrate --no-input
+	$(VENV)/bin/gunicorn -c python:config.gunicorn config.wsgi
 
 test: setup
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -107,3 +107,14 @@ def refuse_dev_secret_key() -> None:
 
     if not settings.DEBUG and settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         raise ImproperlyConfigured("Set SECRET_KEY: the development key is refused when DEBUG is off.")
+
+
+def cache_config(url: str) -> dict:
+    """CACHE_URL → Django's CACHES["default"]: `redis://host:6379/2` (shared by every process: throttles,
+    login lockouts' cache, the webhook "no endpoints" flag) or `locmem://` (one process, the default)."""
+    scheme = url.split("://", 1)[0]
+    if scheme in ("redis", "rediss"):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "KEY_PREFIX": "relay"}
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(f"CACHE_URL must start with redis://, rediss:// or locmem://, got {url!r}")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import database_config, env_bool, env_int, env_list
+from config.env import cache_config, database_config, env_bool, env_int, env_list
 from tests import clock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,3 +143,14 @@ def test_production_settings_pass_check_deploy(tmp_path):
         RELAY_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cache_url_picks_a_shared_redis_cache_or_the_local_one():
+    assert cache_config("redis://cache:6379/2") == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache:6379/2",
+        "KEY_PREFIX": "relay",
+    }
+    assert cache_config("locmem://")["BACKEND"].endswith("LocMemCache")
+    with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
+        cache_config("memcached://cache:11211")
