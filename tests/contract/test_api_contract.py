@@ -1,8 +1,8 @@
 """The API against its own OpenAPI schema: schemathesis, in-process, every check, as an admin and as a sales user.
 
 Any 5xx or schema violation fails; so does a run where fewer than 30 % of the calls reach 2xx, which would mean
-the generated requests only ever hit refusals. Ids and references are steered to real rows five times in six
-(bounded examples); the sixth stays as generated, to probe 404s and unknown references. The figures are printed
+the generated requests only ever hit refusals. Ids and references are steered to real rows nine times in ten
+(bounded examples); the tenth stays as generated, to probe 404s and unknown references. The figures are printed
 (`-s`) for the stop notes.
 """
 
@@ -38,9 +38,10 @@ from tests.factories import (
     make_user,
 )
 
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 15
 # Signing in with a password: a wrong one is a refusal by design (tests/config/test_auth_security.py covers it).
 SKIPPED_PATHS = {"/api/v1/auth/token/"}
+
 ALL_CHECKS = [
     core_checks.not_a_server_error,
     openapi_checks.status_code_conformance,
@@ -103,12 +104,13 @@ def _real_rows(owner) -> dict[str, dict[str, int]]:
         "objectives": {"id": check_in.key_result.objective_id},
         "key-results": {"id": check_in.key_result_id, "key_result_pk": check_in.key_result_id},
         "check-ins": {"id": check_in.pk},
+        "users": {"id": owner.pk},
     }
 
 
 def _steer(case, rows) -> None:
-    """Five cases in six name real rows (path ids and references in the body); the sixth stays as generated."""
-    if zlib.crc32((repr(case.path_parameters) + repr(case.body)).encode()) % 6 == 0:
+    """Nine cases in ten name real rows (path ids and references in the body); the tenth stays as generated."""
+    if zlib.crc32((repr(case.path_parameters) + repr(case.body)).encode()) % 10 == 0:
         return
     parameters = case.path_parameters or {}
     parts = [p for p in case.operation.path.split("/") if p and not p.startswith("{")]
