@@ -162,7 +162,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         tokens_shown = super().get_queryset(request)
-        return tokens_shown if request.user.is_superuser else tokens_shown.filter(user=request.user)
+        return tokens_shown if roles.is_admin(request.user) else tokens_shown.filter(user=request.user)
 
     @admin.display(description=_("starts with"))
     def starts_with(self, token):
@@ -170,7 +170,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def _owner_or_admin(self, request, token) -> bool:
         user = request.user
-        return user.is_active and user.is_staff and (token is None or user.is_superuser or token.user_id == user.pk)
+        return user.is_active and user.is_staff and (token is None or roles.is_admin(user) or token.user_id == user.pk)
 
     def has_module_permission(self, request):
         return self._owner_or_admin(request, None)

@@ -5,7 +5,6 @@ Dates, times and ids in query strings follow the API's input rules (config.api.f
 """
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_filters import BooleanFilter, DateFilter, DateFromToRangeFilter, IsoDateTimeFilter, NumberFilter
 from django_filters.fields import DateRangeField, IsoDateTimeField
@@ -31,18 +30,11 @@ class YesNoFilter(BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
-def _refuse_out_of_range(value) -> None:
-    refused = moments.refusal(value)
-    if refused is not None:
-        code, message = refused
-        raise ValidationError(message, code=code)
-
-
 class MomentField(IsoDateTimeField):
     def to_python(self, value):
         moment = super().to_python(value)  # keeps the offset as sent
         if moment is not None:
-            _refuse_out_of_range(moment)
+            moments.validate(moment)
         return moment
 
 
@@ -50,7 +42,7 @@ class DayField(forms.DateField):
     def to_python(self, value):
         day = super().to_python(value)
         if day is not None:
-            _refuse_out_of_range(day)
+            moments.validate(day)
         return day
 
 
@@ -58,7 +50,7 @@ class DayRangeField(DateRangeField):
     def compress(self, data_list):
         for day in data_list or ():
             if day:
-                _refuse_out_of_range(day)
+                moments.validate(day)
         return super().compress(data_list)
 
 

@@ -6,6 +6,7 @@ parse, then overflow when converted to UTC or filtered on, and render in local m
 
 from datetime import date, datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from config.errors import DomainError
@@ -24,6 +25,15 @@ def refusal(value: date | datetime) -> tuple[str, str] | None:
     if offset is not None and (abs(offset) > MAX_OFFSET or offset.seconds % 60 or offset.microseconds):
         return "offset_out_of_range", _("Use a UTC offset from -14:00 to +14:00, in whole minutes.")
     return None
+
+
+def validate(value) -> None:
+    """A form or serializer field's check: ValidationError (code year_out_of_range or offset_out_of_range), which
+    DRF serializers and django-filter both report on the field."""
+    refused = refusal(value)
+    if refused is not None:
+        code, message = refused
+        raise ValidationError(message, code=code)
 
 
 def check(value, *, field: str):

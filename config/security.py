@@ -1,5 +1,6 @@
 """Who is asking: the client address that login lockout (django-axes) and API throttles key on."""
 
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -12,10 +13,14 @@ def _address(value: str):
         return None
 
 
+@functools.cache
+def _networks(configured: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(network, strict=False) for network in configured)
+
+
 def _is_trusted_proxy(address) -> bool:
-    return address is not None and any(
-        address in ipaddress.ip_network(network, strict=False) for network in settings.RELAY_TRUSTED_PROXIES
-    )
+    """Parsed once per setting (every request asks), still following a changed setting in tests."""
+    return address is not None and any(address in net for net in _networks(tuple(settings.RELAY_TRUSTED_PROXIES)))
 
 
 def client_ip(request) -> str | None:

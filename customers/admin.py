@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from config import roles
 from config.errors import DomainError
 from customers import permissions, services
 from customers.identity import normalize
@@ -134,7 +135,7 @@ class CustomerAdmin(_RoleAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Nothing else deletes a customer (pages and API merge instead): only an admin may, here.
-        return bool(request.user.is_superuser)
+        return roles.is_admin(request.user)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -223,7 +224,7 @@ class CustomerIdentityAdmin(_RoleAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Identities leave a customer through the customer's form (the service) or move through a merge.
-        return bool(request.user.is_superuser)
+        return roles.is_admin(request.user)
 
     list_display = ["value", "kind", "source_system", "customer", "is_valid"]
     list_filter = ["kind", "is_valid"]

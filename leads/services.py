@@ -461,16 +461,7 @@ def close_lead(
         lead.won_amount, lead.won_order = value, order
         lead.save(update_fields=[*changed, "won_amount", "won_order", "updated_at"])
         # Service opens onboarding (feedback subscribes); integrations hear it too.
-        events.publish(
-            "lead.won",
-            event_id=f"leads.won.{lead.pk}",
-            lead=lead.pk,
-            customer=lead.customer_id,
-            order=order.pk,
-            amount=str(value),
-            by=getattr(by, "pk", None),
-            at=now,
-        )
+        _announce("lead.won", lead, by=by, now=now, order=order.pk, amount=str(value))
         return lead
     if reason not in LostReason.values:
         raise LeadRuleError(_("Choose why the lead was lost."), field="reason")

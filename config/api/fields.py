@@ -61,14 +61,6 @@ class Id(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-def check_range(value) -> None:
-    """A ValidationError (code year_out_of_range or offset_out_of_range) for a date or time out of range."""
-    refused = moments.refusal(value)
-    if refused is not None:
-        code, message = refused
-        raise serializers.ValidationError(message, code=code)
-
-
 class Moment(serializers.DateTimeField):
     def to_internal_value(self, value):
         parsed = value
@@ -78,14 +70,14 @@ class Moment(serializers.DateTimeField):
             except ValueError:
                 parsed = None
         if isinstance(parsed, datetime):
-            check_range(parsed)  # with the offset as sent, before DRF converts it
+            moments.validate(parsed)  # with the offset as sent, before DRF converts it
         return super().to_internal_value(value)
 
 
 class Day(serializers.DateField):
     def to_internal_value(self, value):
         day = super().to_internal_value(value)
-        check_range(day)
+        moments.validate(day)
         return day
 
 

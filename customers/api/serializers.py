@@ -5,7 +5,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api.fields import MAX_ID, Code, Id, ModelInput, Moment, Text, check_range
+from config import moments
+from config.api.fields import MAX_ID, Code, Id, ModelInput, Moment, Text
 from config.errors import DomainError
 from customers.models import (
     Campaign,
@@ -190,7 +191,7 @@ class MonthField(serializers.Field):
             month = parse_month(data)
         except DomainError:
             self.fail("invalid")
-        check_range(month)
+        moments.validate(month)
         return month
 
 
