@@ -8,7 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_filters import BooleanFilter, DateFilter, DateFromToRangeFilter, IsoDateTimeFilter, NumberFilter
 from django_filters.fields import DateRangeField, IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import BooleanWidget
+from rest_framework.settings import api_settings
 
 from config import moments
 from config.api.fields import MAX_ID
@@ -79,3 +81,16 @@ class IdFilter(NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, which builds and validates the filter form only when a request names a filter:
+    a list asked for by cursor, page size, search or ordering alone is filtered by nothing, and the form costs
+    more than the page's query."""
+
+    NOT_FILTERS = frozenset({"cursor", "page_size", "format", api_settings.SEARCH_PARAM, api_settings.ORDERING_PARAM})
+
+    def filter_queryset(self, request, queryset, view):
+        if request.query_params.keys() <= self.NOT_FILTERS:
+            return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -48,12 +48,15 @@ class _Order:
         return [column.desc(**nulls) if descending else column.asc(**nulls), pk]
 
     def cursor(self, row) -> int | str:
+        """The cursor of a model instance, or of a `.values()` row holding "pk" (and the order's field)."""
+        plain = isinstance(row, dict)
+        pk = row["pk"] if plain else row.pk
         if self.field is None:
-            return row.pk
-        value = getattr(row, self.field.attname)
+            return pk
+        value = row[self.field.attname] if plain else getattr(row, self.field.attname)
         if value is None:
-            return str(row.pk)
-        return f"{value.isoformat() if hasattr(value, 'isoformat') else value},{row.pk}"
+            return str(pk)
+        return f"{value.isoformat() if hasattr(value, 'isoformat') else value},{pk}"
 
     def seek(self, cursor, *, backwards: bool = False) -> Q:
         """The rows after the cursor's row in reading order (before it, `backwards`). ValueError or

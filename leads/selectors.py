@@ -45,6 +45,52 @@ def lead_rows(now: datetime | None = None) -> QuerySet[Lead]:
     )
 
 
+# What a lead list row shows (templates/leads/_lead_table.html), read as `.values()`: no model instances.
+ROW_COLUMNS = (
+    "pk",
+    "stage",
+    "is_high_intent",
+    "sla_breached",
+    "owner_id",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__username",
+    "customer_id",
+    "customer__name",
+    "customer__company",
+    "source_channel__name",
+    "campaign__name",
+    "created_at",
+)
+
+
+def row_values(queryset: QuerySet[Lead]) -> QuerySet:
+    """`lead_rows()` (filtered, ordered) as the plain rows a lead table shows; finish them with `dress_rows`."""
+    return queryset.prefetch_related(None).values(*ROW_COLUMNS)
+
+
+def dress_rows(rows: list[dict]) -> list[dict]:
+    """Add what a table row shows beyond its columns: the stage label, tags (one query), pool, owner's name."""
+    tags = tag_names_by_lead([row["pk"] for row in rows]) if rows else {}
+    labels = dict(Stage.choices)
+    for row in rows:
+        row["stage_label"] = labels[row["stage"]]
+        row["tags"] = tags[row["pk"]]
+        row["in_pool"] = stages.in_pool(row["stage"], row["owner_id"])
+        full_name = f"{row['owner__first_name']} {row['owner__last_name']}".strip()
+        row["owner_name"] = full_name or row["owner__username"]
+    return rows
+
+
+def tag_names_by_lead(lead_ids: list[int]) -> dict[int, list[str]]:
+    """Each lead's tag names in name order (as `lead.tags.all()` lists them), in one query."""
+    names: dict[int, list[str]] = {pk: [] for pk in lead_ids}
+    links = Lead.tags.through.objects.filter(lead_id__in=lead_ids).order_by("tag__name")
+    for lead_id, name in links.values_list("lead_id", "tag__name"):
+        names[lead_id].append(name)
+    return names
+
+
 # --- board ---------------------------------------------------------------------------------------------------
 
 
@@ -308,7 +354,7 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
             )
         )
     return [
-        QueueSection(key=key, title=title, leads=list(qs[:QUEUE_SECTION_SIZE]), more_url=url)
+        QueueSection(key=key, title=title, leads=dress_rows(list(row_values(qs)[:QUEUE_SECTION_SIZE])), more_url=url)
         for key, title, qs, url in sections
     ]
 

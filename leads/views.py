@@ -34,12 +34,12 @@ def _get_lead(pk: int) -> Lead:
 def lead_list(request):
     """Filtered leads, keyset-paginated newest first: no COUNT(*) or OFFSET over the whole result."""
     filterset = LeadFilter(request.GET or None, queryset=selectors.lead_rows(), request=request)
-    page, paging = keyset_page_for(request, filterset.qs)
+    page, paging = keyset_page_for(request, selectors.row_values(filterset.qs))
     return render(
         request,
         "leads/lead_list.html",
         {
-            "leads": page.rows,
+            "leads": selectors.dress_rows(page.rows),
             "filter": filterset,
             "may_create": permissions.can(request.user, permissions.CREATE),
             **paging,

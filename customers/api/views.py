@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from config.api.concurrency import ETagMixin
 from config.api.fields import require_whole_object
+from config.api.rows import RowsListMixin, by_ids
 from config.errors import DomainError
 from customers import imports, permissions, selectors, services
 from customers.api import serializers as s
@@ -33,8 +34,10 @@ class _ListReadUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return data.validated_data
 
 
-class CustomerViewSet(ETagMixin, _ListReadUpdate):
+class CustomerViewSet(ETagMixin, RowsListMixin, _ListReadUpdate):
     """Customers: list/filter/search (cursor pages, no COUNT), create (identity match), read, update, merge."""
+
+    list_fills = {"identities": by_ids(selectors.identities_by_customer), "url": by_ids(selectors.detail_urls)}
 
     filterset_class = CustomerFilter
     search_fields = []
@@ -145,7 +148,7 @@ class CustomerViewSet(ETagMixin, _ListReadUpdate):
         return Response(s.DataQualityOutput(selectors.data_quality(limit=limit)).data)
 
 
-class OrderViewSet(ETagMixin, _ListReadUpdate):
+class OrderViewSet(ETagMixin, RowsListMixin, _ListReadUpdate):
     filterset_class = OrderFilter
     queryset = Order.objects.select_related("channel")
     output_class = s.OrderOutput

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from config import roles
 from config.api.concurrency import ETagMixin
 from config.api.fields import require_whole_object
+from config.api.rows import RowsListMixin
 from config.errors import DomainError
 from feedback import permissions, selectors, services
 from feedback.api import serializers as s
@@ -45,8 +46,13 @@ class FeedbackPermission(BasePermission):
         return bool(action) and permissions.can(request.user, action, obj)
 
 
-class ComplaintViewSet(ETagMixin, viewsets.ModelViewSet):
+def _waiting_on_customer(rows: list[dict]) -> dict[int, bool]:
+    return {row["pk"]: row["waiting_since"] is not None for row in rows}
+
+
+class ComplaintViewSet(ETagMixin, RowsListMixin, viewsets.ModelViewSet):
     permission_classes = [FeedbackPermission]
+    list_fills = {"waiting_on_customer": _waiting_on_customer}
     filterset_class = ComplaintFilter
     ordering_fields = ["id"]
     search_fields = []

@@ -11,6 +11,7 @@ from config.api.concurrency import ETagMixin, etag_for
 from config.api.fields import require_whole_object
 from config.api.pagination import StablePagination
 from config.api.problems import flatten_errors
+from config.api.rows import RowsListMixin, by_ids
 from config.errors import DomainError
 from leads import selectors, services
 from leads.api import serializers as s
@@ -23,10 +24,11 @@ class HistoryPagination(StablePagination):
     page_size = 200
 
 
-class LeadViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class LeadViewSet(ETagMixin, RowsListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Leads. Transitions answer the lead; an invalid one is 409 `invalid_transition`, a stale If-Match 412."""
 
     serializer_class = s.LeadOutput
+    list_fills = {"tags": by_ids(selectors.tag_names_by_lead)}
     filterset_class = LeadFilter
     ordering_fields = ["id"]
 

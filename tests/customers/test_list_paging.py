@@ -144,7 +144,7 @@ def test_customer_360_links_capped_lists_to_their_full_pages(client_as, monkeypa
     assert len(customer.lead_rows) == 3
     assert f'href="{customer.all_leads_url}" data-testid="all-leads"' in html
     full = client.get(customer.all_leads_url)
-    assert sorted(lead.pk for lead in full.context["leads"]) == sorted(long.leads.values_list("pk", flat=True))
+    assert sorted(lead["pk"] for lead in full.context["leads"]) == sorted(long.leads.values_list("pk", flat=True))
 
 
 def test_customer_360_queries_do_not_grow_with_the_show_all_links(client_as, django_assert_max_num_queries):
