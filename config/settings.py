@@ -210,7 +210,7 @@ PERMISSIONS_POLICY = {
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate challenge makes a request without credentials a 401 (session auth has none).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "config.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.IsStaffMember"],
@@ -338,6 +338,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "relay-outbox-sweep": {"task": "config.tasks.sweep_outbox", "schedule": timedelta(seconds=15)},
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
+    "relay-token-sweep": {"task": "config.tasks.sweep_expired_tokens", "schedule": timedelta(hours=1)},
     "relay-webhook-retries": {"task": "config.tasks.retry_due_webhooks", "schedule": timedelta(seconds=30)},
     # customers schedule
     "customers-recompute-segments": {

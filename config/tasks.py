@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from config import jobs, notifications, outbox, webhooks
+from config import jobs, notifications, outbox, tokens, webhooks
 from config.models import Heartbeat, Notification
 from config.queues import INTERACTIVE, MAINTENANCE
 
@@ -67,6 +67,11 @@ def send_notification_digests() -> int:
 @shared_task(queue=MAINTENANCE)
 def sweep_stalled_jobs() -> int:
     return jobs.sweep_stalled()
+
+
+@shared_task(queue=MAINTENANCE)
+def sweep_expired_tokens() -> int:
+    return tokens.sweep_expired_tokens()
 
 
 @shared_task(queue=INTERACTIVE)

@@ -6,7 +6,10 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
@@ -14,7 +17,7 @@ LIFETIME_DAYS = (7, 30, 90, 365)
 
 
 def tokens_of(user):
-    """The user's tokens, newest first; expired ones stay listed until revoked or swept by knox."""
+    """The user's tokens, newest first; expired ones stay listed until revoked or swept (sweep_expired_tokens)."""
     return AuthToken.objects.filter(user=user).order_by("-created")
 
 
@@ -29,3 +32,27 @@ def revoke_token(*, token: AuthToken, by) -> None:
     if token.user_id != by.pk and not by.is_superuser:
         raise PermissionDenied(_("Only the owner of a token can revoke it."))
     AuthToken.objects.filter(pk=token.pk).delete()
+
+
+def sweep_expired_tokens() -> int:
+    """Delete every expired token (beat, hourly); the number deleted."""
+    deleted, _by_model = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return deleted
+
+
+class TokenAuthentication(KnoxTokenAuthentication):
+    """knox's token authentication without its sweep of every other token of the user on each request (one
+    query per API call, growing with the user's tokens); an expired token is still refused and deleted when
+    used, and the rest are swept by `sweep_expired_tokens`."""
+
+    def _cleanup_token(self, auth_token) -> bool:
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The schema's security scheme for TokenAuthentication, as drf-spectacular documents knox's."""
+
+    target_class = TokenAuthentication

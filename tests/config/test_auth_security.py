@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client, RequestFactory
@@ -21,6 +22,7 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from config import tasks as config_tasks
 from config import tokens
 from config.env import env_networks, env_rate
 from config.security import client_ip
@@ -414,3 +416,26 @@ def test_proxy_addresses_and_rates_from_the_environment_fail_loudly(monkeypatch)
     monkeypatch.setenv("RELAY_API_RATE_USER", "lots")
     with pytest.raises(ImproperlyConfigured, match="RELAY_API_RATE_USER"):
         env_rate("RELAY_API_RATE_USER", "600/minute")
+
+
+def test_expired_tokens_are_swept_by_the_hourly_task_and_live_ones_kept(client_as):
+    owner = make_user("sales")
+    live, plain = tokens.issue_token(user=owner)
+    old, _old_plain = tokens.issue_token(user=owner, days=7)
+    with time_machine.travel(timezone.now() + timedelta(days=8), tick=False):
+        # Using the live token neither needs nor does a sweep of the owner's other tokens.
+        assert APIClient(HTTP_AUTHORIZATION=f"Token {plain}").get("/api/v1/users/me/").status_code == 200
+        assert AuthToken.objects.filter(pk=old.pk).exists()
+        assert config_tasks.sweep_expired_tokens.delay().get() == 1
+    assert list(AuthToken.objects.values_list("pk", flat=True)) == [live.pk]
+    assert "relay-token-sweep" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_the_schema_documents_token_authentication(client_as):
+    schema = client_as("admin").get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert schema["components"]["securitySchemes"]["knoxApiToken"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": 'Token-based authentication with required prefix "Token"',
+    }
