@@ -14,7 +14,7 @@ _.metric_value  # {% metric_value %} template filter
 _.language_label  # templates/feedback/invitation_list.html
 _.percent  # templates/customers/_import_progress.html
 _.is_manual  # templates/okr/_key_result.html
-_.in_pool  # templates/leads/_lead_row.html, lead_detail.html
+_.in_pool  # templates/leads/lead_detail.html
 _.merge_into_oldest  # customers admin action, by name
 _.with_tag  # django-filter method="with_tag"
 _.from_channel  # django-filter method="from_channel"
@@ -36,3 +36,7 @@ _.delete_queryset  # Django admin hook (bulk delete)
 _.add_problem_responses  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS
 _._is_list_view  # drf-spectacular AutoSchema hook (okr/api/metrics.py)
 _.require_whole_object_on_put  # SPECTACULAR_SETTINGS POSTPROCESSING_HOOKS
+_.FilterBackend  # settings REST_FRAMEWORK DEFAULT_FILTER_BACKENDS
+_.FormRenderer  # settings FORM_RENDERER
+_._cleanup_token  # knox TokenAuthentication hook
+_.TokenScheme  # drf-spectacular authentication extension (registered by subclassing)
