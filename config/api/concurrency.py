@@ -19,11 +19,14 @@ from config.errors import ObjectChanged, StaleObject
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def etag_for(obj) -> str:
+def etag_of(model, pk, stamp) -> str:
     """A strong ETag: the object's type, id and version (`updated_at`, stamped on every save)."""
-    stamp = getattr(obj, "updated_at", None)
-    raw = f"{type(obj).__name__}:{obj.pk}:{stamp.isoformat() if stamp else ''}"
+    raw = f"{model.__name__}:{pk}:{stamp.isoformat() if stamp else ''}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+def etag_for(obj) -> str:
+    return etag_of(type(obj), obj.pk, getattr(obj, "updated_at", None))
 
 
 def _tags(header: str) -> set[str]:
@@ -76,12 +79,16 @@ class ETagMixin:
             exc = StaleObject(exc.message, field=exc.field)
         return super().handle_exception(exc)
 
-    def retrieve(self, request, *args, **kwargs):
+    def read_one(self) -> tuple[dict, str]:
+        """The object a read answers, as the output serializer's data, and its ETag."""
         obj = self.get_object()
-        etag = etag_for(obj)
+        return self.get_serializer(obj).data, etag_for(obj)
+
+    def retrieve(self, request, *args, **kwargs):
+        data, etag = self.read_one()
         if etag in _tags(request.headers.get("If-None-Match", "")):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        return Response(self.get_serializer(obj).data, headers={"ETag": etag})
+        return Response(data, headers={"ETag": etag})
 
     def get_object(self):
         obj = super().get_object()

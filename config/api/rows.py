@@ -16,10 +16,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.http import Http404
 from django.utils import timezone
 from rest_framework import ISO_8601, serializers
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+
+from config.api.concurrency import etag_of
 
 # Fields whose representation of a stored value is the value itself.
 _AS_STORED = (
@@ -134,7 +139,8 @@ def _build(row: dict, columns: tuple[_Column, ...], filled: dict, pk, moment: Ca
 def rows_queryset(queryset, serializer_class, *, fills: dict[str, Fill], extra: Iterable[str] = ()):
     """`queryset` as `.values()` dicts holding every column `serializer_class` shows, plus pk and `extra`."""
     columns = _plan(serializer_class, frozenset(fills))
-    return queryset.prefetch_related(None).select_related(None).values("pk", *extra, *_lookups(columns))
+    names = dict.fromkeys(["pk", *extra, *_lookups(columns)])  # each once, in order
+    return queryset.prefetch_related(None).select_related(None).values(*names)
 
 
 def render_rows(page: list[dict], serializer_class, *, fills: dict[str, Fill]) -> list[dict]:
@@ -146,7 +152,8 @@ def render_rows(page: list[dict], serializer_class, *, fills: dict[str, Fill]) -
 
 
 class RowsListMixin:
-    """`list()` answered from `.values()` rows (see module docstring). Set `list_fills` for what rows lack."""
+    """`list()` and reads of one object answered from `.values()` rows (see module docstring); put it before
+    ETagMixin. Set `list_fills` for what rows lack."""
 
     list_fills: dict[str, Fill] = {}
 
@@ -163,3 +170,31 @@ class RowsListMixin:
         if page is not None:
             return self.get_paginated_response(data)
         return Response(data)
+
+    def read_one(self) -> tuple[dict, str]:
+        """ETagMixin's read from a row, when no permission of the view decides per object (else the instance)."""
+        if not all(
+            type(p).has_object_permission is BasePermission.has_object_permission for p in self.get_permissions()
+        ):
+            return super().read_one()
+        serializer_class = self.get_serializer_class()
+        queryset = self.filter_queryset(self.get_queryset())
+        model = queryset.model
+        try:
+            model._meta.get_field("updated_at")
+            stamp = ["updated_at"]
+        except FieldDoesNotExist:
+            stamp = []
+        lookup = {self.lookup_field: self.kwargs[self.lookup_url_kwarg or self.lookup_field]}
+        try:  # as DRF's get_object_or_404: a malformed id is not found
+            rows = list(
+                rows_queryset(queryset.filter(**lookup), serializer_class, fills=self.list_fills, extra=stamp)[:1]
+            )
+        except (TypeError, ValueError, ValidationError):
+            raise Http404 from None
+        if not rows:
+            raise Http404
+        row = rows[0]
+        return render_rows(rows, serializer_class, fills=self.list_fills)[0], etag_of(
+            model, row["pk"], row.get("updated_at")
+        )

@@ -34,7 +34,7 @@ class _ListReadUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return data.validated_data
 
 
-class CustomerViewSet(ETagMixin, RowsListMixin, _ListReadUpdate):
+class CustomerViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
     """Customers: list/filter/search (cursor pages, no COUNT), create (identity match), read, update, merge."""
 
     list_fills = {"identities": by_ids(selectors.identities_by_customer), "url": by_ids(selectors.detail_urls)}
@@ -148,7 +148,7 @@ class CustomerViewSet(ETagMixin, RowsListMixin, _ListReadUpdate):
         return Response(s.DataQualityOutput(selectors.data_quality(limit=limit)).data)
 
 
-class OrderViewSet(ETagMixin, RowsListMixin, _ListReadUpdate):
+class OrderViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
     filterset_class = OrderFilter
     queryset = Order.objects.select_related("channel")
     output_class = s.OrderOutput

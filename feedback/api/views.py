@@ -50,7 +50,7 @@ def _waiting_on_customer(rows: list[dict]) -> dict[int, bool]:
     return {row["pk"]: row["waiting_since"] is not None for row in rows}
 
 
-class ComplaintViewSet(ETagMixin, RowsListMixin, viewsets.ModelViewSet):
+class ComplaintViewSet(RowsListMixin, ETagMixin, viewsets.ModelViewSet):
     permission_classes = [FeedbackPermission]
     list_fills = {"waiting_on_customer": _waiting_on_customer}
     filterset_class = ComplaintFilter

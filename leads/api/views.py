@@ -24,7 +24,7 @@ class HistoryPagination(StablePagination):
     page_size = 200
 
 
-class LeadViewSet(ETagMixin, RowsListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class LeadViewSet(RowsListMixin, ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Leads. Transitions answer the lead; an invalid one is 409 `invalid_transition`, a stale If-Match 412."""
 
     serializer_class = s.LeadOutput
