@@ -84,9 +84,10 @@ class IdFilter(NumberFilter):
 
 
 class FilterBackend(DjangoFilterBackend):
-    """django-filter's backend, which builds and validates the filter form only when a request names a filter:
-    a list asked for by cursor, page size, search or ordering alone is filtered by nothing, and the form costs
-    more than the page's query."""
+    """django-filter's backend, building and validating a form of only the filters a request names (a filter
+    without a value filters nothing, and each form field costs more than the page's query): none at all for a
+    list asked for by cursor, page size, search or ordering alone. A filter whose query parameters carry a
+    suffix (`created_after`, `created_before`) counts as named by them."""
 
     NOT_FILTERS = frozenset({"cursor", "page_size", "format", api_settings.SEARCH_PARAM, api_settings.ORDERING_PARAM})
 
@@ -94,3 +95,14 @@ class FilterBackend(DjangoFilterBackend):
         if request.query_params.keys() <= self.NOT_FILTERS:
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            named = request.query_params.keys() - self.NOT_FILTERS
+            filterset.filters = {
+                name: f
+                for name, f in filterset.filters.items()
+                if name in named or any(param.startswith(f"{name}_") for param in named)
+            }
+        return filterset
