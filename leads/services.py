@@ -184,7 +184,8 @@ def create_lead(
         note=note,
         referred_by=referred_by,
     )
-    lead.tags.set(_tags_from_names(tags))
+    if tags:  # a new lead has none to compare with
+        lead.tags.add(*_tags_from_names(tags))
     # The lead's first history row: it entered "new" now (time in stage "new" starts here).
     LeadStageChange.objects.create(lead=lead, from_stage="", to_stage=Stage.NEW, at=now, by=by)
     customer_services.queue_segment_refresh([customer.pk])
