@@ -34,8 +34,11 @@ serve: setup
 test: setup
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
+# Benchmark (README "Benchmark"): PostgreSQL only; the load needs Debian's wrk, installed here when missing.
 bench: setup
 	@test -n "$$DATABASE_URL" || (echo "make bench measures PostgreSQL: set DATABASE_URL=postgres://..." && exit 2)
+	@command -v wrk >/dev/null || $$([ "$$(id -u)" = 0 ] || echo sudo) sh -c \
+		'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'
 	$(TEST_ENV) $(PY) manage.py migrate --no-input
 	$(TEST_ENV) RELAY_PLAIN_STATIC=1 $(PY) manage.py bench_data --reset $(BENCH_DATA_ARGS)
 	$(TEST_ENV) RELAY_PLAIN_STATIC=1 $(PY) manage.py bench $(BENCH_ARGS)

@@ -18,9 +18,6 @@ _.in_pool  # templates/leads/lead_detail.html
 _.merge_into_oldest  # customers admin action, by name
 _.with_tag  # django-filter method="with_tag"
 _.from_channel  # django-filter method="from_channel"
-_.bench_import  # demo bench command, by dotted path
-_.bench_board  # demo bench command, by dotted path
-_.bench_metrics  # demo bench command, by dotted path
 _.prepare_value  # Django form field hook
 _.as_sqlite  # Django expression hook, per database vendor
 _.do_POST  # http.server handler hook

@@ -1,88 +1,109 @@
-"""`manage.py bench` (what `make bench` runs): page and API timings plus each app's own benchmark.
+"""`manage.py bench` (what `make bench` runs): every item of issue 14 against its floor, in one run.
 
-Prints a table and writes the same figures as JSON to `$RELAY_VAR_DIR/bench.json` (default `var/bench.json`).
-Pages are fetched with Django's test Client as a demo manager, with DEBUG off and the queries of each
-request captured, so the figures are the view's work without the network or a server in between.
+In-process (Django's test Client, full middleware, DEBUG off, a demo sales manager signed in), each item beside
+its floor (demo/bench/floors.py), alternated: API lists and list pages first / 50 deep / last, the heaviest lead
+page and customer 360, every metric through the API, the OKR and pipeline boards. Then the CSV import in a
+process of its own, then (last, it writes) a mixed load on gunicorn with wrk beside the same load on floors.
+Prints a Markdown table and which targets were met, and writes bench/results/latest.json and latest.md.
+
+Quick runs: `--only api,pages --runs 5 --deep 5`, `--load-seconds 5`, `--import-rows 10000`.
 """
 
-import importlib
+import argparse
 import json
+import os
 import platform
-import statistics
 import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import django
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import override_settings
 
 from customers.models import Customer, Order
 from demo import data as demo
+from demo.bench import importer, items, load, report
 from feedback.models import Complaint, NpsResponse
-from leads.models import Lead, LeadStageChange
+from leads.models import Activity, Lead, LeadStageChange
 
-PAGES = [
-    "/customers/",
-    "/leads/",
-    "/leads/board/",
-    "/feedback/complaints/",
-    "/okr/",
-    "/api/v1/customers/",
-    "/api/v1/leads/",
-    "/api/v1/orders/",
-    "/api/v1/complaints/",
-]
-COMPONENTS = [
-    # name, dotted function, keyword arguments (filled from options)
-    ("board", "leads.bench.bench_board", {}),
-    ("metrics", "okr.bench.bench_metrics", {}),
-    ("import", "customers.bench.bench_import", {"rows": "import_rows"}),
-]
+PARTS = ("api", "pages", "details", "metrics", "boards", "import", "load")
+OPTIONS_RECORDED = ("only", "runs", "deep", "user", "load_user", "import_rows", "load_seconds", "load_warmup")
+OPTIONS_RECORDED += ("load_connections", "load_threads", "port")
 
 
-def _plain(value):
-    """JSON-safe copy of whatever a component returns."""
-    return json.loads(json.dumps(value, default=str))
+def database_url() -> str:
+    """The URL of the database this command uses (the test database under pytest), for the child processes."""
+    db = connection.settings_dict
+    user = quote(db.get("USER") or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user or password else ""
+    return f"postgres://{credentials}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 class Command(BaseCommand):
-    help = "Measure key pages and API lists (queries, median time) and run each app's benchmark; writes bench.json."
+    help = (
+        "Benchmark on PostgreSQL: each page and API list against its .values() floor (median, p95, p99, queries, "
+        "ratio), metrics, boards, a 100k-row import and a mixed load on gunicorn with wrk; writes "
+        "bench/results/latest.json and latest.md and names the targets met and missed."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--runs", type=int, default=5, help="Timed requests per page (median reported).")
-        parser.add_argument("--follow", type=int, default=3, help="API lists: follow `next` this many times.")
-        parser.add_argument("--user", default="sales_manager", help="Demo user the pages are fetched as.")
-        parser.add_argument("--import-rows", type=int, default=100_000, help="Rows for customers.bench.bench_import.")
+        parser.add_argument("--only", default=",".join(PARTS), help=f"Comma-separated parts: {', '.join(PARTS)}.")
         parser.add_argument(
-            "--only",
-            default="pages,board,metrics,import",
-            help="Comma-separated parts to run: pages, board, metrics, import.",
+            "--runs", type=int, default=None, help="Timed pairs per item (default: 40, or 20 for items over 100 ms)."
         )
-        parser.add_argument("--output", default=None, help="JSON file (default: <RELAY_VAR_DIR>/bench.json).")
+        parser.add_argument("--deep", type=int, default=50, help="`next` links followed for the deep pages.")
+        parser.add_argument("--user", default="sales_manager", help="Demo user the pages are fetched as.")
+        parser.add_argument(
+            "--load-user", default="marketing_manager", help="Demo user of the load's token (creates leads)."
+        )
+        parser.add_argument("--import-rows", type=int, default=100_000, help="Rows of the timed CSV import.")
+        parser.add_argument("--load-seconds", type=float, default=60.0, help="Seconds of each load run.")
+        parser.add_argument("--load-warmup", type=float, default=5.0, help="Untimed seconds of load before each run.")
+        parser.add_argument("--load-connections", type=int, default=12, help="wrk connections (3 workers × 4).")
+        parser.add_argument("--load-threads", type=int, default=2, help="wrk threads.")
+        parser.add_argument("--port", type=int, default=8765, help="Loopback port of the benchmark's gunicorn.")
+        parser.add_argument(
+            "--output-dir", default=None, help="Where latest.json and latest.md go (default: bench/results)."
+        )
+        parser.add_argument("--import-child", default=None, help=argparse.SUPPRESS)
 
-    def handle(self, *args, runs, follow, user, import_rows, only, output, **options):
-        parts = {p.strip() for p in only.split(",") if p.strip()}
-        # WhiteNoise warns once per client that STATIC_ROOT was never collected; irrelevant to timings.
-        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
-        if runs < 1:
+    def handle(self, *args, **options):
+        if options["import_child"]:  # the import's own process (demo/bench/importer.py)
+            self.stdout.write(json.dumps(importer.run_child(options["import_child"])))
+            return
+        if connection.vendor != "postgresql":
+            raise CommandError("manage.py bench measures PostgreSQL: set DATABASE_URL=postgres://...")
+        parts = {p.strip() for p in options["only"].split(",") if p.strip()}
+        unknown = parts - set(PARTS)
+        if unknown:
+            raise CommandError(f"Unknown parts: {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)}).")
+        if options["runs"] is not None and options["runs"] < 1:
             raise CommandError("--runs must be at least 1.")
-        report = {
+        warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+        started = time.monotonic()
+        users = demo.ensure_demo_users()
+        for name in (options["user"], options["load_user"]):
+            if name not in users:
+                raise CommandError(f"No demo user {name!r}.")
+        result = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "database": connection.vendor,
-            "django": django.get_version(),
-            "python": platform.python_version(),
+            "versions": self.versions(),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "rows": self.table_sizes(),
-            "pages": [],
-            "components": {},
+            "user": options["user"],
+            "options": {k: options[k] for k in OPTIONS_RECORDED},
+            "items": [],
+            "seconds": {},
         }
-        # Plain static storage: the manifest needs collectstatic, which a benchmark should not depend on.
         with override_settings(
+            ROOT_URLCONF="demo.bench.urls",
             DEBUG=False,
             SECURE_SSL_REDIRECT=False,
             ALLOWED_HOSTS=["testserver", *settings.ALLOWED_HOSTS],
@@ -90,132 +111,73 @@ class Command(BaseCommand):
                 **settings.STORAGES,
                 "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
             },
+            REST_FRAMEWORK={
+                **settings.REST_FRAMEWORK,  # one user makes every request: no throttle may answer 429
+                "DEFAULT_THROTTLE_RATES": dict.fromkeys(("anon", "user", "token"), load.UNTHROTTLED),
+            },
         ):
-            if "pages" in parts:
-                report["pages"] = self.bench_pages(user=user, runs=runs, follow=follow)
-            failed = []
-            for name, dotted, kwargs in COMPONENTS:
-                if name in parts:
-                    values = {k: (import_rows if v == "import_rows" else v) for k, v in kwargs.items()}
-                    report["components"][name] = result = self.run_component(dotted, values)
-                    if result["status"] == "error":
-                        failed.append(name)
+            client = Client(raise_request_exception=False)  # a broken page is reported as its 500
+            client.force_login(users[options["user"]])
+            context = items.Context(client=client, deep=options["deep"], runs=options["runs"])
+            steps = [
+                ("api", lambda: [i for name in items.API_LISTS for i in items.api_list_items(context, name)]),
+                ("pages", lambda: [i for page in items.LIST_PAGES for i in items.list_page_items(context, page)]),
+                ("details", lambda: items.detail_items(context)),
+                ("metrics", lambda: items.metric_items(context)),
+                ("boards", lambda: items.board_items(context)),
+            ]
+            for part, step in steps:
+                if part in parts:
+                    part_started = time.monotonic()
+                    self.stderr.write(f"bench: {part}…")
+                    result["items"] += step()
+                    result["seconds"][part] = round(time.monotonic() - part_started, 1)
+        for item in result["items"]:
+            item["met"] = report.item_met(item)
 
-        path = Path(output) if output else Path(settings.VAR_DIR) / "bench.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        self.print_report(report)
-        self.stdout.write(f"Wrote {path}")
-        if failed:
-            raise CommandError("Benchmark failed: " + ", ".join(failed))
+        if "import" in parts:
+            part_started = time.monotonic()
+            self.stderr.write(f"bench: import of {options['import_rows']:,} rows…")
+            try:
+                result["import"] = importer.bench_import(options["import_rows"], database_url=database_url())
+            except RuntimeError as error:
+                result["import"] = {"error": str(error)}
+            result["seconds"]["import"] = round(time.monotonic() - part_started, 1)
+        if "load" in parts:
+            part_started = time.monotonic()
+            self.stderr.write(f"bench: load, 2 × {options['load_seconds']:.0f} s…")
+            try:
+                result["load"] = load.bench_load(
+                    user=users[options["load_user"]],
+                    database_url=database_url(),
+                    seconds=options["load_seconds"],
+                    connections=options["load_connections"],
+                    threads=options["load_threads"],
+                    port=options["port"],
+                    warmup=options["load_warmup"],
+                )
+            except load.LoadError as error:
+                result["load"] = {"error": str(error)}
+            result["seconds"]["load"] = round(time.monotonic() - part_started, 1)
+        result["seconds"]["total"] = round(time.monotonic() - started, 1)
 
-    # ------------------------------------------------------------------ pages
+        directory = Path(options["output_dir"]) if options["output_dir"] else Path(settings.BASE_DIR) / "bench/results"
+        json_path, md_path = report.write(result, directory)
+        self.stdout.write(report.markdown(result))
+        self.stdout.write(f"Wrote {json_path} and {md_path} in {result['seconds']['total']:.0f} s.")
+        failures = [f"{i['label']}: {'; '.join(i['problems'])}" for i in result["items"] if i.get("problems")]
+        failures += [
+            f"{part}: {result[part]['error']}" for part in ("import", "load") if "error" in result.get(part, {})
+        ]
+        if failures:
+            raise CommandError("Benchmark problems (not timings): " + " | ".join(failures)[:3000])
+
+    def versions(self) -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            postgresql = cursor.fetchone()[0]
+        return {"django": django.get_version(), "python": platform.python_version(), "postgresql": postgresql}
 
     def table_sizes(self) -> dict[str, int]:
-
-        return {
-            m._meta.label: m.objects.count() for m in (Customer, Order, Lead, LeadStageChange, Complaint, NpsResponse)
-        }
-
-    def timed_get(self, client: Client, url: str, runs: int):
-        client.get(url)  # warm-up: caches, lazy imports, the session row
-        times, queries, response = [], 0, None
-        for _ in range(runs):
-            with CaptureQueriesContext(connection) as ctx:
-                started = time.perf_counter()
-                response = client.get(url)
-                times.append((time.perf_counter() - started) * 1000)
-            queries = max(queries, len(ctx.captured_queries))
-        return response, queries, statistics.median(times)
-
-    def bench_pages(self, *, user: str, runs: int, follow: int) -> list[dict]:
-        User = get_user_model()
-        if not User.objects.filter(username=user).exists():
-            demo.ensure_demo_users()
-        client = Client(raise_request_exception=False)  # a broken page is reported as its 500, not a crash
-        client.force_login(User.objects.get(username=user))
-        results = []
-        for path in PAGES:
-            response = client.get(path)
-            if response.status_code == 404:
-                results.append({"path": path, "status": 404, "note": "not available"})
-                continue
-            url, depth = path, 1
-            while True:
-                response, queries, median_ms = self.timed_get(client, url, runs)
-                row = {
-                    "path": path,
-                    "page": depth,
-                    "status": response.status_code,
-                    "queries": queries,
-                    "median_ms": round(median_ms, 1),
-                }
-                next_url = None
-                if response.status_code == 200 and response.get("Content-Type", "").startswith("application/json"):
-                    body = response.json()
-                    if isinstance(body, dict) and isinstance(body.get("results"), list):
-                        row["rows"] = len(body["results"])
-                        next_url = body.get("next")
-                results.append(row)
-                if depth > 1 or not next_url or follow < 1:
-                    break
-                # Time the page `follow` steps on from the first: a cursor list should cost the same there.
-                for _ in range(follow - 1):
-                    body = client.get(next_url).json()
-                    if not body.get("next"):
-                        break
-                    next_url, depth = body["next"], depth + 1
-                url, depth = next_url, depth + 1
-        return results
-
-    # ------------------------------------------------------------------ the apps' own benchmarks
-
-    def run_component(self, dotted: str, kwargs: dict) -> dict:
-        module_name, func_name = dotted.rsplit(".", 1)
-        try:
-            func = getattr(importlib.import_module(module_name), func_name)
-        except (ImportError, AttributeError):
-            return {"status": "not available", "function": dotted}
-        started = time.perf_counter()
-        try:
-            result = func(**kwargs)
-        except Exception as exc:  # noqa: BLE001 - one broken part must not hide the other figures
-            return {"status": "error", "function": dotted, "error": f"{type(exc).__name__}: {exc}"}
-        return {
-            "status": "ok",
-            "function": dotted,
-            "seconds": round(time.perf_counter() - started, 2),
-            "result": _plain(result),
-        }
-
-    # ------------------------------------------------------------------ output
-
-    def print_report(self, report: dict) -> None:
-        out = self.stdout
-        out.write(f"Relay bench on {report['database']}: " + ", ".join(f"{n:,} {k}" for k, n in report["rows"].items()))
-        if report["pages"]:
-            out.write("")
-            out.write(f"{'page':<28} {'#':>3} {'status':>6} {'queries':>7} {'median ms':>9} {'rows':>5}")
-            for row in report["pages"]:
-                if row.get("note"):
-                    out.write(f"{row['path']:<28} {'':>3} {row['status']:>6} {row['note']}")
-                    continue
-                out.write(
-                    f"{row['path']:<28} {row['page']:>3} {row['status']:>6} {row['queries']:>7} "
-                    f"{row['median_ms']:>9.1f} {row.get('rows', ''):>5}"
-                )
-        for name, result in report["components"].items():
-            out.write("")
-            status = result["status"]
-            if status == "ok":
-                out.write(f"{name}: {result['seconds']}s")
-                payload = result["result"]
-                if isinstance(payload, dict):
-                    for key, value in payload.items():
-                        out.write(f"  {key}: {json.dumps(value, ensure_ascii=False)}")
-                elif payload is not None:
-                    out.write(f"  {json.dumps(payload, ensure_ascii=False)}")
-            elif status == "error":
-                out.write(self.style.ERROR(f"{name}: {result['error']}"))
-            else:
-                out.write(f"{name}: not available ({result['function']})")
+        models = (Customer, Order, Lead, LeadStageChange, Activity, Complaint, NpsResponse)
+        return {m._meta.model_name: m.objects.count() for m in models}
