@@ -7,10 +7,10 @@ runs a message through `run()`, which claims it under a row lock, so a message d
 runs once, and a message whose worker died is run again.
 """
 
-import functools
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -46,11 +46,22 @@ def _task_name(task) -> str:
     return task if isinstance(task, str) else task.name
 
 
-@functools.cache
+_registry = None
+_registry_lock = threading.Lock()
+
+
 def _tasks():
-    """The task registry with every app's tasks module imported (a web process imports them lazily)."""
-    current_app.loader.import_default_modules()
-    return current_app.tasks
+    """The task registry with every app's tasks module imported (a web process imports them lazily).
+
+    Under a lock: Celery's autodiscovery returns at once to a second thread while the first is still importing
+    (its `_RACE_PROTECTION`), so the first concurrent writes of a fresh web worker saw tasks missing."""
+    global _registry
+    if _registry is None:
+        with _registry_lock:
+            if _registry is None:
+                current_app.loader.import_default_modules()
+                _registry = current_app.tasks
+    return _registry
 
 
 def queue_of(task_name: str) -> str:

@@ -4,6 +4,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
+import types
 from datetime import timedelta
 
 import pytest
@@ -230,3 +233,43 @@ def test_the_status_page_shows_staff_the_same(client_as):
 def test_the_status_page_is_for_staff_only(client_as):
     response = client_as(user=UserFactory(is_staff=False)).get(reverse("status"))
     assert response.status_code == 403
+
+
+def test_concurrent_first_writes_of_a_fresh_process_all_find_their_task(monkeypatch):
+    """Celery's autodiscovery returns at once to a second caller while the first still imports the apps' tasks;
+    a web worker's first two concurrent writes must both see the whole registry."""
+    registry = {}
+    importing = threading.Event()
+
+    class Loader:
+        busy = False
+
+        def import_default_modules(self):
+            if Loader.busy:  # celery.loaders.base.autodiscover_tasks' _RACE_PROTECTION
+                return []
+            Loader.busy = True
+            importing.set()
+            time.sleep(0.2)
+            registry["customers.tasks.refresh_pending_segments"] = types.SimpleNamespace(queue="maintenance")
+            Loader.busy = False
+            return []
+
+    monkeypatch.setattr(outbox, "current_app", types.SimpleNamespace(loader=Loader(), tasks=registry))
+    monkeypatch.setattr(outbox, "_registry", None)
+    found, failed = [], []
+
+    def write():
+        try:
+            found.append(outbox.queue_of("customers.tasks.refresh_pending_segments"))
+        except KeyError as exc:
+            failed.append(exc)
+
+    first = threading.Thread(target=write)
+    first.start()
+    importing.wait(5)
+    second = threading.Thread(target=write)
+    second.start()
+    first.join(5)
+    second.join(5)
+    assert failed == []
+    assert found == ["maintenance", "maintenance"]
