@@ -69,11 +69,18 @@ def row_values(queryset: QuerySet[Lead]) -> QuerySet:
     return queryset.prefetch_related(None).values(*ROW_COLUMNS)
 
 
+_PK = 987654321  # stands for each row's id in a link reversed once per page
+
+
 def dress_rows(rows: list[dict]) -> list[dict]:
-    """Add what a table row shows beyond its columns: the stage label, tags (one query), pool, owner's name."""
+    """Add what a table row shows beyond its columns: its link, the stage label, tags (one query), pool, owner's
+    name and the local creation day. Worked out here once per page, not per cell in the template."""
     tags = tag_names_by_lead([row["pk"] for row in rows]) if rows else {}
-    labels = dict(Stage.choices)
+    labels = {stage: str(label) for stage, label in Stage.choices}  # translated once, not once per row
+    link = reverse("leads:lead-detail", args=[_PK]).replace(str(_PK), "{}")
     for row in rows:
+        row["url"] = link.format(row["pk"])
+        row["created_on"] = timezone.localtime(row["created_at"]).date()
         row["stage_label"] = labels[row["stage"]]
         row["tags"] = tags[row["pk"]]
         row["in_pool"] = stages.in_pool(row["stage"], row["owner_id"])
