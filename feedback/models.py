@@ -104,6 +104,8 @@ class Complaint(models.Model):
             models.Index(fields=["customer", "opened_at"], name="feedback_complaint_cust_idx"),
             models.Index(fields=["first_response_due_at"], name="feedback_complaint_frdue_idx"),
             models.Index(fields=["resolution_due_at"], name="feedback_complaint_rsdue_idx"),
+            # Resolution times of the complaints resolved in a period (okr), answered from the index alone.
+            models.Index(fields=["resolved_at", "opened_at"], name="feedback_complaint_resop_idx"),
         ]
 
     def __str__(self):

@@ -183,6 +183,8 @@ class LeadStageChange(models.Model):
             # Stage exits in a period (time in stage, handoff decisions), answered from the index alone.
             models.Index(fields=["from_stage", "at", "to_stage", "entered_at"], name="leads_change_exit_idx"),
             models.Index(fields=["lead", "to_stage", "at"], name="leads_change_lead_to_at_idx"),
+            # The period's wins with their lead (cycle time, channel ROI/CAC), answered from the index alone.
+            models.Index(fields=["to_stage", "at", "lead"], name="leads_change_to_at_lead_idx"),
         ]
 
     def __str__(self):

@@ -7,25 +7,32 @@ Every computation runs a fixed number of queries whatever the amount of data.
 
 Medians and percentiles: PostgreSQL's percentile_cont; on SQLite the rows are sorted in SQL and the one or
 two rows around the wanted position are fetched with LIMIT/OFFSET, then interpolated like percentile_cont.
+
+Closed days are computed once (see "Closed days" below): the metrics over stage changes keep what they found
+for the days before today in the cache and read only today's rows on the next call, with the same result as
+computing the whole period again (tests/okr/test_closed_days.py).
 """
 
 from __future__ import annotations
 
 import math
+import uuid
+from array import array
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections, transaction
 from django.db.models import (
     Aggregate,
     Avg,
     Count,
-    Exists,
     F,
     FloatField,
     Func,
@@ -40,7 +47,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
 from config.roles import DEPARTMENTS
-from customers.models import Channel, ChannelSpend, Customer, Order
+from customers.models import Channel, ChannelSpend, Order
 from feedback import selectors as feedback_selectors
 from feedback.models import Complaint
 from leads.models import Lead, LeadStageChange
@@ -108,12 +115,6 @@ class PercentileCont(Aggregate):
         if not 0 <= percentile <= 1:
             raise ValueError("percentile must be within 0..1")
         super().__init__(expression, percentile=repr(float(percentile)), **extra)
-
-
-class _Sum(Func):
-    """SUM without GROUP BY, for single-value subqueries (`Sum` would group by the outer reference)."""
-
-    function = "SUM"
 
 
 def _vendor(queryset) -> str:
@@ -219,8 +220,7 @@ def plain_plans(using: str = "default"):
     try:
         with transaction.atomic(using=using):
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
-                cursor.execute("SET LOCAL work_mem = '64MB'")
+                cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
             yield
     finally:
         _PLAIN_PLANS.reset(token)
@@ -276,53 +276,317 @@ def _money(value) -> str | None:
     return str(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
+# --- closed days -------------------------------------------------------------------------------------------------
+# The metrics over stage changes (lead quality, handoff SLA, close rate, cycle time, time in stage) split their
+# period at the start of today (local time). What they found for the days before today (counts, or the sorted
+# values a percentile needs) is kept in the cache; later calls read only today's rows and add them. Without
+# filters only: the lead filters (owner, department, channel, campaign) follow the lead's current owner and
+# source, which move after the fact (reassignment, recycling), so filtered bindings are always computed whole.
+#
+# Stage changes are appended with the time they happen, so closed days do not change through the services.
+# Late-arriving data for a closed day (a stage change saved with an earlier time, a change edited or deleted,
+# a lead deleted) starts a new generation (okr/subscriptions.py): every remembered figure is recomputed on its
+# next use. The cache key also carries the day the closed part ends, so each new day starts afresh, and every
+# entry expires after CLOSED_DAYS_SECONDS: rows written around the ORM (raw SQL loads, other processes on a
+# process-local cache) are seen within that time, or at once after forget_closed_days().
+
+CLOSED_DAYS_SECONDS = 3600
+# Percentiles keep the closed days' values within this many ranks of the wanted position: enough for a day of
+# new rows per group; more than that (or none kept) and the period is computed whole in SQL.
+CLOSED_DAYS_MARGIN = 20_000
+_GENERATION_KEY = "okr:metrics:generation"
+
+
+@dataclass
+class _Batch:
+    """Metrics computed together: one `today`, one cache generation, each part (counts, values) once."""
+
+    today: date
+    reuse: bool = True
+    generation: str | None = None
+    parts: dict = field(default_factory=dict)
+
+
+_BATCH: ContextVar[_Batch | None] = ContextVar("okr_metric_batch", default=None)
+
+
+@contextmanager
+def batch(*, reuse_closed_days: bool = True, using: str = "default"):
+    """Compute the enclosed metrics together: the bindings that share a part (the same stage-change counts, say)
+    run its query once, closed days come from the cache (unless `reuse_closed_days` is False), and the queries
+    run with plain plans. Nested batches join the outer one."""
+    if _BATCH.get() is not None:
+        yield
+        return
+    token = _BATCH.set(_Batch(today=timezone.localdate(), reuse=reuse_closed_days))
+    try:
+        with plain_plans(using):
+            yield
+    finally:
+        _BATCH.reset(token)
+
+
+def _current_batch() -> _Batch:
+    return _BATCH.get() or _Batch(today=timezone.localdate())
+
+
+def forget_closed_days() -> None:
+    """Start a new generation: every figure kept for closed days is recomputed on its next use."""
+    cache.set(_GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def _forget_now_and_on_commit() -> None:
+    forget_closed_days()
+    # Again after the commit: a reader that computed between the first call and the commit kept the old rows.
+    transaction.on_commit(forget_closed_days)
+
+
+def stage_change_saved(sender, instance, created: bool, **kwargs) -> None:
+    """post_save of a stage change (okr/subscriptions.py): one dated before today, or an edit, reaches closed
+    days."""
+    if not created or timezone.localdate(instance.at) < timezone.localdate():
+        _forget_now_and_on_commit()
+
+
+def stage_change_deleted(sender, instance, **kwargs) -> None:
+    """post_delete of a stage change (a lead's deletion deletes its history)."""
+    _forget_now_and_on_commit()
+
+
+def _generation(run: _Batch) -> str:
+    if run.generation is None:
+        token = cache.get(_GENERATION_KEY)
+        if token is None:
+            cache.add(_GENERATION_KEY, uuid.uuid4().hex, None)
+            token = cache.get(_GENERATION_KEY)
+        run.generation = token
+    return run.generation
+
+
+def _split(period: Period, run: _Batch) -> tuple[Period | None, Period | None]:
+    """(closed days, today and after) of the period; either may be None."""
+    if period.end <= run.today:
+        return period, None
+    if period.start >= run.today:
+        return None, period
+    return Period(period.start, run.today), Period(run.today, period.end)
+
+
+def _closed_key(run: _Batch, name: str, closed: Period, extra: tuple) -> str:
+    # Entries hold only builtins (dicts, tuples, arrays), so a deploy never meets a pickle of an older class;
+    # the 1 changes with their shape.
+    parts = [name, "1", closed.start.isoformat(), closed.end.isoformat(), *map(str, extra), _generation(run)]
+    return "okr:metrics:" + ":".join(parts)
+
+
+def _memo(run: _Batch, key: tuple, make: Callable[[], object]):
+    if key not in run.parts:
+        run.parts[key] = make()
+    return run.parts[key]
+
+
+def _counts(name: str, period: Period, filters: dict, rows, conditions: dict[str, Q], extra: tuple = ()) -> dict:
+    """`{name: count}` of the stage changes `rows(period)` meeting each condition, in one query.
+
+    Unfiltered, the closed days' counts come from the cache and the query reads only today's rows; when they
+    are not there yet, the same query counts the closed days apart and keeps them.
+    """
+    run = _current_batch()
+
+    def make() -> dict:
+        closed, open_ = _split(period, run) if run.reuse and not filters else (None, period)
+        if closed is None:
+            return rows(period).aggregate(**{k: Count("at", filter=c) for k, c in conditions.items()})
+        key = _closed_key(run, name, closed, extra)
+        kept = cache.get(key)
+        if kept is None:
+            cut = Q(at__lt=closed.end_at)
+            found = rows(period).aggregate(
+                **{f"closed_{k}": Count("at", filter=c & cut) for k, c in conditions.items()},
+                **{f"open_{k}": Count("at", filter=c & ~cut) for k, c in conditions.items()},
+            )
+            kept = {k: found[f"closed_{k}"] for k in conditions}
+            cache.set(key, kept, CLOSED_DAYS_SECONDS)
+            return {k: kept[k] + found[f"open_{k}"] for k in conditions}
+        if open_ is None:
+            return dict(kept)
+        today = rows(open_).aggregate(**{k: Count("at", filter=c) for k, c in conditions.items()})
+        return {k: kept[k] + today[k] for k in conditions}
+
+    return _memo(run, (name, period, filters_key(filters), extra), make)
+
+
+class _OutsideKept(Exception):
+    """The wanted rank lies outside the closed days' values kept in the cache."""
+
+
+class Kept(NamedTuple):
+    """The closed days' values of one group: how many (`n`), their sum, and the sorted values at ranks
+    [lo, lo + len(values)) — those within CLOSED_DAYS_MARGIN of the percentiles the metric reads."""
+
+    n: int
+    total: float
+    lo: int
+    values: array
+
+    @classmethod
+    def of(cls, values: list[float], ps: tuple[float, ...]) -> Kept:
+        values.sort()
+        n = len(values)
+        lo = max(0, math.floor(min(ps) * (n - 1)) - CLOSED_DAYS_MARGIN) if n else 0
+        hi = min(n, math.ceil(max(ps) * (n - 1)) + CLOSED_DAYS_MARGIN + 2)
+        return cls(n=n, total=math.fsum(values), lo=lo, values=array("d", values[lo:hi]))
+
+
+def _kth_of_two(a, b, k: int) -> float:
+    """The k-th smallest (from 0) of two sorted sequences together, by bisection on how many come from `b`."""
+    low, high = max(0, k + 1 - len(a)), min(len(b), k + 1)
+    while low < high:
+        taken = (low + high) // 2
+        from_a = k + 1 - taken
+        if from_a > 0 and taken < len(b) and b[taken] < a[from_a - 1]:
+            low = taken + 1
+        else:
+            high = taken
+    from_a = k + 1 - low
+    candidates = ([a[from_a - 1]] if from_a > 0 else []) + ([b[low - 1]] if low > 0 else [])
+    return max(candidates)
+
+
+def _rank(kept: Kept | None, today: list[float], rank: int) -> float:
+    """The value at `rank` (from 0) among the kept closed days' values and today's (sorted) values."""
+    if kept is None:
+        return today[rank]
+    end = kept.lo + len(kept.values)
+    # The first rank + 1 values hold t closed ones, rank + 1 − len(today) ≤ t ≤ rank + 1, and the answer is the
+    # larger of the t-th closed value and a value of today: the kept window must hold closed ranks t − 1 to t.
+    if (kept.lo > 0 and kept.lo > rank - len(today)) or (end < kept.n and end < rank + 1):
+        raise _OutsideKept
+    return _kth_of_two(kept.values, today, rank - kept.lo)
+
+
+def _merged_percentile(kept: Kept | None, today: list[float], p: float) -> float | None:
+    """percentile_cont(p) over the closed days' values and today's, interpolated as PostgreSQL does."""
+    n = (kept.n if kept else 0) + len(today)
+    if not n:
+        return None
+    position = p * (n - 1)
+    low = math.floor(position)
+    first = _rank(kept, today, low)
+    if position == low:
+        return first
+    return first + (position - low) * (_rank(kept, today, low + 1) - first)
+
+
+def _merged_stats(kept: Kept | None, today: list[float], ps: tuple[float, ...]) -> dict:
+    """Like percentiles(): `{"n", "mean", p: value...}`; raises _OutsideKept."""
+    n = (kept.n if kept else 0) + len(today)
+    total = (kept.total if kept else 0.0) + math.fsum(today)
+    return {"n": n, "mean": total / n if n else None, **{p: _merged_percentile(kept, today, p) for p in ps}}
+
+
+def _values(name: str, period: Period, rows, expression, ps: tuple[float, ...], groups=(None,), group_field=None):
+    """`{group: (Kept of the closed days or None, sorted values of today and after)}` of `expression` over the
+    rows `rows(period)` (nulls left out), or None when the period has no closed day to reuse.
+
+    One query for today's rows; when the closed days are not in the cache yet, one more per group to keep them.
+    """
+    run = _current_batch()
+    closed, open_ = _split(period, run) if run.reuse else (None, period)
+    if closed is None:
+        return None
+
+    def fetch(part: Period, **where) -> list[tuple]:
+        columns = [group_field] if group_field else []
+        qs = rows(part).filter(**where).annotate(_metric_v=expression).order_by().values_list(*columns, "_metric_v")
+        sql, params = qs.query.sql_with_params()
+        with connections[qs.db].cursor() as cursor:  # tuples straight from the driver: no model layer per row
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def make():
+        key = _closed_key(run, name, closed, ps)
+        kept = cache.get(key)
+        if kept is None:
+            kept = {}
+            for group in groups:
+                values = [row[-1] for row in fetch(closed, **({group_field: group} if group_field else {}))]
+                values = [v for v in values if v is not None]
+                if values:
+                    kept[group] = Kept.of(values, ps)
+            cache.set(key, {group: tuple(k) for group, k in kept.items()}, CLOSED_DAYS_SECONDS)
+        else:
+            kept = {group: Kept(*k) for group, k in kept.items()}
+        today: dict = {}
+        for row in fetch(open_) if open_ else ():
+            if row[-1] is not None:
+                today.setdefault(row[0] if group_field else None, []).append(row[-1])
+        return {g: (kept.get(g), sorted(today.get(g, ()))) for g in {*kept, *today}}
+
+    return _memo(run, (name, period, ps), make)
+
+
 # --- the metrics -------------------------------------------------------------------------------------------------
 # Row counts over stage changes count `at` (never null), not the id: `at` is in the covering indexes, so
 # PostgreSQL reads the index alone instead of visiting the table for each of ~100k rows (98 → 36 ms).
 
 
+def _decisions(period: Period, filters: dict) -> dict:
+    """Handoffs decided (handed_off → accepted/new) in the period: accepted, rejected, and those with a known
+    handoff time (`decided`) of which `within` the acceptance SLA. Read from the covering index
+    leads_change_exit_idx; shared by lead_quality_score and handoff_sla_rate.
+
+    A decision leaves handed_off, so its `entered_at` is the lead's latest handoff before it (no lookup).
+    """
+    sla_hours = settings.RELAY_HANDOFF_SLA_HOURS
+
+    def rows(part: Period):
+        return LeadStageChange.objects.filter(
+            part.q("at"),
+            _lead_q(filters, "lead__"),
+            from_stage=Stage.HANDED_OFF,
+            to_stage__in=[Stage.ACCEPTED, Stage.NEW],
+        ).annotate(wait=SecondsBetween(F("at"), F("entered_at")))
+
+    known = Q(entered_at__isnull=False)
+    conditions = {
+        "accepted": Q(to_stage=Stage.ACCEPTED),
+        "rejected": Q(to_stage=Stage.NEW),
+        "decided": known,
+        "within": known & Q(wait__lte=sla_hours * 3600),
+    }
+    return _counts("decisions", period, filters, rows, conditions, extra=(sla_hours,))
+
+
 def lead_quality_score(period: Period, filters: dict) -> dict:
     """100 × accepted ÷ (accepted + rejected), over handoffs decided (handed_off → accepted/new) in the period."""
-    row = LeadStageChange.objects.filter(
-        period.q("at"),
-        _lead_q(filters, "lead__"),
-        from_stage=Stage.HANDED_OFF,
-        to_stage__in=[Stage.ACCEPTED, Stage.NEW],
-    ).aggregate(
-        accepted=Count("at", filter=Q(to_stage=Stage.ACCEPTED)),
-        rejected=Count("at", filter=Q(to_stage=Stage.NEW)),
-    )
+    row = _decisions(period, filters)
     decided = row["accepted"] + row["rejected"]
     value = _round(100 * row["accepted"] / decided, 2) if decided else None
     return {"value": value, "accepted": row["accepted"], "rejected": row["rejected"]}
 
 
 def handoff_sla_rate(period: Period, filters: dict) -> dict:
-    """Share of handoffs decided in the period whose decision came within RELAY_HANDOFF_SLA_HOURS of the handoff.
-
-    A decision leaves handed_off, so its `entered_at` is the lead's latest handoff before it (no lookup).
-    """
-    sla_hours = settings.RELAY_HANDOFF_SLA_HOURS
-    row = (
-        LeadStageChange.objects.filter(
-            period.q("at"),
-            _lead_q(filters, "lead__"),
-            from_stage=Stage.HANDED_OFF,
-            to_stage__in=[Stage.ACCEPTED, Stage.NEW],
-            entered_at__isnull=False,
-        )
-        .annotate(wait=SecondsBetween(F("at"), F("entered_at")))
-        .aggregate(decided=Count("at"), within=Count("at", filter=Q(wait__lte=sla_hours * 3600)))
-    )
+    """Share of handoffs decided in the period whose decision came within RELAY_HANDOFF_SLA_HOURS of the handoff."""
+    row = _decisions(period, filters)
     value = _round(row["within"] / row["decided"]) if row["decided"] else None
-    return {"value": value, "decided": row["decided"], "within_sla": row["within"], "sla_hours": sla_hours}
+    return {
+        "value": value,
+        "decided": row["decided"],
+        "within_sla": row["within"],
+        "sla_hours": settings.RELAY_HANDOFF_SLA_HOURS,
+    }
 
 
 def close_rate(period: Period, filters: dict) -> dict:
     """won ÷ (won + lost), over leads closed in the period."""
-    row = LeadStageChange.objects.filter(
-        period.q("at"), _lead_q(filters, "lead__"), to_stage__in=[Stage.WON, Stage.LOST]
-    ).aggregate(won=Count("at", filter=Q(to_stage=Stage.WON)), lost=Count("at", filter=Q(to_stage=Stage.LOST)))
+
+    def rows(part: Period):
+        return LeadStageChange.objects.filter(
+            part.q("at"), _lead_q(filters, "lead__"), to_stage__in=[Stage.WON, Stage.LOST]
+        )
+
+    row = _counts("closes", period, filters, rows, {"won": Q(to_stage=Stage.WON), "lost": Q(to_stage=Stage.LOST)})
     closed = row["won"] + row["lost"]
     return {"value": _round(row["won"] / closed) if closed else None, "won": row["won"], "lost": row["lost"]}
 
@@ -338,13 +602,27 @@ def won_changes(period: Period, filters: dict):
 
 
 def cycle_days_expression():
-    """Days from a won change's lead's first handoff to the won change."""
+    """Days from a won change's lead's first handoff to the won change (one probe of leads_change_lead_to_at_idx
+    per won change: bounded by the period's wins, whatever the history)."""
     return SecondsBetween(F("at"), _first_handoff()) / Value(86400.0)
+
+
+CYCLE_PERCENTILES = (0.5, 0.9)
 
 
 def cycle_time_days(period: Period, filters: dict) -> dict:
     """Median days from first handoff to won over leads won in the period; also mean and p90."""
-    stats = percentiles(won_changes(period, filters), cycle_days_expression(), (0.5, 0.9))
+    stats = None
+    if not filters:
+        kept = _values("cycle", period, lambda part: won_changes(part, {}), cycle_days_expression(), CYCLE_PERCENTILES)
+        if kept is not None:
+            closed, today = kept.get(None, (None, []))
+            try:
+                stats = _merged_stats(closed, today, CYCLE_PERCENTILES)
+            except _OutsideKept:
+                stats = None
+    if stats is None:
+        stats = percentiles(won_changes(period, filters), cycle_days_expression(), CYCLE_PERCENTILES)
     return {
         "value": _round(stats[0.5], 2),
         "mean": _round(stats["mean"], 2),
@@ -365,6 +643,42 @@ EXITABLE_STAGES = (
 )
 
 
+def _stage_exits(period: Period, filters: dict):
+    return LeadStageChange.objects.filter(
+        period.q("at"),
+        _lead_q(filters, "lead__"),
+        entered_at__isnull=False,  # entered_at: when the lead entered from_stage (its previous change)
+    )
+
+
+def _exit_medians(period: Period, filters: dict, stages) -> dict:
+    """`{stage: {"n", "median"}}` in seconds over the exits in the period; closed days reused when unfiltered."""
+    seconds = SecondsBetween(F("at"), F("entered_at"))
+    if not any(name in filters for name in LEAD_FILTERS):
+        kept = _values(
+            "exits",
+            period,
+            lambda part: _stage_exits(part, {}).filter(from_stage__in=EXITABLE_STAGES),
+            seconds,
+            (0.5,),
+            groups=EXITABLE_STAGES,
+            group_field="from_stage",
+        )
+        if kept is not None:
+            try:
+                return {
+                    stage: {
+                        "n": (closed.n if closed else 0) + len(today),
+                        "median": _merged_percentile(closed, today, 0.5),
+                    }
+                    for stage, (closed, today) in kept.items()
+                    if stage in stages
+                }
+            except _OutsideKept:
+                pass
+    return medians_by_group(_stage_exits(period, filters), "from_stage", stages, seconds)
+
+
 def time_in_stage_days(period: Period, filters: dict) -> dict:
     """Per stage, the median days between entering a stage and leaving it, over exits in the period.
 
@@ -372,13 +686,8 @@ def time_in_stage_days(period: Period, filters: dict) -> dict:
     `stage` when that filter is given. A target like "no stage takes more than 3 days" reads it directly.
     """
     stages = filters.get("stage", EXITABLE_STAGES)  # the filter arrives cleaned as a one-stage tuple
-    exits = LeadStageChange.objects.filter(
-        period.q("at"),
-        _lead_q(filters, "lead__"),
-        entered_at__isnull=False,  # entered_at: when the lead entered from_stage (its previous change)
-    )
     # Medians in seconds, turned into days afterwards (a median commutes with scaling).
-    grouped = medians_by_group(exits, "from_stage", stages, SecondsBetween(F("at"), F("entered_at")))
+    grouped = _exit_medians(period, filters, stages)
     by_stage = [
         {"stage": stage.value, "median": _round(grouped[stage]["median"] / 86400, 2), "exits": grouped[stage]["n"]}
         for stage in EXITABLE_STAGES
@@ -392,19 +701,49 @@ def time_in_stage_days(period: Period, filters: dict) -> dict:
     }
 
 
-def repurchase_rate(period: Period, filters: dict) -> dict:
-    """Among customers with an order in the period, the share with 2+ orders in total by the period's end."""
-    in_period = Order.objects.filter(period.q("ordered_at"))
-    if "channel" in filters:
-        in_period = in_period.filter(channel__code=filters["channel"])
-    row = (
-        Order.objects.filter(customer_id__in=in_period.values("customer_id"), ordered_at__lt=period.end_at)
-        .values("customer_id")
-        .annotate(orders=Count("pk"))
-        .aggregate(customers=Count("customer_id"), repeat=Count("customer_id", filter=Q(orders__gte=2)))
+def _order_sql(connection) -> dict:
+    """Quoted names for hand-written order sub-queries, and `first_order`: the first order time of the customer
+    `p.customer_id` (a MIN that reads one entry of customers_order_cust_at_idx; PostgreSQL may turn an EXISTS
+    into a hash of every earlier order instead)."""
+    meta, quote = Order._meta, connection.ops.quote_name
+    names = {
+        "orders": quote(meta.db_table),
+        "customer": quote(meta.get_field("customer").column),
+        "ordered_at": quote(meta.get_field("ordered_at").column),
+        "amount": quote(meta.get_field("amount").column),
+    }
+    names["first_order"] = (
+        f"SELECT MIN(o.{names['ordered_at']}) FROM {names['orders']} o WHERE o.{names['customer']} = p.customer_id"  # nosec B608
     )
-    value = _round(row["repeat"] / row["customers"]) if row["customers"] else None
-    return {"value": value, "customers": row["customers"], "repeat_customers": row["repeat"]}
+    return names
+
+
+def repurchase_rate(period: Period, filters: dict) -> dict:
+    """Among customers with an order in the period, the share with 2+ orders in total by the period's end.
+
+    One query over the period's orders grouped by customer: two orders in the period make a repeat customer;
+    with one, the customer's first order tells whether it ordered before the period (one index probe). Orders
+    outside the period are never scanned.
+    """
+    per_customer = Order.objects.filter(period.q("ordered_at")).order_by().values("customer_id")
+    per_customer = per_customer.annotate(orders=Count("pk"))
+    if "channel" in filters:  # customers with an order of that channel in the period; all their orders count
+        per_customer = per_customer.annotate(in_channel=Count("pk", filter=Q(channel__code=filters["channel"]))).filter(
+            in_channel__gt=0
+        )
+    inner, params = per_customer.values_list("customer_id", "orders").query.sql_with_params()
+    connection = connections[per_customer.db]
+    names = _order_sql(connection)
+    sql = f"""
+        WITH per_customer (customer_id, orders) AS ({inner})
+        SELECT COUNT(*), COUNT(*) FILTER (WHERE p.orders >= 2 OR ({names["first_order"]}) < %s)
+        FROM per_customer p
+    """  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, connection.ops.adapt_datetimefield_value(period.start_at)))
+        customers, repeat = cursor.fetchone()
+    value = _round(repeat / customers) if customers else None
+    return {"value": value, "customers": customers, "repeat_customers": repeat}
 
 
 def nps(period: Period, filters: dict) -> dict:
@@ -446,12 +785,37 @@ def complaint_rate(period: Period, filters: dict) -> dict:
     return {"value": value, "complaints": complaints, "customers": customers}
 
 
-def _won_pairs(period: Period, filters: dict):
-    """Distinct (channel, customer) pairs: a lead of the channel reached won in the period."""
-    pairs = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel__isnull=False)
+def _won_leads_sql(period: Period, filters: dict, connection) -> tuple[str, tuple]:
+    """SQL of (channel, customer) for each lead of a channel (all, or the `channel` filter's) won in the period.
+
+    The period's wins come from leads_change_to_at_lead_idx alone; each one's lead is then read by its primary
+    key. On PostgreSQL a LATERAL probe keeps it that way: a join would hash the whole lead table.
+    """
+    if connection.vendor != "postgresql":
+        won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel__isnull=False)
+        if "channel" in filters:
+            won = won.filter(lead__source_channel__code=filters["channel"])
+        return won.order_by().values_list("lead__source_channel_id", "lead__customer_id").query.sql_with_params()
+    won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON).order_by().values_list("lead_id")
+    won_sql, won_params = won.query.sql_with_params()
+    quote = connection.ops.quote_name
+    lead, channel = Lead._meta, Channel._meta
+    source, customer = (quote(lead.get_field(name).column) for name in ("source_channel", "customer"))
+    only_channel, channel_params = "", ()
     if "channel" in filters:
-        pairs = pairs.filter(lead__source_channel__code=filters["channel"])
-    return pairs.order_by().values_list("lead__source_channel_id", "lead__customer_id").distinct()
+        codes = f"SELECT {quote(channel.pk.column)} FROM {quote(channel.db_table)} WHERE {quote('code')} = %s"  # nosec B608
+        only_channel = f" AND {source} IN ({codes})"
+        channel_params = (filters["channel"],)
+    sql = f"""
+        SELECT l.channel_id, l.customer_id
+        FROM ({won_sql}) w
+        CROSS JOIN LATERAL (
+            SELECT {source} AS channel_id, {customer} AS customer_id FROM {quote(lead.db_table)}
+            WHERE {quote(lead.pk.column)} = w.lead_id AND {source} IS NOT NULL{only_channel}
+            OFFSET 0
+        ) l
+    """  # nosec B608
+    return sql, (*won_params, *channel_params)
 
 
 def _cents(value) -> Decimal | None:
@@ -461,24 +825,28 @@ def _cents(value) -> Decimal | None:
 def _channel_won_revenue(period: Period, filters: dict) -> tuple[dict, int]:
     """`({channel_id: (customers won, revenue of their orders in the period)}, customers won over all channels)`.
 
-    One query: the period's won changes (index leads_change_to_at) joined once to their leads give the
-    distinct (channel, customer) pairs; the pairs are joined to the period's orders (an order counts once per
-    channel that won its customer) and counted per channel, plus a row for all channels together.
+    One query: the period's wins with their leads (see _won_leads_sql) give the distinct (channel, customer)
+    pairs; the pairs are joined to the period's orders (an order counts once per channel that won its customer)
+    and counted per channel, plus a row for all channels together. The pairs are made distinct apart from the
+    LATERAL probe: under it PostgreSQL would think them a single row and probe the orders once per pair
+    instead of hashing the period's orders once.
     """
-    pairs_sql, pairs_params = _won_pairs(period, filters).query.sql_with_params()
+    connection = connections[Order.objects.db]
+    won_sql, won_params = _won_leads_sql(period, filters, connection)
     orders = Order.objects.filter(period.q("ordered_at")).order_by().values_list("customer_id", "amount")
     orders_sql, orders_params = orders.query.sql_with_params()
     sql = f"""
-        WITH won_pairs (channel_id, customer_id) AS ({pairs_sql}),
+        WITH won_leads (channel_id, customer_id) AS ({won_sql}),
+        won_pairs (channel_id, customer_id) AS (SELECT DISTINCT channel_id, customer_id FROM won_leads),
         period_orders (customer_id, amount) AS ({orders_sql})
         SELECT w.channel_id, COUNT(DISTINCT w.customer_id), SUM(o.amount)
         FROM won_pairs w LEFT JOIN period_orders o ON o.customer_id = w.customer_id
         GROUP BY w.channel_id
         UNION ALL
-        SELECT NULL, COUNT(DISTINCT customer_id), NULL FROM won_pairs
+        SELECT NULL, COUNT(DISTINCT customer_id), NULL FROM won_leads
     """  # nosec B608
-    with connections[Order.objects.db].cursor() as cursor:
-        cursor.execute(sql, (*pairs_params, *orders_params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*won_params, *orders_params))
         rows = cursor.fetchall()
     per_channel = {channel_id: (won, _cents(revenue)) for channel_id, won, revenue in rows if channel_id is not None}
     total = next((won for channel_id, won, _revenue in rows if channel_id is None), 0)
@@ -488,7 +856,12 @@ def _channel_won_revenue(period: Period, filters: dict) -> tuple[dict, int]:
 def _channel_figures(period: Period, filters: dict) -> tuple[list[dict], int]:
     """Per channel: spend booked in months starting in the period, customers won from the channel's leads in the
     period, and the revenue of those customers' orders placed in the period; and the customers won over all
-    channels. Three queries (channels, spend, won and revenue)."""
+    channels. Three queries (channels, spend, won and revenue), once per batch for channel_roi and cac."""
+    run = _current_batch()
+    return _memo(run, ("channels", period, filters_key(filters)), lambda: _channel_rows(period, filters))
+
+
+def _channel_rows(period: Period, filters: dict) -> tuple[list[dict], int]:
     channels = Channel.objects.order_by("name", "pk")
     spend = ChannelSpend.objects.filter(month__gte=period.start, month__lt=period.end)
     if "channel" in filters:
@@ -550,19 +923,38 @@ def cac(period: Period, filters: dict) -> dict:
 
 
 def ltv(period: Period, filters: dict) -> dict:
-    """Mean total order amount to date of the customers whose first order falls in the period."""
-    newcomers = (
-        Order.objects.filter(period.q("ordered_at"))
-        .exclude(Exists(Order.objects.filter(customer=OuterRef("customer"), ordered_at__lt=period.start_at)))
-        .values("customer_id")
+    """Mean total order amount to date of the customers whose first order falls in the period.
+
+    One query over the period's orders grouped by customer: per customer, one index probe for its first order
+    (before the period: not a newcomer), and for newcomers one more for orders placed after the period (none
+    yet for the current one). Earlier history is never scanned.
+    """
+    per_customer = Order.objects.filter(period.q("ordered_at")).order_by().values("customer_id")
+    inner, params = (
+        per_customer.annotate(amount=Sum("amount")).values_list("customer_id", "amount").query.sql_with_params()
     )
-    total = Order.objects.filter(customer=OuterRef("pk")).order_by().annotate(s=_Sum("amount")).values("s")[:1]
-    row = (
-        Customer.objects.filter(pk__in=newcomers)
-        .annotate(total=Subquery(total))
-        .aggregate(customers=Count("pk"), mean=Avg("total"))
-    )
-    return {"value": _round(row["mean"], 2) if row["customers"] else None, "customers": row["customers"]}
+    connection = connections[per_customer.db]
+    names = _order_sql(connection)
+    # OFFSET 0: PostgreSQL would otherwise pull the per-customer row up into both aggregates and probe twice.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    sql = f"""
+        WITH per_customer (customer_id, amount) AS ({inner})
+        SELECT COUNT(total), AVG(total) FROM (
+            SELECT CASE
+                WHEN ({names["first_order"]}) < %s THEN NULL
+                ELSE p.amount + COALESCE((
+                    SELECT SUM(o.{names["amount"]}) FROM {names["orders"]} o
+                    WHERE o.{names["customer"]} = p.customer_id AND o.{names["ordered_at"]} >= %s
+                ), 0)
+            END AS total
+            FROM per_customer p{fence}
+        ) newcomers
+    """  # nosec B608
+    start_at, end_at = (connection.ops.adapt_datetimefield_value(v) for v in (period.start_at, period.end_at))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, start_at, end_at))
+        customers, mean = cursor.fetchone()
+    return {"value": _round(mean, 2) if customers else None, "customers": customers}
 
 
 def funnel(period: Period, filters: dict) -> dict:
@@ -806,7 +1198,7 @@ def compute(name: str, *, start: date, end: date, filters: dict | None = None) -
     if end <= start:
         raise InvalidMetricFilter(gettext("The end must be after the start."), field="end")
     cleaned = clean_filters(metric, filters or {})
-    with plain_plans():
+    with batch():
         result = metric.compute(Period(start, end), cleaned)
     return {"metric": metric.name, "start": start.isoformat(), "end": end.isoformat(), **result}
 

@@ -149,7 +149,8 @@ def key_result_rows(key_results, *, value=None) -> list[KeyResultRow]:
 
 def board(quarter: str) -> dict:
     """Every department's objectives for a quarter, each key result with its live value, progress, latest
-    confidence and snapshot trend. Queries: objectives, key results, snapshots, plus each distinct metric binding.
+    confidence and snapshot trend. Queries: objectives, key results, snapshots, one per distinct metric part
+    (see metrics.batch), the referrals and their names.
     """
     start, end = quarter_bounds(quarter)
     snapshots = (
@@ -170,10 +171,11 @@ def board(quarter: str) -> dict:
         )
         .order_by("department", "pk")
     )
-    value = metric_value_cache()
-    departments = []
-    with metrics.plain_plans():
-        departments = _board_departments(objectives, value)
+    # One batch: each distinct binding (metric, filters, quarter) is computed once, bindings that share a part
+    # (lead quality and handoff SLA read the same handoff decisions) share its query, and the stage-change
+    # metrics take the quarter's closed days from the cache and read only today's rows.
+    with metrics.batch():
+        departments = _board_departments(objectives, metric_value_cache())
     return {
         "quarter": quarter,
         "start": start,
@@ -219,4 +221,5 @@ def key_result_row(pk: int) -> KeyResultRow:
     kr = key_results_with_check_in().get(pk=pk)
     start, end = quarter_bounds(kr.objective.quarter)
     kr.quarter_snapshots = list(kr.snapshots.filter(date__gte=start, date__lt=end).order_by("date"))
-    return key_result_rows([kr])[0]
+    with metrics.batch():
+        return key_result_rows([kr])[0]

@@ -232,10 +232,13 @@ def snapshot_key_results(*, day: date) -> int:
     Idempotent: a second run the same day updates the same rows (unique key_result + date).
     """
     quarter = selectors.quarter_of(day)
-    value = selectors.metric_value_cache()
     key_results = list(KeyResult.objects.filter(objective__quarter=quarter).select_related("objective"))
-    for kr in key_results:
-        current, _extra = selectors.key_result_current(kr, value, until=day + timedelta(days=1))
+    # Stored for good, so computed whole from the tables (not from the closed days the board keeps in the
+    # cache), once per distinct binding and part.
+    with metrics.batch(reuse_closed_days=False):
+        value = selectors.metric_value_cache()
+        currents = [selectors.key_result_current(kr, value, until=day + timedelta(days=1))[0] for kr in key_results]
+    for kr, current in zip(key_results, currents, strict=True):
         MetricSnapshot.objects.update_or_create(key_result=kr, date=day, defaults={"value": _snapshot_value(current)})
     return len(key_results)
 

@@ -1,7 +1,8 @@
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -9,6 +10,7 @@ from django.utils import timezone
 from okr.models import CheckIn, KeyResult, Objective
 from okr.selectors import current_quarter, quarter_bounds
 from tests.factories import (
+    ChannelFactory,
     CheckInFactory,
     KeyResultFactory,
     LeadFactory,
@@ -99,14 +101,16 @@ def test_board_query_count_does_not_grow_with_key_results(client_as, django_asse
     NpsResponseFactory(answered_at=at(quarter_bounds(quarter)[0]))
     client = client_as("sales")
     # session, user, groups, unread notifications, objectives, key results (+ latest check-in), snapshots,
-    # then the 4 distinct bindings: close_rate 1, cycle_time 1-3, nps 1, channel_roi 1;
-    # the referrals aggregate and the referrers' names; PostgreSQL adds SAVEPOINT, SET LOCAL jit = off,
-    # RELEASE once per page.
-    with django_assert_max_num_queries(16 + (3 if connection.vendor == "postgresql" else 0)):
-        response = client.get(reverse("okr:board"))
-    assert response.status_code == 200
-    assert response.content.decode().count('data-testid="key-result"') == n
-    assert response.content.decode().count('data-testid="referral"') == n // 5
+    # then the 4 distinct bindings: close_rate 1 (today's counts, with the closed days' on the first visit),
+    # cycle_time 1 (today's wins) + 1 on the first visit (the closed days' wins, then kept), nps 1,
+    # channel_roi 3 (channels, spend, wins and revenue); the referrals aggregate and the referrers' names;
+    # PostgreSQL adds SAVEPOINT, SET LOCAL (jit, work_mem) and RELEASE once per page.
+    for most in (16, 15):
+        with django_assert_max_num_queries(most + (3 if connection.vendor == "postgresql" else 0)):
+            response = client.get(reverse("okr:board"))
+        assert response.status_code == 200
+        assert response.content.decode().count('data-testid="key-result"') == n
+        assert response.content.decode().count('data-testid="referral"') == n // 5
 
 
 def test_board_shows_referrals_and_won_revenue_per_employee_for_the_quarter(client_as):
@@ -286,3 +290,81 @@ def test_only_the_departments_manager_may_delete_its_okrs(client_as, role):
         assert client.get(url).status_code == 403
         assert client.post(url).status_code == 403
     assert KeyResult.objects.filter(pk=kr.pk).exists()
+
+
+# --- one pass, closed days kept ---------------------------------------------------------------------------------
+
+
+def mid_quarter():
+    return time_machine.travel(at(date(2026, 11, 18), 15), tick=False)
+
+
+def _currents(html: str) -> dict[str, str]:
+    """{key result title: the "Now" figure} of a board page."""
+    cards = html.split('data-testid="key-result"')[1:]
+    out = {}
+    for card in cards:
+        title = card.split("<strong>", 1)[1].split("</strong>", 1)[0].strip()
+        out[title] = card.split('data-testid="current"', 1)[1].split(":", 1)[1].split("<", 1)[0].strip()
+    return out
+
+
+@pytest.fixture
+def decisions_this_quarter():
+    """Handoff decisions on closed days of 2026Q4 and today (18 November, 15:00)."""
+    with mid_quarter():
+        web = ChannelFactory(code="web")
+        history(("new", "handed_off", at(date(2026, 10, 5))), ("handed_off", "accepted", at(date(2026, 10, 5), 20)))
+        history(("new", "handed_off", at(date(2026, 11, 1))), ("handed_off", "new", at(date(2026, 11, 4))))
+        history(
+            ("new", "handed_off", at(date(2026, 11, 18), 9)), ("handed_off", "accepted", at(date(2026, 11, 18), 10))
+        )
+        history(("new", "handed_off", at(date(2026, 11, 2))), ("handed_off", "accepted", at(date(2026, 11, 3))))
+        history(
+            ("new", "handed_off", at(date(2026, 11, 9))),
+            ("handed_off", "new", at(date(2026, 11, 9), 5)),
+            source_channel=web,
+        )
+        yield
+
+
+@pytest.mark.usefixtures("decisions_this_quarter")
+def test_key_results_sharing_a_metric_or_a_part_are_computed_in_one_pass(client_as, django_assert_max_num_queries):
+    with mid_quarter():
+        manager = make_user("marketing_manager")
+        for department, title, metric, filters in (
+            ("marketing", "Quality", "lead_quality_score", {}),
+            ("sales", "Quality seen by sales", "lead_quality_score", {}),  # the same binding
+            ("marketing", "Fast decisions", "handoff_sla_rate", {}),  # the same handoff decisions
+            ("marketing", "Web quality", "lead_quality_score", {"channel": "web"}),  # filtered: computed whole
+        ):
+            objective = ObjectiveFactory(department=department, quarter="2026Q4", owner=manager)
+            KeyResultFactory(objective=objective, title=title, metric=metric, metric_filters=filters)
+        client = client_as(user=manager)
+        # session, user, groups, notifications, objectives, key results, snapshots; the handoff decisions once
+        # unfiltered and once for the web channel; the referrals aggregate (no referrers, so no names).
+        for _visit in ("closed days computed", "closed days kept"):
+            with django_assert_max_num_queries(10 + (3 if connection.vendor == "postgresql" else 0)):
+                html = client.get(reverse("okr:board"), {"quarter": "2026Q4"}).content.decode()
+            assert _currents(html) == {
+                "Quality": "60",  # 3 accepted, 2 rejected
+                "Quality seen by sales": "60",
+                "Fast decisions": "80.0 %",  # 4 of 5 within 24 hours
+                "Web quality": "0",
+            }
+
+
+@pytest.mark.usefixtures("decisions_this_quarter")
+def test_the_board_sees_late_history_for_a_closed_day_at_once(client_as):
+    with mid_quarter():
+        manager = make_user("sales_manager")
+        objective = ObjectiveFactory(department="sales", quarter="2026Q4", owner=manager)
+        KeyResultFactory(objective=objective, title="Quality", metric="lead_quality_score")
+        client = client_as(user=manager)
+        assert _currents(client.get(reverse("okr:board")).content.decode()) == {"Quality": "60"}
+        history(("new", "handed_off", at(date(2026, 11, 10))), ("handed_off", "accepted", at(date(2026, 11, 11))))
+        assert _currents(client.get(reverse("okr:board")).content.decode()) == {"Quality": "66.67"}
+        history(
+            ("new", "handed_off", at(date(2026, 11, 18), 11)), ("handed_off", "accepted", at(date(2026, 11, 18), 14))
+        )
+        assert _currents(client.get(reverse("okr:board")).content.decode()) == {"Quality": "71.43"}

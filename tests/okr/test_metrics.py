@@ -179,6 +179,51 @@ def test_repurchase_rate_counts_orders_up_to_the_period_end(metric):
     assert (body["value"], body["customers"], body["repeat_customers"]) == (0.5, 4, 2)
 
 
+def test_repurchase_rate_by_channel_counts_every_order_of_the_channels_customers(metric):
+    web, store = ChannelFactory(code="web"), ChannelFactory(code="store")
+    c1, c2, c3, c4, c5 = CustomerFactory.create_batch(5)
+    OrderFactory(customer=c1, channel=web, ordered_at=at(D(3, 2)))
+    OrderFactory(customer=c1, channel=store, ordered_at=at(D(1, 2)))  # before the period: c1 repeats
+    OrderFactory(customer=c2, channel=store, ordered_at=at(D(3, 3)))
+    OrderFactory(customer=c2, channel=web, ordered_at=at(D(3, 30)))  # two in the period: c2 repeats
+    OrderFactory(customer=c3, channel=web, ordered_at=at(D(3, 4)))
+    OrderFactory.create_batch(2, customer=c4, channel=store, ordered_at=at(D(3, 5)))
+    OrderFactory(customer=c5, channel=web, ordered_at=at(D(3, 6)))
+    OrderFactory(customer=c5, channel=web, ordered_at=at(END))  # after the end
+
+    body = metric("repurchase_rate", START, END, channel="web")
+    assert (body["value"], body["customers"], body["repeat_customers"]) == (0.5, 4, 2)  # c1, c2 of c1, c2, c3, c5
+    assert metric("repurchase_rate", START, END, channel="store")["value"] == 1.0  # c2 and c4
+    assert metric("repurchase_rate", START, END)["value"] == 0.6  # c1, c2, c4 of five
+
+
+def test_ltv_adds_orders_after_the_period_and_only_for_newcomers(metric):
+    c1, c2, c3 = CustomerFactory.create_batch(3)
+    OrderFactory(customer=c1, amount=Decimal("100"), ordered_at=at(D(3, 5)))
+    OrderFactory(customer=c1, amount=Decimal("20"), ordered_at=at(D(3, 6)))
+    OrderFactory(customer=c1, amount=Decimal("30"), ordered_at=at(D(6, 1)))  # to date: counts
+    OrderFactory(customer=c2, amount=Decimal("1000"), ordered_at=at(D(3, 31), 23, 59))
+    OrderFactory(customer=c3, amount=Decimal("5"), ordered_at=at(D(2, 28), 23, 59))  # an earlier first order
+    OrderFactory(customer=c3, amount=Decimal("500"), ordered_at=at(D(3, 10)))
+    OrderFactory(customer=c3, amount=Decimal("500"), ordered_at=at(D(5, 10)))
+    body = metric("ltv", START, END)
+    assert (body["value"], body["customers"]) == (575.0, 2)  # (150 + 1000) ÷ 2
+
+
+@pytest.mark.usefixtures("channel_data")
+def test_a_customer_won_twice_by_a_channel_counts_once_and_once_per_channel(metric):
+    x = Lead.objects.get(stage_changes__at=at(D(3, 3))).customer  # won from web, 1500 + 300 in the period
+    web, ads = (Lead.objects.filter(source_channel__code=c).first().source_channel for c in ("web", "ads"))
+    history(("negotiation", "won", at(D(3, 20))), customer=x, source_channel=web)  # won again by web
+    history(("negotiation", "won", at(D(3, 21))), customer=x, source_channel=ads)  # and by ads
+    roi = {r["channel"]: r for r in metric("channel_roi", START, END)["by_channel"]}
+    assert (roi["web"]["revenue"], roi["ads"]["revenue"]) == ("2500.00", "2800.00")  # x's 1800 in both
+    cac = metric("cac", START, END)
+    assert {r["channel"]: r["customers_won"] for r in cac["by_channel"]} == {"ads": 2, "expo": 1, "web": 2}
+    assert cac["customers_won"] == 4  # x, y, z and v, each once
+    assert metric("cac", START, END, channel="ads")["by_channel"][0]["customers_won"] == 2
+
+
 def test_nps_is_an_integer_from_responses_in_the_period(metric):
     for score in (10, 9, 8, 7, 6, 0, 9):
         NpsResponseFactory(score=score, answered_at=at(D(3, 3)))

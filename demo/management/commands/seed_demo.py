@@ -12,6 +12,7 @@ from customers.services import recompute_customer_segments
 from demo import data as demo
 from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange
+from okr import metrics as okr_metrics
 from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
 from okr.selectors import current_quarter
 from okr.services import backfill_snapshots
@@ -123,6 +124,7 @@ class Command(BaseCommand):
         self.backfill_snapshots()
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+        okr_metrics.forget_closed_days()  # history written in bulk, past the signals that would drop it
         self.stdout.write(self.style.SUCCESS(f"Seeded in {elapsed:.1f}s: {summary}."))
         print_logins(self.stdout, self.style)
 
