@@ -1,12 +1,14 @@
+import random
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from config.errors import DomainError
-from customers import services
+from customers import identity, services
 from customers.identity import normalize, normalize_email, normalize_phone
 from customers.models import Customer, CustomerIdentity, IdentityKind, Order
 from tests.factories import ChannelFactory, CustomerFactory, CustomerIdentityFactory, make_user
@@ -174,3 +176,142 @@ def test_lead_intake_matches_through_the_same_service(api_as):
         "/api/v1/leads/", {"contact": {"name": "X", "phone": "12"}, "source_channel": "expo"}, format="json"
     )
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] in ("contact.phone", "phone")
+
+
+# The mobile fast path (identity._mainland_mobile) must answer exactly what the full parse answers.
+PHONE_SPELLINGS = [
+    "{n}",
+    "{a} {b} {c}",
+    "{a}-{b}-{c}",
+    "{a}.{b}.{c}",
+    "({a}) {b}-{c}",
+    "+86 {n}",
+    "+86-{a}-{b}-{c}",
+    "+86{n}",
+    "+ 86 {n}",
+    "(+86) {n}",
+    "+(86) {n}",
+    "(86){n}",
+    "86{n}",
+    "86 {a} {b} {c}",
+    "86-{n}",
+    "0086 {n}",
+    "0086{n}",
+    "0086-{a}-{b}-{c}",
+    "00 86 {n}",
+    "0 0 8 6 {n}",
+    "8 6{n}",
+    "+8 6 {n}",
+    "{a}\u00a0{b}\u00a0{c}",
+    "{a}\t{b}\t{c}",
+    "-{n}",
+    "{n}-",
+    "({n})",
+    "..{n}..",
+    "+86 ({a}) {b} {c}",
+    "+86 (0) {n}",
+    "0{n}",
+    "17951 {n}",
+    "{n} ext 12",
+    "tel:+86-{n}",
+    "{a}{b}{c}0",
+]
+
+
+def _mobile_numbers():
+    rng = random.Random(20260301)  # the same numbers on every run
+    for prefix in [*range(100, 200), 1440, 1450, 1470, 1610, 1619, 1740, 1745, 1746, 1790, 1795]:
+        digits = 11 - len(str(prefix))
+        yield f"{prefix}{rng.randrange(10**digits):0{digits}d}"
+
+
+@pytest.mark.parametrize("spelling", PHONE_SPELLINGS)
+def test_the_mobile_fast_path_equals_the_full_parse(spelling):
+    for number in _mobile_numbers():
+        text = spelling.format(n=number, a=number[:3], b=number[3:7], c=number[7:])
+        fast = identity._mainland_mobile(text)
+        assert fast is None or fast == identity._parse_phone(text), text
+        assert normalize_phone(text) == identity._parse_phone(text.strip()), text
+
+
+def test_the_mobile_fast_path_equals_the_full_parse_on_noisy_spellings():
+    rng = random.Random(86)
+    numbers = list(_mobile_numbers())
+    noise = [" ", "-", "(", ")", ".", "\t", "\u00a0", "+", "0", "8", "6", "x", "０", "１"]
+    fast_answers = 0
+    for _ in range(10000):
+        text = rng.choice(["", "+86", "0086", "86", "+ 86", "00 86", "+"]) + rng.choice(numbers)
+        for _ in range(rng.randint(0, 4)):
+            at = rng.randint(0, len(text))
+            text = text[:at] + rng.choice(noise) + text[at:]
+        fast = identity._mainland_mobile(text)
+        if fast is not None:
+            fast_answers += 1
+            assert fast == identity._parse_phone(text), repr(text)
+    assert fast_answers > 1000  # the fast path was really exercised
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+86 139-0001-2345", "+8613900012345"),  # the common spellings take the fast path
+        ("13900012345", "+8613900012345"),
+        ("0086 139 0001 2345", "+8613900012345"),
+        ("139\t0001\t2345", None),  # phonenumbers reads no tab inside a number
+        ("139 ０００1 2345", "+8613900012345"),  # full-width digits: parsed, and stored as ASCII
+        ("1３９００１２３４５", None),
+        ("-" * 240 + "13900012345", None),  # longer than phonenumbers reads
+        ("12345678901", None),
+        ("+86 10 6552 9988", "+861065529988"),  # a Beijing landline, parsed
+    ],
+)
+def test_phone_spellings(raw, expected):
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a@b.cn",
+        " Li.Na@Example.COM ",
+        "a..b@x.com",
+        "a.@x.com",
+        ".a@x.com",
+        "a b@x.com",
+        '"quoted name"@x.com',
+        '"a\\"b"@x.com',
+        "a@b@x.com",
+        "@x.com",
+        "a@",
+        "a@x",
+        "a@localhost",
+        "a@[127.0.0.1]",
+        "a@[::1]",
+        "a@[999.1.1.1]",
+        "a@-x.com",
+        "a@x-.com",
+        "a@x..com",
+        "a@x.com.",
+        "a@x.c",
+        "a@x.c0m",
+        "a@123.com",
+        "a@xn--fiqs8s.cn",
+        "用户@例子.中国",
+        "a@例子.中国",
+        "x" * 64 + "@x.com",
+        "a@" + "b" * 63 + ".com",
+        "a@" + "b" * 64 + ".com",
+        "a" * 310 + "@example.com",
+        "a+tag@x.com",
+        "a'b@x.com",
+        "a@x.com\n",
+    ],
+)
+def test_email_normalization_equals_djangos_validator(raw):
+    text = raw.strip().lower()
+    try:
+        validate_email(text)
+        expected = text
+    except ValidationError:
+        expected = None
+    assert normalize_email(raw) == expected
