@@ -17,7 +17,7 @@ from config.pagination import keyset_page_for
 from leads import forms, permissions, selectors, services
 from leads.api.filters import LeadFilter
 from leads.models import Lead
-from leads.stages import BOARD_STAGES, Stage
+from leads.stages import ACTION_STAGES, BOARD_STAGES, Stage
 
 staff_only = staff_required(message=gettext_lazy("Leads are for staff of marketing, sales and service."))
 
@@ -223,6 +223,9 @@ ACTION_FORMS = {
 }
 
 
+CARD_ACTIONS = frozenset(ACTION_STAGES)  # the stage-bound actions the "Actions" card draws
+
+
 def _lead_page(request, lead: Lead, *, bound: dict | None = None, status: int = 200, error: str = ""):
     actions = selectors.allowed_actions(request.user, lead)
     changes = list(lead.stage_changes.all())
@@ -247,6 +250,8 @@ def _lead_page(request, lead: Lead, *, bound: dict | None = None, status: int = 
     context = {
         "lead": lead,
         "actions": actions,
+        # Edit and activities sit elsewhere on the page: without one of these, no empty "Actions" card.
+        "has_card_actions": bool(actions & CARD_ACTIONS),
         "forms": action_forms,
         "periods": selectors.stage_periods(changes),
         "cycle": selectors.cycle_time(changes),

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from leads.stages import Stage
-from tests.factories import lead_through, make_user
+from tests.factories import ComplaintFactory, lead_through, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +106,25 @@ def test_a_lead_just_rejected_tops_the_marketers_rejected_section(client_as):
     rejected = queue[queue.index('data-section="rejected"') :]
     rejected = rejected[: rejected.index("</section>")]
     assert f'href="/leads/{oldest.pk}/"' in rejected
+
+
+def test_a_won_lead_shows_no_empty_actions_card_and_links_its_customer(client_as):
+    seller = make_user("sales")
+    won = lead_through(Stage.WON, owner=seller)
+    body = client_as(user=seller).get(f"/leads/{won.pk}/").content.decode()
+    assert 'class="card actions"' not in body
+    assert f'href="/customers/{won.customer_id}/" data-testid="customer-link"' in body
+
+
+def test_the_close_form_says_what_its_button_does(client_as):
+    seller = make_user("sales")
+    open_lead = lead_through(Stage.NEGOTIATION, owner=seller)
+    body = client_as(user=seller).get(f"/leads/{open_lead.pk}/").content.decode()
+    assert 'class="card actions"' in body
+    assert ">Save the outcome</button>" in body
+
+
+def test_the_customer_page_links_each_complaint(client_as):
+    complaint = ComplaintFactory()
+    body = client_as("service").get(f"/customers/{complaint.customer_id}/").content.decode()
+    assert f'href="/feedback/complaints/{complaint.pk}/"' in body
