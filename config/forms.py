@@ -1,5 +1,5 @@
 from django import forms
-from django.forms.renderers import DjangoTemplates
+from django.forms.renderers import TemplatesSetting
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -59,12 +59,13 @@ def _select(widget: dict):
         if group_name:
             parts.append(mark_safe("\n  </optgroup>"))  # nosec B308 - a constant
     parts.append(mark_safe("\n</select>"))  # nosec B308 - a constant
-    return mark_safe("".join(parts))  # nosec B308 - every part is escaped by format_html
+    return mark_safe("".join(parts))  # nosec B308 B703 - every part is escaped by format_html
 
 
-class FormRenderer(DjangoTemplates):
-    """Django's renderer, with selects and text-like inputs built in Python: the same markup as Django's widget
-    templates, without an include per option (a filter form's selects cost more than the page's query)."""
+class FormRenderer(TemplatesSetting):
+    """Django's renderer over the project's templates (so a widget may have its own), with selects and text-like
+    inputs built in Python: the same markup as Django's widget templates, without an include per option (a filter
+    form's selects cost more than the page's query)."""
 
     def render(self, template_name, context, request=None):
         widget = context.get("widget")
