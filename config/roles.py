@@ -1,6 +1,7 @@
 """Roles are Django auth groups (DESIGN.md "Roles"). This module is the only place that knows them."""
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 MARKETING, SALES, SERVICE, MANAGER = "marketing", "sales", "service", "manager"
@@ -131,3 +132,23 @@ def sync_role_permissions(apps=None) -> None:
 
 def sync_role_permissions_signal(sender, **kwargs):
     sync_role_permissions()
+
+
+def _person_label(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def pick_people(department: str | None = None):
+    """Picker search over active members (of `department`, else of any department) by name or username."""
+
+    def search(typed: str, limit: int) -> list[tuple[int, str]]:
+        match = Q(username__icontains=typed) | Q(first_name__icontains=typed) | Q(last_name__icontains=typed)
+        people = members(department).filter(match).only("pk", "username", "first_name", "last_name")[:limit]
+        return [(person.pk, _person_label(person)) for person in people]
+
+    return search
+
+
+def person_label(pk: int) -> str | None:
+    person = members().filter(pk=pk).only("pk", "username", "first_name", "last_name").first()
+    return _person_label(person) if person else None

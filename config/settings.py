@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",  # its widget templates, for FORM_RENDERER (config.forms.FormRenderer)
     "django.contrib.humanize",
     "rest_framework",
     "knox",  # before config: config/admin.py replaces knox's token admin

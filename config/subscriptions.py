@@ -5,7 +5,7 @@ from django.apps import apps
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_migrate, post_save
 
-from config import events, roles, sessions, webhooks
+from config import events, pickers, roles, sessions, webhooks
 from config.models import WebhookEndpoint
 
 post_migrate.connect(roles.sync_role_permissions_signal, sender=apps.get_app_config("config"))
@@ -13,3 +13,5 @@ events.forward_to(webhooks.publish)  # every domain event is offered to the webh
 post_save.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
 post_delete.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
 user_logged_in.connect(sessions.stamp_login)  # idle expiry counts from the login
+pickers.register("sales-owners", search=roles.pick_people(roles.SALES), label=roles.person_label)
+pickers.register("staff", search=roles.pick_people(), label=roles.person_label)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("pick/<slug:kind>/", views.pick, name="pick"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications-read"),
     path("account/tokens/", views.api_tokens, name="api-tokens"),

@@ -1,11 +1,12 @@
 import math
+import re
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,9 +15,10 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from config import notifications, outbox, roles, tokens
+from config import notifications, outbox, pickers, roles, tokens
 from config.api.problems import problem, problem_json, request_limit_problem
 from config.forms import ApiTokenForm
+from config.pages import staff_required
 from config.pagination import keyset_page_for
 
 
@@ -106,3 +108,20 @@ def bad_request(request, exception=None):
 
 def permission_denied(request, exception=None):
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+
+
+_FIELD_NAME = re.compile(r"[\w-]{1,64}")
+
+
+@staff_required
+def pick(request, kind: str):
+    """htmx: the options of a picker (config.pickers) for the typed text, as radio buttons named `field`."""
+    picker = pickers.get(kind)
+    field = request.GET.get("field", "")
+    if picker is None:
+        raise Http404(_("No such picker."))
+    if not _FIELD_NAME.fullmatch(field):
+        return HttpResponseBadRequest(_("Name the form field the options are for."))
+    typed = request.GET.get("pick", "").strip()[:100]
+    options = picker.search(typed, pickers.LIMIT) if len(typed) >= pickers.MIN_CHARS else []
+    return render(request, "_picker_options.html", {"options": options, "field": field, "q": typed})

@@ -12,7 +12,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from config.timeline import TimelineEvent
+from customers.identity import normalize_email, normalize_phone
 from customers.models import (
+    Campaign,
     Customer,
     CustomerIdentity,
     IdentityKind,
@@ -31,6 +33,48 @@ def customer_base():
 
 def live_customers():
     return customer_base().filter(merged_into__isnull=True)
+
+
+def customer_search(q: str, limit: int = 10) -> list[Customer]:
+    """Live customers matching a phone, an email or part of a name or company (the customer pickers)."""
+    q = (q or "").strip()
+    if len(q) < 2:
+        return []
+    match = Q(name__icontains=q) | Q(company__icontains=q)
+    values = {v for v in (normalize_phone(q), normalize_email(q)) if v}
+    if values:
+        match |= Q(identities__value__in=values)
+    if q.isdigit():
+        match |= Q(pk=int(q))
+    return list(
+        Customer.objects.filter(match, merged_into__isnull=True)
+        .distinct()
+        .only("pk", "name", "company", "city")
+        .order_by("name", "pk")[:limit]
+    )
+
+
+def _customer_label(customer: Customer) -> str:
+    return " · ".join(part for part in (customer.name, customer.company, customer.city) if part) + f" #{customer.pk}"
+
+
+def pick_customers(typed: str, limit: int) -> list[tuple[int, str]]:
+    return [(c.pk, _customer_label(c)) for c in customer_search(typed, limit)]
+
+
+def customer_label(pk: int) -> str | None:
+    customer = Customer.objects.filter(pk=pk).only("pk", "name", "company", "city").first()
+    return _customer_label(customer) if customer else None
+
+
+def pick_campaigns(typed: str, limit: int) -> list[tuple[int, str]]:
+    campaigns = Campaign.objects.filter(name__icontains=typed).select_related("channel").order_by("name", "pk")
+    return [(c.pk, f"{c.name} · {c.channel}") for c in campaigns[:limit]]
+
+
+def campaign_label(pk: int) -> str | None:
+    campaign = Campaign.objects.filter(pk=pk).only("pk", "name").first()
+    return campaign.name if campaign else None
 
 
 def identities_by_customer(customer_ids: list[int]) -> dict[int, list[dict]]:

@@ -3,14 +3,13 @@
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.timeline import TimelineEvent
-from customers.identity import normalize_email, normalize_phone
 from customers.models import Customer
 from customers.selectors import detail_rows
 from feedback import statuses
@@ -203,26 +202,6 @@ def _actor(user) -> str:
 
 def _category_label(response: NpsResponse) -> str:
     return {"promoter": _("promoter"), "passive": _("passive"), "detractor": _("detractor")}[response.category]
-
-
-def customer_search(q: str, limit: int = 10):
-    """Customers matching a phone, an email or part of a name (for the complaint and NPS pickers)."""
-
-    q = (q or "").strip()
-    if len(q) < 2:
-        return []
-    match = Q(name__icontains=q) | Q(company__icontains=q)
-    values = {v for v in (normalize_phone(q), normalize_email(q)) if v}
-    if values:
-        match |= Q(identities__value__in=values)
-    if q.isdigit():
-        match |= Q(pk=int(q))
-    return list(
-        Customer.objects.filter(match, merged_into__isnull=True)
-        .distinct()
-        .only("pk", "name", "company", "city")
-        .order_by("name", "pk")[:limit]
-    )
 
 
 def invitation_candidates(

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from config.pagination import keyset_page_for
+from customers import selectors as customer_selectors
 from feedback import forms, permissions, selectors, services, statuses
 from feedback.api.filters import ComplaintFilter, FollowUpFilter, InsightFilter, NpsResponseFilter
 from feedback.models import Complaint, ComplaintStatus, FollowUpTask, Insight, NpsResponse
@@ -202,7 +203,7 @@ def customer_search(request):
         request,
         "feedback/_customer_options.html",
         {
-            "customers": selectors.customer_search(request.GET.get("q", "")),
+            "customers": customer_selectors.customer_search(request.GET.get("q", "")),
             "field": name,
             "q": request.GET.get("q", ""),
         },

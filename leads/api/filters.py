@@ -8,6 +8,7 @@ from django_filters import rest_framework as filters
 
 from config import roles
 from config.filters import DayRangeFilter, IdFilter, YesNoFilter
+from config.pickers import PickerWidget
 from customers.models import Campaign, Channel, CustomerIdentity
 from leads import stages
 from leads.models import Lead
@@ -28,10 +29,10 @@ def _filled(value) -> bool:
 
 class LeadFilter(filters.FilterSet):
     q = filters.CharFilter(method="filter_q", label=_("Search"))
-    customer = IdFilter(field_name="customer_id", label=_("Customer"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer"), widget=PickerWidget("customers"))
     # distinct=False: no filter here joins a to-many relation, and DISTINCT would defeat the board's index scans.
     stage = filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"), distinct=False)
-    owner = filters.ModelChoiceFilter(queryset=_owners, label=_("Owner"))
+    owner = filters.ModelChoiceFilter(queryset=_owners, label=_("Owner"), widget=PickerWidget("sales-owners"))
     mine = YesNoFilter(method="filter_mine", label=_("Mine only"))
     pool = YesNoFilter(method="filter_pool", label=_("In the pool"))
     tag = filters.CharFilter(method="filter_tag", label=_("Tag"))
@@ -41,12 +42,16 @@ class LeadFilter(filters.FilterSet):
         to_field_name="code",
         label=_("Channel"),
     )
-    campaign = filters.ModelChoiceFilter(queryset=Campaign.objects.only("id", "name"), label=_("Campaign"))
+    campaign = filters.ModelChoiceFilter(
+        queryset=Campaign.objects.only("id", "name"), label=_("Campaign"), widget=PickerWidget("campaigns")
+    )
     created = DayRangeFilter(field_name="created_at", label=_("Created"))
     closed = DayRangeFilter(field_name="closed_at", label=_("Closed"))
     high_intent = YesNoFilter(field_name="is_high_intent", label=_("High intent"))
     sla_breached = YesNoFilter(method="filter_sla_breached", label=_("SLA breached"))
-    referred_by = filters.ModelChoiceFilter(queryset=User.objects.filter(is_active=True), label=_("Referred by"))
+    referred_by = filters.ModelChoiceFilter(
+        queryset=User.objects.filter(is_active=True), label=_("Referred by"), widget=PickerWidget("staff")
+    )
 
     class Meta:
         model = Lead

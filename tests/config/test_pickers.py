@@ -1,0 +1,49 @@
+"""Search-as-you-type pickers (config.pickers): no form asks for a raw id."""
+
+import pytest
+
+from tests.factories import CampaignFactory, CustomerFactory, CustomerIdentityFactory, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_owner_picker_offers_sales_people_by_name(client_as, django_assert_max_num_queries):
+    seller = make_user("sales", first_name="Michael", last_name="Zhou")
+    make_user("marketing", first_name="Michelle", last_name="Zhou")
+    client = client_as("sales_manager")
+    with django_assert_max_num_queries(6):
+        html = client.get("/pick/sales-owners/", {"field": "owner", "pick": "zhou"}).content.decode()
+    assert f'<input type="radio" name="owner" value="{seller.pk}"> Michael Zhou' in html
+    assert "Michelle" not in html
+
+
+def test_the_customer_picker_finds_a_customer_by_any_spelling_of_the_phone(client_as):
+    customer = CustomerFactory(name="王芳", company="", city="")
+    CustomerIdentityFactory(customer=customer, value="+8613812345678")
+    html = client_as("sales").get("/pick/customers/", {"field": "customer", "pick": "138 1234 5678"}).content
+    assert f'value="{customer.pk}"> 王芳 #{customer.pk}' in html.decode()
+
+
+def test_the_campaign_picker_names_the_channel(client_as):
+    campaign = CampaignFactory(name="Spring expo")
+    html = client_as("marketing").get("/pick/campaigns/", {"field": "campaign", "pick": "spring"}).content.decode()
+    assert f'value="{campaign.pk}"> Spring expo · {campaign.channel}' in html
+
+
+def test_pickers_are_for_staff_and_refuse_unknown_kinds_and_field_names(client, client_as):
+    assert client.get("/pick/customers/", {"field": "customer", "pick": "ab"}).status_code == 302  # to the login
+    staff = client_as("service")
+    assert staff.get("/pick/nothing/", {"field": "x", "pick": "ab"}).status_code == 404
+    assert staff.get("/pick/customers/", {"field": '"><script>', "pick": "ab"}).status_code == 400
+    assert "No matches." in staff.get("/pick/customers/", {"field": "customer", "pick": "zz-none"}).content.decode()
+
+
+def test_the_lead_filters_pick_people_campaigns_and_customers_without_listing_them(client_as):
+    seller = make_user("sales", first_name="Ann", last_name="Li")
+    for _n in range(5):
+        CampaignFactory()
+    html = client_as("sales_manager").get("/leads/", {"owner": seller.pk}).content.decode()
+    assert f'<input type="radio" name="owner" value="{seller.pk}" checked> Ann Li' in html
+    for kind in ("sales-owners", "campaigns", "customers", "staff"):
+        assert f'hx-get="/pick/{kind}/?field=' in html
+    assert '<select name="campaign"' not in html and '<select name="owner"' not in html
