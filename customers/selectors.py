@@ -77,6 +77,25 @@ def campaign_label(pk: int) -> str | None:
     return campaign.name if campaign else None
 
 
+def _order_label(order: Order) -> str:
+    reference = f" · {order.external_id}" if order.external_id else ""
+    return f"#{order.pk}{reference} · {order.customer.name} · {order.amount} · {order.ordered_at:%Y-%m-%d}"
+
+
+def pick_orders(typed: str, limit: int) -> list[tuple[int, str]]:
+    """Orders by number, external id or the customer's name, newest first."""
+    match = Q(external_id__iexact=typed) | Q(customer__name__icontains=typed)
+    if typed.lstrip("#").isdigit():
+        match |= Q(pk=int(typed.lstrip("#")))
+    orders = Order.objects.filter(match).select_related("customer").order_by("-ordered_at", "-pk")[:limit]
+    return [(order.pk, _order_label(order)) for order in orders]
+
+
+def order_label(pk: int) -> str | None:
+    order = Order.objects.filter(pk=pk).select_related("customer").first()
+    return _order_label(order) if order else None
+
+
 def identities_by_customer(customer_ids: list[int]) -> dict[int, list[dict]]:
     """Each customer's identities as `customer.identities.all()` orders them, in one query."""
     found: dict[int, list[dict]] = {pk: [] for pk in customer_ids}

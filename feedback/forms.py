@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from config import roles
 from config.api.fields import LONG_TEXT
 from config.filters import DayField
+from config.pickers import PickerWidget
 from customers.models import Channel, Customer, Order
 from feedback.models import ComplaintCategory, ComplaintStatus, InsightTag, Severity
 from leads.models import Lead
@@ -34,10 +35,10 @@ class ComplaintForm(forms.Form):
     )
     owner = UserChoiceField(queryset=roles.members(roles.SERVICE), required=False, label=_("Owner"))
     order = forms.ModelChoiceField(
-        queryset=Order.objects.all(), required=False, widget=forms.NumberInput, label=_("Order number (optional)")
+        queryset=Order.objects.all(), required=False, widget=PickerWidget("orders"), label=_("Order (optional)")
     )
     lead = forms.ModelChoiceField(
-        queryset=Lead.objects.all(), required=False, widget=forms.NumberInput, label=_("Lead number (optional)")
+        queryset=Lead.objects.all(), required=False, widget=PickerWidget("leads"), label=_("Lead (optional)")
     )
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}), max_length=LONG_TEXT, label=_("Description")

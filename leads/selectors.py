@@ -98,6 +98,25 @@ def tag_names_by_lead(lead_ids: list[int]) -> dict[int, list[str]]:
     return names
 
 
+def _lead_label(lead: Lead) -> str:
+    interest = f" · {lead.interest}" if lead.interest else ""
+    return f"#{lead.pk} · {lead.customer.name}{interest} · {lead.get_stage_display()}"
+
+
+def pick_leads(typed: str, limit: int) -> list[tuple[int, str]]:
+    """Leads by number, the customer's name or the interest, newest first (the lead pickers)."""
+    match = Q(customer__name__icontains=typed) | Q(interest__icontains=typed)
+    if typed.lstrip("#").isdigit():
+        match |= Q(pk=int(typed.lstrip("#")))
+    leads = Lead.objects.filter(match).select_related("customer").order_by("-created_at", "-pk")[:limit]
+    return [(lead.pk, _lead_label(lead)) for lead in leads]
+
+
+def lead_label(pk: int) -> str | None:
+    lead = Lead.objects.filter(pk=pk).select_related("customer").first()
+    return _lead_label(lead) if lead else None
+
+
 # --- board ---------------------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """What leads adds to customers, registered once at start-up (config's ready() imports this module)."""
 
+from config import pickers
 from customers.imports import ImportKindRules, register_kind
 from customers.models import ImportKind, LifecycleStage
 from customers.segments import LifecycleEvidence, register_lifecycle_evidence
@@ -29,3 +30,5 @@ for _stage, _lead_stages in (
     (LifecycleStage.CONSIDERATION, [Stage.NEW, Stage.HANDED_OFF]),
 ):
     register_lifecycle_evidence(LifecycleEvidence(_stage, _leads_in(_lead_stages), tuple(str(s) for s in _lead_stages)))
+
+pickers.register("leads", search=selectors.pick_leads, label=selectors.lead_label)

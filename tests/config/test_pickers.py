@@ -2,7 +2,14 @@
 
 import pytest
 
-from tests.factories import CampaignFactory, CustomerFactory, CustomerIdentityFactory, make_user
+from tests.factories import (
+    CampaignFactory,
+    CustomerFactory,
+    CustomerIdentityFactory,
+    OrderFactory,
+    lead_through,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +54,16 @@ def test_the_lead_filters_pick_people_campaigns_and_customers_without_listing_th
     for kind in ("sales-owners", "campaigns", "customers", "staff"):
         assert f'hx-get="/pick/{kind}/?field=' in html
     assert '<select name="campaign"' not in html and '<select name="owner"' not in html
+
+
+def test_a_complaint_names_its_order_and_lead_by_picking_them(client_as):
+    order = OrderFactory(external_id="TM-2026-0042")
+    lead = lead_through("contacted")
+    service = client_as("service")
+    found = service.get("/pick/orders/", {"field": "order", "pick": "TM-2026-0042"}).content.decode()
+    assert f'value="{order.pk}"> #{order.pk} · TM-2026-0042 · {order.customer.name}' in found
+    found = service.get("/pick/leads/", {"field": "lead", "pick": f"#{lead.pk}"}).content.decode()
+    assert f'value="{lead.pk}"> #{lead.pk} · {lead.customer.name}' in found
+    form = service.get("/feedback/complaints/new/").content.decode()
+    assert 'hx-get="/pick/orders/?field=order"' in form and 'hx-get="/pick/leads/?field=lead"' in form
+    assert 'type="number" name="order"' not in form and 'type="number" name="lead"' not in form
