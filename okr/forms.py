@@ -5,6 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from config import roles
 from config.api.fields import LONG_TEXT
 from config.filters import DayField
+from config.pickers import PickerWidget
+from customers.models import Channel
 from leads.stages import Stage
 from okr import metrics, selectors
 from okr.models import Direction
@@ -12,15 +14,22 @@ from okr.models import Direction
 User = get_user_model()
 
 
+def _channel_choices() -> list[tuple[str, str]]:
+    """Channels by name (the value is the code metrics filter on): a typed code that matches none is refused, not
+    read as an all-zero report."""
+    return [("", "—"), *Channel.objects.order_by("name").values_list("code", "name")]
+
+
 class PeriodForm(forms.Form):
     start = DayField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     end = DayField(label=_("Until (exclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
-    channel = forms.CharField(label=_("Channel code"), required=False)
+    channel = forms.ChoiceField(label=_("Channel"), required=False)
 
     def __init__(self, data=None, **kwargs):
         start, end = selectors.quarter_bounds(selectors.current_quarter())
         data = {"start": start.isoformat(), "end": end.isoformat(), **(data.dict() if data is not None else {})}
         super().__init__(data, **kwargs)
+        self.fields["channel"].choices = _channel_choices()
 
     def clean(self):
         cleaned = super().clean()
@@ -51,9 +60,9 @@ class KeyResultForm(forms.Form):
     department = forms.ChoiceField(
         label=_("Filter: department"), required=False, choices=[("", "—"), *roles.DEPARTMENT_LABELS.items()]
     )
-    channel = forms.CharField(label=_("Filter: channel code"), required=False)
-    owner = forms.IntegerField(label=_("Filter: owner id"), required=False)
-    campaign = forms.IntegerField(label=_("Filter: campaign id"), required=False)
+    channel = forms.ChoiceField(label=_("Filter: channel"), required=False)
+    owner = forms.IntegerField(label=_("Filter: owner"), required=False, widget=PickerWidget("staff"))
+    campaign = forms.IntegerField(label=_("Filter: campaign"), required=False, widget=PickerWidget("campaigns"))
     stage = forms.ChoiceField(
         label=_("Filter: stage"),
         required=False,
@@ -67,6 +76,10 @@ class KeyResultForm(forms.Form):
     )
 
     FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = _channel_choices()
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

@@ -185,6 +185,7 @@ def test_others_may_not_check_in(client_as, role):
 
 
 def test_manager_adds_objective_and_key_result_on_pages(client_as):
+    ChannelFactory(code="web", name="Website")
     manager = make_user("marketing_manager")
     client = client_as(user=manager)
     response = client.post(
@@ -210,6 +211,7 @@ def test_manager_adds_objective_and_key_result_on_pages(client_as):
 
 
 def test_key_result_page_names_the_bad_filter(client_as):
+    ChannelFactory(code="web", name="Website")
     manager = make_user("service_manager")
     objective = ObjectiveFactory(department="service", owner=manager)
     response = client_as(user=manager).post(
@@ -217,6 +219,24 @@ def test_key_result_page_names_the_bad_filter(client_as):
         {"title": "NPS", "metric": "nps", "channel": "web", "baseline": "0", "target": "30", "direction": "up"},
     )
     assert response.status_code == 422
+    assert not objective.key_results.exists()
+
+
+def test_key_result_filters_offer_channels_by_name_and_refuse_an_unknown_code(client_as):
+    ChannelFactory(code="wechat", name="WeChat")
+    manager = make_user("marketing_manager")
+    objective = ObjectiveFactory(department="marketing", owner=manager)
+    client = client_as(user=manager)
+    page = client.get(reverse("okr:key-result-new", args=[objective.pk])).content.decode()
+    assert '<option value="wechat">WeChat</option>' in page
+    assert 'hx-get="/pick/staff/?field=owner"' in page and 'hx-get="/pick/campaigns/?field=campaign"' in page
+    response = client.post(
+        reverse("okr:key-result-new", args=[objective.pk]),
+        {"title": "Q", "metric": "lead_quality_score", "channel": "WeChat", "baseline": "0", "target": "1"}
+        | {"direction": "up"},
+    )
+    assert response.status_code == 422
+    assert 'data-field="channel"' in response.content.decode()
     assert not objective.key_results.exists()
 
 
