@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from config.pickers import PickerWidget
 from customers.models import Campaign, Channel, ImportKind
 
 
@@ -47,7 +48,7 @@ class CustomerForm(forms.Form):
 
 
 class MergeForm(forms.Form):
-    duplicate = forms.IntegerField(label=_("Duplicate customer id"), min_value=1)
+    duplicate = forms.IntegerField(label=_("Duplicate customer"), min_value=1, widget=PickerWidget("customers"))
 
 
 class ImportForm(forms.Form):
@@ -56,7 +57,7 @@ class ImportForm(forms.Form):
 
 
 class OrderForm(forms.Form):
-    customer = forms.IntegerField(label=_("Customer id"), min_value=1)
+    customer = forms.IntegerField(label=_("Customer"), min_value=1, widget=PickerWidget("customers"))
     amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
     ordered_at = forms.DateTimeField(label=_("Ordered at"))
     channel = forms.ModelChoiceField(

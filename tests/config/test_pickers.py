@@ -67,3 +67,15 @@ def test_a_complaint_names_its_order_and_lead_by_picking_them(client_as):
     form = service.get("/feedback/complaints/new/").content.decode()
     assert 'hx-get="/pick/orders/?field=order"' in form and 'hx-get="/pick/leads/?field=lead"' in form
     assert 'type="number" name="order"' not in form and 'type="number" name="lead"' not in form
+
+
+def test_merging_and_recording_an_order_pick_the_customer(client_as):
+    survivor = CustomerFactory(name="Helen Johnson")
+    duplicate = CustomerFactory(name="helen johnson")
+    manager = client_as("sales_manager")
+    page = manager.get(f"/customers/{survivor.pk}/").content.decode()
+    assert 'hx-get="/pick/customers/?field=duplicate"' in page and 'type="number" name="duplicate"' not in page
+    response = manager.post(f"/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk})
+    assert response.status_code == 302
+    duplicate.refresh_from_db()
+    assert duplicate.merged_into_id == survivor.pk
