@@ -19,11 +19,11 @@ from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from config import roles
 from config.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from config.tokens import TokenAuthentication
 from customers.api.views import CustomerViewSet, OrderViewSet
 from customers.models import Channel, Customer, CustomerIdentity, IdentityKind, Order
 from feedback.api.views import ComplaintViewSet
@@ -37,7 +37,7 @@ _tokens = TokenAuthentication()
 
 
 def _signed_in(request):
-    """The session's user, else the API token's (knox, as the API authenticates), else None."""
+    """The session's user, else the API token's (authenticated as the API does), else None."""
     if request.user.is_authenticated:
         return request.user
     try:
