@@ -37,3 +37,12 @@ _.FilterBackend  # settings REST_FRAMEWORK DEFAULT_FILTER_BACKENDS
 _.FormRenderer  # settings FORM_RENDERER
 _._cleanup_token  # knox TokenAuthentication hook
 _.TokenScheme  # drf-spectacular authentication extension (registered by subclassing)
+_.entry_point_label  # templates/audit/record_history.html
+_.action_label  # templates/audit/record_history.html
+_.reason_label  # templates/audit/record_history.html
+_.SearchIndex  # a migration operation (customers, leads, feedback migrations; vulture skips migrations)
+_.deconstruct  # Django migration operation hook (config.search.SearchIndex)
+_.state_forwards  # Django migration operation hook
+_.database_forwards  # Django migration operation hook
+_.database_backwards  # Django migration operation hook
+_.as_postgresql  # Django expression hook, per database vendor

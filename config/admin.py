@@ -1,13 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
-from config import events, roles, tokens, webhooks
+from config import events, roles, todo, tokens, webhooks
+from config.audit_web import HistoryAdmin
 from config.errors import DomainError
-from config.models import Heartbeat, Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from config.models import Heartbeat, Notification, Task, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(Notification)
@@ -72,7 +75,7 @@ def _show_secret_once(modeladmin, request, endpoint) -> None:
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(AdminsOnly, admin.ModelAdmin):
+class WebhookEndpointAdmin(AdminsOnly, HistoryAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "description", "is_active", "created_at"]
     list_filter = ["is_active"]
@@ -193,3 +196,77 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for token in queryset:
             tokens.revoke_token(token=token, by=request.user)
+
+
+class TaskStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, _model_admin):
+        return [("open", _("Open")), ("overdue", _("Overdue")), ("done", _("Done"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(done_at__isnull=True)
+        if self.value() == "overdue":
+            return queryset.filter(done_at__isnull=True, due_at__lt=timezone.now())
+        if self.value() == "done":
+            return queryset.filter(done_at__isnull=False)
+        return queryset
+
+
+@admin.action(description=_("Mark the selected tasks done"))
+def mark_tasks_done(modeladmin, request, queryset):
+    """One transaction: every selected task is completed through config.todo, or none is and the one that
+    blocked it is named."""
+    try:
+        with transaction.atomic():
+            for task in queryset.order_by("pk"):
+                try:
+                    todo.complete_task(task=task, by=request.user, outcome=gettext("Done (admin)."))
+                except (DomainError, PermissionDenied) as exc:
+                    message = getattr(exc, "message", None) or str(exc)
+                    raise DomainError(
+                        gettext("Task #%(id)s: %(message)s") % {"id": task.pk, "message": message}
+                    ) from exc
+    except DomainError as exc:
+        modeladmin.message_user(request, exc.message, messages.ERROR)
+        return
+    modeladmin.message_user(request, gettext("Done."), messages.SUCCESS)
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    """Read-only rows: tasks are created and changed on the pages and the API (config.todo); the action completes
+    them under the same rules."""
+
+    list_display = ["task", "kind", "assignee", "department", "due_at", "done_at", "content_type", "object_id"]
+    list_filter = [TaskStateFilter, "kind", "department", "content_type"]
+    search_fields = ["title", "notes", "outcome", "assignee__username", "assignee__first_name", "assignee__last_name"]
+    list_select_related = ["assignee", "content_type"]
+    raw_id_fields = ["assignee", "created_by", "done_by"]
+    show_full_result_count = False
+    actions = [mark_tasks_done]
+
+    @admin.display(description=_("task"), ordering="title")
+    def task(self, obj):
+        return obj.display_title
+
+    def has_module_permission(self, request):
+        return todo.may_view(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return todo.may_view(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Listing with actions needs change permission; the fields themselves stay read-only.
+        return todo.may_view(request.user) and (obj is None or todo.may_act(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]

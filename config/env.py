@@ -73,6 +73,28 @@ def env_rate(name: str, default: str) -> str:
     return raw
 
 
+# ISO 4217 currencies in circulation (funds units, precious metals and test codes left out), for
+# settings.RELAY_CURRENCY. Recently withdrawn codes (ANG, BGN, SLL, ZWL) still count: books may be kept in them.
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD
+    HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
+    MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
+    PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP
+    TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+    """
+CURRENCY_CODES = frozenset(_ISO_4217.split())
+
+
+def env_currency(name: str, default: str) -> str:
+    """An ISO 4217 currency code such as CNY (CURRENCY_CODES); lower case is read too."""
+    raw = os.environ.get(name, default)
+    code = raw.strip().upper()
+    if code not in CURRENCY_CODES:
+        raise ImproperlyConfigured(f"{name} must be an ISO 4217 currency code such as CNY, got {raw!r}")
+    return code
+
+
 def database_config(url: str) -> dict:
     import dj_database_url
 

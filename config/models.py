@@ -1,9 +1,10 @@
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from config import webhook_targets
+from config import audit, roles, webhook_targets
 
 
 class Notification(models.Model):
@@ -138,6 +139,8 @@ class WebhookEndpoint(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Never the secrets: a history row is readable by more people, for longer, than the endpoint.
+    history = audit.history(excluded_fields=["secret", "previous_secret"])  # the audit log (config/audit.py)
 
     class Meta:
         verbose_name = _("webhook endpoint")
@@ -234,3 +237,168 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.task}{tuple(self.args)}"
+
+
+class SavedView(models.Model):
+    """A person's named filters and sort of one list page (config.lists); only its owner ever sees it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views", verbose_name=_("person")
+    )
+    list_key = models.CharField(_("list"), max_length=50)
+    name = models.CharField(_("name"), max_length=100)
+    query_string = models.CharField(_("filters and sort"), max_length=2000, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        ordering = ["name", "pk"]
+        constraints = [
+            # Saving under a name the person already uses for that list replaces that view.
+            models.UniqueConstraint(fields=["user", "list_key", "name"], name="config_savedview_one_name_per_list")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TaskKind(models.TextChoices):
+    GENERAL = "general", _("To-do")
+    NEXT_STEP = "next_step", _("Next step")
+    ONBOARDING = "onboarding", _("Onboarding")
+    DETRACTOR = "detractor", _("Detractor follow-up")
+    REVIEW_ACTION = "review_action", _("Review action")
+
+
+# Kinds an event opens for a record, at most one per record (config.todo.ensure_task): a redelivered event
+# finds the task it opened. The constraint below names them once more, as SQL.
+ONCE_PER_RECORD_KINDS = (TaskKind.ONBOARDING, TaskKind.DETRACTOR)
+
+
+class Task(models.Model):
+    """A to-do of any department (DESIGN.md "Everyday work"): for a person (`assignee`) or a department's queue.
+
+    `department` is the queue a task sits in, or the assignee's department when it was assigned, so the
+    department's manager sees it; it is blank only for a task of someone in no department (an admin). The record
+    it is about is generic (`content_type` + `object_id`, both null for a free-standing task): config knows no
+    app, and each app registers its kinds of record in config.about. Writes go through config.todo.
+    """
+
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, default=TaskKind.GENERAL)
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        verbose_name=_("assignee"),
+    )
+    department = models.CharField(
+        _("department"), max_length=20, blank=True, choices=list(roles.DEPARTMENT_LABELS.items())
+    )
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("about (type)"),
+    )
+    object_id = models.PositiveBigIntegerField(_("about (id)"), null=True, blank=True)
+    about = GenericForeignKey("content_type", "object_id")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    # Not auto_now_add: services stamp their `now`, and the follow-ups copied in keep their own.
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("done by"),
+    )
+    outcome = models.TextField(_("what was done"), blank=True)
+    # Each is stamped once, by the beat task that sends it (a conditional UPDATE); a new due time clears both.
+    reminded_at = models.DateTimeField(_("due reminder sent at"), null=True, blank=True)
+    alerted_at = models.DateTimeField(_("overdue alert sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        ordering = ["due_at", "pk"]
+        indexes = [
+            # My open tasks by due time; my done tasks, latest first.
+            models.Index(
+                fields=["assignee", "due_at"], condition=models.Q(done_at__isnull=True), name="config_task_mine_idx"
+            ),
+            models.Index(
+                fields=["assignee", "-done_at"], condition=models.Q(done_at__isnull=False), name="config_task_done_idx"
+            ),
+            # A department's open tasks (its queue, and its people's for the manager) by due time.
+            models.Index(
+                fields=["department", "due_at"], condition=models.Q(done_at__isnull=True), name="config_task_dept_idx"
+            ),
+            models.Index(fields=["content_type", "object_id"], name="config_task_about_idx"),
+            # Open tasks by due time, of a kind (the follow-up queue).
+            models.Index(
+                fields=["kind", "due_at"], condition=models.Q(done_at__isnull=True), name="config_task_kind_idx"
+            ),
+            # The beat scans: due soon and not reminded, overdue and not alerted.
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(done_at__isnull=True, reminded_at__isnull=True),
+                name="config_task_remind_idx",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(done_at__isnull=True, alerted_at__isnull=True),
+                name="config_task_overdue_idx",
+            ),
+        ]
+        constraints = [
+            # An event that runs twice (lead.won, a detractor answer) finds the task it opened.
+            models.UniqueConstraint(
+                fields=["kind", "content_type", "object_id"],
+                condition=models.Q(kind__in=["onboarding", "detractor"]),
+                name="config_task_once_per_record",
+            ),
+            # A record has at most one open next step: setting another replaces it.
+            models.UniqueConstraint(
+                fields=["content_type", "object_id"],
+                condition=models.Q(kind="next_step", done_at__isnull=True),
+                name="config_task_one_open_next_step",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(assignee__isnull=False) | ~models.Q(department=""),
+                name="config_task_has_someone",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(content_type__isnull=True, object_id__isnull=True)
+                | models.Q(content_type__isnull=False, object_id__isnull=False),
+                name="config_task_about_whole",
+            ),
+        ]
+
+    def __str__(self):
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        """The title, or for a task an event opened without one, its kind (shown in the reader's language)."""
+        return self.title or str(self.get_kind_display())
+
+    def is_overdue(self, now) -> bool:
+        return self.done_at is None and self.due_at is not None and self.due_at < now

@@ -26,16 +26,23 @@ class KeysetPage:
         return len(self.rows)
 
 
-class _Order:
-    """A page order: `"-pk"`, `"pk"` or a model field (`"due_at"`, `"-opened_at"`), ties broken by pk the same way.
+class KeysetOrder:
+    """A page order: `"-pk"`, `"pk"`, a model field (`"due_at"`, `"-opened_at"`) or an annotation of the queryset
+    (`"-sort_stage"`, a stage's place in the pipeline), ties broken by pk the same way.
 
     Nulls come last in reading order. A cursor is the row's pk when ordering by pk, else "<value>,<pk>" (the pk
     alone for a null value). Keep an index on the field: the seek is a range scan on it."""
 
-    def __init__(self, model, order: str):
+    def __init__(self, queryset, order: str):
+        model = queryset.model
         self.descending = order.startswith("-")
         name = order.removeprefix("-")
-        self.field = None if name in ("pk", model._meta.pk.name) else model._meta.get_field(name)
+        self.field, self.name = None, name
+        if name in queryset.query.annotations:
+            self.field = queryset.query.annotations[name].output_field
+        elif name not in ("pk", model._meta.pk.name):
+            self.field = model._meta.get_field(name)
+            self.name = self.field.attname
 
     def order_by(self, *, backwards: bool = False) -> list:
         descending = self.descending != backwards
@@ -44,7 +51,7 @@ class _Order:
             return [pk]
         # Only a nullable field gets NULLS FIRST/LAST: on a NOT NULL one it could keep PostgreSQL off the index.
         nulls = ({"nulls_first": True} if backwards else {"nulls_last": True}) if self.field.null else {}
-        column = F(self.field.attname)
+        column = F(self.name)
         return [column.desc(**nulls) if descending else column.asc(**nulls), pk]
 
     def cursor(self, row) -> int | str:
@@ -53,7 +60,7 @@ class _Order:
         pk = row["pk"] if plain else row.pk
         if self.field is None:
             return pk
-        value = row[self.field.attname] if plain else getattr(row, self.field.attname)
+        value = row[self.name] if plain else getattr(row, self.name)
         if value is None:
             return str(pk)
         return f"{value.isoformat() if hasattr(value, 'isoformat') else value},{pk}"
@@ -65,7 +72,7 @@ class _Order:
         if self.field is None:
             return Q(**{f"pk__{beyond}": int(cursor)})
         raw, comma, pk = str(cursor).rpartition(",")
-        value, pk, name = (self.field.to_python(raw) if comma else None), int(pk), self.field.attname
+        value, pk, name = (self.field.to_python(raw) if comma else None), int(pk), self.name
         if value is None:  # the cursor's row is among the nulls, which come last
             among_nulls = Q(**{f"{name}__isnull": True, f"pk__{beyond}": pk})
             return Q(**{f"{name}__isnull": False}) | among_nulls if backwards else among_nulls
@@ -80,7 +87,7 @@ def keyset_page(queryset, *, after=None, before=None, size=DEFAULT_PAGE_SIZE, or
 
     Raises ValueError or ValidationError on a malformed cursor or size."""
     size = max(1, min(int(size or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
-    key = _Order(queryset.model, order)
+    key = KeysetOrder(queryset, order)
     if before:
         backwards = queryset.filter(key.seek(before, backwards=True)).order_by(*key.order_by(backwards=True))
         rows = list(backwards[: size + 1])

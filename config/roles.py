@@ -39,7 +39,6 @@ _GROUP_MODEL_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "feedback.complaint": ("add", "change"),
         "feedback.npsresponse": ("add", "change"),
         "feedback.npsinvitation": ("add",),
-        "feedback.followuptask": ("add", "change"),
         "leads.activity": ("add",),
     },
     MANAGER: {

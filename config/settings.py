@@ -12,6 +12,7 @@ from config.env import (
     cache_config,
     database_config,
     env_bool,
+    env_currency,
     env_float,
     env_int,
     env_list,
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "simple_history",  # the audit log (config/audit.py)
     "config.apps.ConfigAppConfig",
     "customers",
     "leads",
@@ -68,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "config.sessions.SessionIdleExpiryMiddleware",
+    "config.audit.AuditContextMiddleware",  # who and through which entry point, for the audit log
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -138,6 +141,14 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
+# One date and one date-time format per language, numbers grouped in thousands in both (config/formats/); pages
+# print ids with |unlocalize (12345, not 12,345), amounts with |money (config/money.py). The API and CSV exports
+# are not localized: decimal strings and ISO 8601.
+FORMAT_MODULE_PATH = ["config.formats"]
+USE_THOUSAND_SEPARATOR = True
+NUMBER_GROUPING = 3
+# The currency of every amount (orders, won amounts, spend, budgets): an ISO 4217 code, refused at startup if not one.
+RELAY_CURRENCY = env_currency("RELAY_CURRENCY", "CNY")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
@@ -218,7 +229,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "config.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "config.filters.OrderingBackend",  # ?ordering= where a FilterSet has no SortFilter
     ],
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.StablePagination",
     "PAGE_SIZE": 50,
@@ -281,11 +292,15 @@ SPECTACULAR_SETTINGS = {
         "ActivityKindEnum": "leads.models.ActivityKind",
         "ComplaintStatusEnum": "feedback.models.ComplaintStatus",
         "ComplaintChangeKindEnum": "feedback.models.ChangeKind",
-        "FollowUpKindEnum": "feedback.models.FollowUpTask.Kind",
+        "TaskKindEnum": "config.models.TaskKind",
         "InsightTagEnum": "feedback.models.InsightTag",
         "IdentityKindEnum": "customers.models.IdentityKind",
         "ImportKindEnum": "customers.models.ImportKind",
+        "MergeKeepEnum": "customers.merging.KEEP_CHOICES",
+        "LanguageEnum": LANGUAGES,  # not to be confused with a merge's `keep.language` (MergeKeepEnum)
+        "TeamRoleEnum": "customers.models.TeamRole",
         "JobStatusEnum": "config.models.JobStatus",
+        "ReviewNoteKindEnum": "okr.models.ReviewNoteKind",
     },
 }
 
@@ -341,6 +356,8 @@ CELERY_BEAT_SCHEDULE = {
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
     "relay-token-sweep": {"task": "config.tasks.sweep_expired_tokens", "schedule": timedelta(hours=1)},
     "relay-webhook-retries": {"task": "config.tasks.retry_due_webhooks", "schedule": timedelta(seconds=30)},
+    "relay-task-reminders": {"task": "config.tasks.remind_due_tasks", "schedule": timedelta(minutes=5)},
+    "relay-task-overdue-alerts": {"task": "config.tasks.alert_overdue_tasks", "schedule": timedelta(minutes=5)},
     # customers schedule
     "customers-recompute-segments": {
         "task": "customers.tasks.recompute_segments",
@@ -366,8 +383,12 @@ RELAY_COMPLAINT_RESOLUTION_HOURS = env_int("RELAY_COMPLAINT_RESOLUTION_HOURS", 7
 RELAY_DETRACTOR_FOLLOW_UP_HOURS = env_int("RELAY_DETRACTOR_FOLLOW_UP_HOURS", 48)
 RELAY_MERGE_UNDO_DAYS = env_int("RELAY_MERGE_UNDO_DAYS", 30)
 RELAY_PUBLIC_API_DOCS = env_bool("RELAY_PUBLIC_API_DOCS", False)  # /api/schema/ and /api/docs/ without a login
+RELAY_TASK_REMIND_MINUTES = env_int("RELAY_TASK_REMIND_MINUTES", 60)  # a task's reminder, this long before due
+# The audit log is read, never edited: the admin shows history without simple-history's revert form.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 # customers settings
 RELAY_SEGMENTS_DEBOUNCE_SECONDS = env_int("RELAY_SEGMENTS_DEBOUNCE_SECONDS", 30)
+RELAY_LARGE_ORDER_AMOUNT = env_int("RELAY_LARGE_ORDER_AMOUNT", 10000)  # an order this large tells the account team
 RELAY_IDEMPOTENCY_LEASE_SECONDS = env_int("RELAY_IDEMPOTENCY_LEASE_SECONDS", 60)  # a keyed request's hold
 RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS = env_int("RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS", 60)  # batches per person
 RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS = env_int("RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS", 60)
@@ -400,6 +421,7 @@ RELAY_HOLIDAYS = env_list("RELAY_HOLIDAYS", [])  # ISO dates, e.g. "2025-10-01,2
 RELAY_NPS_INVITATION_DAYS = env_int("RELAY_NPS_INVITATION_DAYS", 14)
 RELAY_SURVEY_BASE_URL = env_str("RELAY_SURVEY_BASE_URL", "http://127.0.0.1:8000")  # public origin of survey links
 # okr settings
+RELAY_MIN_SAMPLE = env_int("RELAY_MIN_SAMPLE", 30)  # fewer observations: a report notes the value is unreliable
 
 LOGGING = {
     "version": 1,

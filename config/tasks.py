@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from config import jobs, notifications, outbox, tokens, webhooks
+from config import jobs, notifications, outbox, todo, tokens, webhooks
 from config.models import Heartbeat, Notification
 from config.queues import INTERACTIVE, MAINTENANCE
 
@@ -85,3 +85,15 @@ def retry_due_webhooks() -> int:
     with transaction.atomic():
         outbox.enqueue_many(deliver_webhook, [[pk] for pk in ids])
     return len(ids)
+
+
+@shared_task(queue=MAINTENANCE, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def remind_due_tasks() -> int:
+    """Beat: each task due within RELAY_TASK_REMIND_MINUTES reminds its assignee (or queue) once."""
+    return todo.remind_due_tasks()
+
+
+@shared_task(queue=MAINTENANCE, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True)
+def alert_overdue_tasks() -> int:
+    """Beat: each task past its due time alerts once."""
+    return todo.alert_overdue_tasks()

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from config import views
+from config import audit_web, views
 from config.api.docs import api_docs
 from config.api.tokens import ObtainTokenView
 
@@ -26,10 +26,17 @@ urlpatterns = [
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("pick/<slug:kind>/", views.pick, name="pick"),
+    path("search/", views.search, name="search"),
+    path("views/", views.saved_view_create, name="saved-view-create"),
+    path("views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),
+    path("audit/<str:label>/<int:pk>/", audit_web.record_history, name="audit-record"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications-read"),
+    path("notifications/menu/", views.notification_menu, name="notifications-menu"),
+    path("notifications/<int:pk>/open/", views.notification_open, name="notification-open"),
     path("account/tokens/", views.api_tokens, name="api-tokens"),
     path("account/tokens/revoke/", views.api_token_revoke, name="api-token-revoke"),
+    path("tasks/", include("config.task_urls")),
     path("customers/", include("customers.urls")),
     path("leads/", include("leads.urls")),
     path("feedback/", include("feedback.urls")),

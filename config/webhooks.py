@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config import jobs, outbox, roles, webhook_targets
+from config import audit, jobs, outbox, roles, webhook_targets
 from config.errors import DomainError
 from config.models import JobStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from config.notifications import notify
@@ -209,6 +209,7 @@ def _switch_off_gone(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) 
         )
         if not switched:
             return
+        audit.record_rows(WebhookEndpoint, [endpoint.pk], reason=audit.Reason.SWITCHED_OFF)  # an update: no signal
         owner = get_user_model().objects.filter(pk=endpoint.created_by_id, is_active=True).first()
         admins = get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk")
         notify(

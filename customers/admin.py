@@ -6,10 +6,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
+from config.audit_web import HistoryAdmin
 from config.errors import DomainError
 from customers import permissions, services
 from customers.identity import normalize
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Channel,
     ChannelSpend,
@@ -19,6 +21,7 @@ from customers.models import (
     ImportRowError,
     MergeRecord,
     Order,
+    TeamRole,
 )
 
 
@@ -67,6 +70,81 @@ class IdentityInline(admin.TabularInline):
     readonly_fields = ["is_valid"]
 
 
+class TeamMemberForm(forms.ModelForm):
+    """A member is added or removed, never edited: a saved row shows read-only (remove it and add another)."""
+
+    class Meta:
+        model = AccountTeamMember
+        fields = ["user", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = roles.members()
+        if self.instance.pk:
+            for field in self.fields.values():
+                field.disabled = True
+
+
+class TeamMemberFormSet(forms.BaseInlineFormSet):
+    """The rules of customers.services, checked before anything is saved, so a refusal is a form error."""
+
+    def clean(self):
+        super().clean()
+        leaving = [f.instance.pk for f in self.deleted_forms if f.instance.pk]
+        for form in self.deleted_forms:
+            if form.instance.pk and not permissions.can(self.request_user, permissions.TEAM, form.instance):
+                form.add_error(None, gettext("You may not remove this member."))
+        joining = []
+        for form in _joining_forms(self):
+            user, role = form.cleaned_data.get("user"), form.cleaned_data.get("role")
+            try:
+                services.check_team_member(
+                    customer=self.instance, user=user, role=role, by=self.request_user, leaving=leaving
+                )
+            except (DomainError, PermissionDenied) as error:
+                form.add_error(None, getattr(error, "message", None) or gettext("You may not add this member."))
+                continue
+            if (user, role) in joining or (role == TeamRole.ACCOUNT_OWNER and any(r == role for _u, r in joining)):
+                form.add_error("role", gettext("Add each person and the account owner once."))
+            joining.append((user, role))
+
+
+def _joining_forms(formset) -> list:
+    return [
+        f
+        for f in formset.forms
+        if not f.instance.pk and f.has_changed() and f.cleaned_data and not f.cleaned_data.get("DELETE")
+    ]
+
+
+class TeamMemberInline(admin.TabularInline):
+    """The account team on the customer's admin page; every change goes through customers.services."""
+
+    model = AccountTeamMember
+    form = TeamMemberForm
+    formset = TeamMemberFormSet
+    extra = 0
+    fields = ["user", "role", "added_at", "added_by"]
+    readonly_fields = ["added_at", "added_by"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request_user = request.user
+        return formset
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.can(request.user, permissions.VIEW)
+
+    def has_add_permission(self, request, obj=None):
+        return permissions.can(request.user, permissions.TEAM) and not getattr(obj, "merged_into_id", None)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return permissions.can(request.user, permissions.TEAM) and not getattr(obj, "merged_into_id", None)
+
+
 def _as_form_error(form: forms.BaseForm, error: DomainError, default_field: str | None = None) -> None:
     """Put a service's refusal on the admin form, on its field when the form has it."""
     field = (error.field or "").split("[")[0].split(".")[0]
@@ -103,7 +181,7 @@ class _RoleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(_RoleAdmin):
+class CustomerAdmin(HistoryAdmin, _RoleAdmin):
     form = CustomerAdminForm
     list_display = ["name", "company", "city", "lifecycle_stage", "rfm_segment", "merged_into", "created_at"]
     list_filter = ["lifecycle_stage", "rfm_segment", "language", "source_channel"]
@@ -124,7 +202,7 @@ class CustomerAdmin(_RoleAdmin):
         "created_at",
         "updated_at",
     ]
-    inlines = [IdentityInline]
+    inlines = [IdentityInline, TeamMemberInline]
     show_full_result_count = False
     actions = ["merge_into_oldest"]
 
@@ -157,7 +235,21 @@ class CustomerAdmin(_RoleAdmin):
         obj.refresh_from_db()
 
     def save_formset(self, request, form, formset, change):
-        """Identities through update_customer: an identity another customer holds is refused (merge instead)."""
+        """Identities through update_customer: an identity another customer holds is refused (merge instead).
+        Account team members through add_team_member and remove_team_member."""
+        if formset.model is AccountTeamMember:
+            for deleted in formset.deleted_forms:
+                if deleted.instance.pk:
+                    services.remove_team_member(member=deleted.instance, by=request.user)
+            for joining in _joining_forms(formset):
+                services.add_team_member(
+                    customer=form.instance,
+                    user=joining.cleaned_data["user"],
+                    role=joining.cleaned_data["role"],
+                    by=request.user,
+                )
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            return None
         if formset.model is not CustomerIdentity:
             return super().save_formset(request, form, formset, change)
         services.update_customer(customer=form.instance, by=request.user, identities=_kept_identities(formset))
@@ -210,7 +302,7 @@ class StandaloneIdentityForm(IdentityForm):
 
 
 @admin.register(CustomerIdentity)
-class CustomerIdentityAdmin(_RoleAdmin):
+class CustomerIdentityAdmin(HistoryAdmin, _RoleAdmin):
     form = StandaloneIdentityForm
     fields = ["customer", "kind", "value", "source_system", "is_valid"]
 
@@ -235,7 +327,7 @@ class CustomerIdentityAdmin(_RoleAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(_RoleAdmin):
+class OrderAdmin(HistoryAdmin, _RoleAdmin):
     write_action = permissions.ORDER_WRITE
 
     list_display = ["pk", "customer", "amount", "ordered_at", "channel", "external_id"]
@@ -292,7 +384,7 @@ class MergeRecordAdmin(admin.ModelAdmin):
     list_display = ["pk", "survivor", "duplicate", "merged_at", "merged_by", "undone_at"]
     raw_id_fields = ["survivor", "duplicate", "merged_by", "undone_by"]
     list_select_related = ["survivor", "duplicate", "merged_by"]
-    readonly_fields = ["survivor", "duplicate", "moved", "merged_by", "merged_at", "undone_by", "undone_at"]
+    readonly_fields = ["survivor", "duplicate", "moved", "chosen", "merged_by", "merged_at", "undone_by", "undone_at"]
     actions = ["undo"]
 
     def has_add_permission(self, request):

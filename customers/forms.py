@@ -5,7 +5,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from config.pickers import PickerWidget
-from customers.models import Campaign, Channel, ImportKind
+from customers import merging
+from customers.models import Campaign, Channel, ImportKind, TeamRole
 
 
 class CustomerForm(forms.Form):
@@ -48,7 +49,32 @@ class CustomerForm(forms.Form):
 
 
 class MergeForm(forms.Form):
+    """Merge step 1: the duplicate, picked by typing."""
+
     duplicate = forms.IntegerField(label=_("Duplicate customer"), min_value=1, widget=PickerWidget("customers"))
+
+
+_KEEP = [(merging.SURVIVOR, _("This customer's")), (merging.DUPLICATE, _("The duplicate's"))]
+
+
+class MergeChoicesForm(forms.Form):
+    """Merge step 3, sent from the preview with `confirm`: whose value survives, per merging.CHOICE_FIELDS (a field
+    not sent gets the default, as in the API)."""
+
+    name = forms.ChoiceField(label=_("Name"), choices=_KEEP, widget=forms.RadioSelect, required=False)
+    company = forms.ChoiceField(label=_("Company"), choices=_KEEP, widget=forms.RadioSelect, required=False)
+    city = forms.ChoiceField(label=_("City"), choices=_KEEP, widget=forms.RadioSelect, required=False)
+    language = forms.ChoiceField(label=_("Preferred language"), choices=_KEEP, widget=forms.RadioSelect, required=False)
+
+    def keep(self) -> dict[str, str]:
+        return {field: self.cleaned_data[field] for field in merging.CHOICE_FIELDS if self.cleaned_data.get(field)}
+
+
+class TeamMemberForm(forms.Form):
+    """A person joins the customer's account team in a role (customers.services.add_team_member checks the rest)."""
+
+    user = forms.IntegerField(label=_("Person"), min_value=1, widget=PickerWidget("staff"))
+    role = forms.ChoiceField(label=_("Role"), choices=TeamRole.choices)
 
 
 class ImportForm(forms.Form):

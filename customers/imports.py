@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config import jobs, moments, outbox, spreadsheet
+from config import audit, jobs, moments, outbox, spreadsheet
 from config.errors import DomainError
 from config.models import JobStatus
 from config.money import parse_amount
@@ -732,6 +732,7 @@ class _PythonResolver:
             if dirty:
                 changed.append(customer)
         Customer.objects.bulk_update(changed, ["company", "city", "language"], batch_size=500)
+        audit.record_rows(Customer, [c.pk for c in changed])  # existing customers changed: in the audit log
 
 
 class _PostgresResolver(_PythonResolver):
@@ -845,9 +846,11 @@ class _PostgresResolver(_PythonResolver):
             cursor.execute(
                 f"UPDATE {Customer._meta.db_table} c SET {sets}, updated_at = %s FROM ("  # nosec B608
                 f"SELECT (x->>0)::bigint AS id, x->>1 AS company, x->>2 AS city, x->>3 AS language "
-                f"FROM json_array_elements(%s::json) AS x) v WHERE c.id = v.id AND ({blanks})",
+                f"FROM json_array_elements(%s::json) AS x) v WHERE c.id = v.id AND ({blanks}) RETURNING c.id",
                 [now, json.dumps([(pk, *(values.get(c, "") for c in columns)) for pk, values in wanted.items()])],
             )
+            changed = [pk for (pk,) in cursor.fetchall()]
+        audit.record_rows(Customer, changed)  # existing customers changed: in the audit log
 
 
 def _resolver():
@@ -962,7 +965,8 @@ def run_job(job_id: int) -> None:
     if job is None:
         return
     try:
-        with _without_cyclic_gc():
+        # The audit log names the import and its author for the existing customers it fills in (config/audit.py).
+        with _without_cyclic_gc(), audit.acting(audit.EntryPoint.IMPORT, user=job.created_by):
             _process(job)
     except (UnicodeDecodeError, csv.Error) as error:
         jobs.finish(job, error=_("The file could not be read: %(error)s") % {"error": error})

@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from config import audit
 from config.models import TrackedJob
 
 
@@ -80,6 +81,19 @@ class RfmSegment(models.TextChoices):
     NONE = "", _("No orders")
 
 
+# Written only by customers.segments (SQL), never by a save.
+DERIVED_FIELDS = (
+    "lifecycle_stage",
+    "rfm_recency_days",
+    "rfm_frequency",
+    "rfm_monetary",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_segment",
+)
+
+
 class Customer(models.Model):
     name = models.CharField(_("name"), max_length=200)
     company = models.CharField(_("company"), max_length=200, blank=True)
@@ -117,6 +131,8 @@ class Customer(models.Model):
     merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The audit log (config/audit.py) leaves out the derived columns: customers.segments rewrites them in SQL.
+    history = audit.history(excluded_fields=[*DERIVED_FIELDS])
 
     class Meta:
         verbose_name = _("customer")
@@ -158,6 +174,7 @@ class CustomerIdentity(models.Model):
     source_system = models.CharField(_("source system"), max_length=50, blank=True)
     is_valid = models.BooleanField(_("valid"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    history = audit.history()  # the audit log (config/audit.py)
 
     class Meta:
         verbose_name = _("customer identity")
@@ -192,6 +209,7 @@ class Order(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = audit.history()  # the audit log (config/audit.py)
 
     class Meta:
         verbose_name = _("order")
@@ -215,6 +233,7 @@ class Order(models.Model):
             models.Index(fields=["customer", "ordered_at"], name="customers_order_cust_at_idx"),
             models.Index(fields=["ordered_at"], name="customers_order_at_idx"),
             models.Index(fields=["channel", "ordered_at"], name="customers_order_chan_at_idx"),
+            models.Index(fields=["amount"], name="customers_order_amount_idx"),  # the order list's sort
         ]
 
     def __str__(self):
@@ -252,6 +271,9 @@ class MergeRecord(models.Model):
         Customer, on_delete=models.PROTECT, related_name="merges_given", verbose_name=_("duplicate")
     )
     moved = models.JSONField(_("moved rows"), default=dict)
+    # {"city": {"kept": "duplicate", "survivor": "<its value before>", "duplicate": "<the value kept>"}, …}: the
+    # profile value the merging manager chose to keep per field, so the record shows it and undo restores it.
+    chosen = models.JSONField(_("chosen values"), default=dict, blank=True)
     merged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -282,6 +304,56 @@ class MergeRecord(models.Model):
 
     def __str__(self):
         return f"{self.duplicate_id} → {self.survivor_id}"
+
+
+class TeamRole(models.TextChoices):
+    """An account team member's part; the department roles carry the department's name (config.roles)."""
+
+    ACCOUNT_OWNER = "account_owner", _("Account owner")
+    SALES = "sales", _("Sales")
+    SERVICE = "service", _("Service")
+    MARKETING = "marketing", _("Marketing")
+
+
+class AccountTeamMember(models.Model):
+    """One person on a key customer's account team (DESIGN.md "Everyday work"); they hear of the customer's
+    complaints, detractor answers and large orders. Written only by customers.services."""
+
+    # No single-column index: the (customer, user, role) unique index serves lookups by customer.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="team_members", verbose_name=_("customer"), db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_teams", verbose_name=_("person")
+    )
+    role = models.CharField(_("role"), max_length=20, choices=TeamRole.choices)
+    added_at = models.DateTimeField(_("added at"))
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("added by"),
+    )
+
+    class Meta:
+        verbose_name = _("account team member")
+        verbose_name_plural = _("account team members")
+        ordering = ["customer", "role", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "user", "role"], name="customers_accountteammember_one_role_per_person"
+            ),
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(role="account_owner"),
+                name="customers_accountteammember_one_account_owner",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()}: {self.user}"
 
 
 class ImportKind(models.TextChoices):

@@ -3,12 +3,18 @@
 Everyone signed in (staff member) reads. Marketing, sales and service create and edit customers.
 Only managers (and admins) merge and undo merges. Marketing, managers and admins import.
 Orders: sales, managers, admins. Channels, campaigns, channel spend: marketing, managers, admins.
+
+Account teams (`TEAM`, the object an AccountTeamMember, saved or about to be): a department's manager adds and
+removes the people of their department in any role (account owner too), an admin anyone; a staff member adds
+and removes only themselves, in their own department's role. Without a member (or with the customer), TEAM asks
+whether the user may use the team form at all (every staff member may, for themselves).
 """
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from config import roles
+from customers.models import AccountTeamMember
 
 VIEW = "view"
 CREATE = "create"
@@ -19,8 +25,9 @@ IMPORT = "import"
 EXPORT = "export"
 ORDER_WRITE = "order_write"
 MARKETING_WRITE = "marketing_write"  # channels, campaigns, channel spend
+TEAM = "team"  # add or remove an account team member
 
-ACTIONS = (VIEW, CREATE, CHANGE, MERGE, UNDO_MERGE, IMPORT, EXPORT, ORDER_WRITE, MARKETING_WRITE)
+ACTIONS = (VIEW, CREATE, CHANGE, MERGE, UNDO_MERGE, IMPORT, EXPORT, ORDER_WRITE, MARKETING_WRITE, TEAM)
 
 
 def can(user, action: str, obj=None) -> bool:
@@ -43,7 +50,25 @@ def can(user, action: str, obj=None) -> bool:
         return manager or department == roles.SALES
     if action == MARKETING_WRITE:
         return manager or department == roles.MARKETING
+    if action == TEAM:
+        if not isinstance(obj, AccountTeamMember):  # the team form of a customer page
+            return department is not None
+        return _may_change_team_member(user, department, obj)
     raise ValueError(f"unknown action {action!r}")
+
+
+def member_department(member) -> str | None:
+    """The department of an account team member's person: annotated by selectors.account_team (no query per
+    row), else read from the person's groups."""
+    if hasattr(member, "member_department"):
+        return member.member_department
+    return roles.department_of(member.user)
+
+
+def _may_change_team_member(user, department: str | None, member) -> bool:
+    if roles.is_manager_of(user, member_department(member)):
+        return True
+    return member.user_id == user.pk and department is not None and member.role == department
 
 
 def require(user, action: str, obj=None) -> None:

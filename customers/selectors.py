@@ -5,15 +5,38 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, Max, Min, OuterRef, Prefetch, Q, Value
-from django.db.models.functions import Lower, Replace, Right, Trim
+from django.contrib.auth.models import Group
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Lower, Replace, Right, Trim
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from config import roles, search
+from config.api.fields import MAX_ID
+from config.money import format_money
 from config.timeline import TimelineEvent
+from customers import merging
 from customers.identity import normalize_email, normalize_phone
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Customer,
     CustomerIdentity,
@@ -21,6 +44,7 @@ from customers.models import (
     ImportJob,
     MergeRecord,
     Order,
+    TeamRole,
 )
 
 
@@ -67,6 +91,12 @@ def customer_label(pk: int) -> str | None:
     return _customer_label(customer) if customer else None
 
 
+def customer_labels(ids: list[int]) -> dict[int, str]:
+    """What a task list says a customer is (config.about): the picker's label, for many customers in one query."""
+    customers = Customer.objects.filter(pk__in=ids).only("pk", "name", "company", "city")
+    return {customer.pk: _customer_label(customer) for customer in customers}
+
+
 def pick_campaigns(typed: str, limit: int) -> list[tuple[int, str]]:
     campaigns = Campaign.objects.filter(name__icontains=typed).select_related("channel").order_by("name", "pk")
     return [(c.pk, f"{c.name} · {c.channel}") for c in campaigns[:limit]]
@@ -79,7 +109,8 @@ def campaign_label(pk: int) -> str | None:
 
 def _order_label(order: Order) -> str:
     reference = f" · {order.external_id}" if order.external_id else ""
-    return f"#{order.pk}{reference} · {order.customer.name} · {order.amount} · {order.ordered_at:%Y-%m-%d}"
+    day = date_format(timezone.localtime(order.ordered_at))
+    return f"#{order.pk}{reference} · {order.customer.name} · {format_money(order.amount)} · {day}"
 
 
 def pick_orders(typed: str, limit: int) -> list[tuple[int, str]]:
@@ -140,7 +171,8 @@ def register_timeline_source(events: Callable[[int, int], list[TimelineEvent]]) 
 
 
 def customer_detail(*, pk: int) -> Customer:
-    """The customer 360: identities and orders here; leads, complaints and NPS answers from their apps (7 queries)."""
+    """The customer 360: identities, orders and the account team here; leads, complaints and NPS answers from
+    their apps (8 queries)."""
     customer = (
         Customer.objects.select_related("source_channel", "merged_into")
         .prefetch_related(Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "value")))
@@ -152,6 +184,7 @@ def customer_detail(*, pk: int) -> Customer:
         reverse("customers:order-list"),
         pk,
     )
+    customer.team = account_team(customer_id=pk)
     for attach in _detail_parts:
         attach(customer)
     return customer
@@ -162,6 +195,156 @@ def merge_records(*, customer_id: int, limit: int = 20) -> list[MergeRecord]:
         MergeRecord.objects.filter(Q(survivor_id=customer_id) | Q(duplicate_id=customer_id))
         .select_related("survivor", "duplicate", "merged_by", "undone_by")
         .order_by("-merged_at", "-pk")[:limit]
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Account teams
+
+_ROLE_ORDER = {role: index for index, role in enumerate(TeamRole.values)}  # the account owner first
+
+
+def team_members():
+    """Members with their person and the person's department (a subquery, so permissions never query per row)."""
+    department = Group.objects.filter(user=OuterRef("user_id"), name__in=roles.DEPARTMENTS).order_by("name")
+    return AccountTeamMember.objects.select_related("user").annotate(
+        member_department=Subquery(department.values("name")[:1])
+    )
+
+
+def _sorted_team(members) -> list[AccountTeamMember]:
+    return sorted(members, key=lambda m: (_ROLE_ORDER.get(m.role, 99), member_name(m).lower(), m.pk))
+
+
+def member_name(member: AccountTeamMember) -> str:
+    return member.user.get_full_name() or member.user.get_username()
+
+
+def account_team(customer_id: int) -> list[AccountTeamMember]:
+    """The customer's account team, the account owner first, each with `user` and `member_department` (one query).
+
+    Apps above customers tell these people of the customer's complaints and detractor answers."""
+    return _sorted_team(team_members().filter(customer_id=customer_id))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Merge preview
+
+
+def customer_relations() -> list[tuple[type, str]]:
+    """(model, FK field name) of every model pointing at Customer, discovered from the model graph.
+
+    Later apps' models are included automatically. The tombstone link itself (Customer.merged_into) and the
+    merge records are not "belongings" of a customer and never move.
+    """
+    out = []
+    for rel in Customer._meta.related_objects:
+        if not (rel.one_to_many or rel.one_to_one) or rel.related_model in (Customer, MergeRecord):
+            continue
+        out.append((rel.related_model, rel.field.name))
+    return out
+
+
+@dataclass
+class BelongingCount:
+    """How many rows of one kind each side has; the duplicate's all move to the survivor."""
+
+    label: str
+    survivor: int
+    duplicate: int
+
+    @property
+    def after(self) -> int:
+        return self.survivor + self.duplicate
+
+
+@dataclass
+class IdentityMove:
+    """One of the duplicate's identities; identity values are unique, so each moves. `same_kind` are the survivor's
+    identities of the same kind (and source system): the survivor then keeps both."""
+
+    identity: CustomerIdentity
+    same_kind: list[CustomerIdentity]
+
+
+@dataclass
+class TeamMove:
+    """One of the duplicate's team members: it moves unless `collision` (merging.ALREADY_ON_TEAM or OWNER_TAKEN)."""
+
+    member: AccountTeamMember
+    collision: str
+
+
+@dataclass
+class MergePreview:
+    survivor: Customer
+    duplicate: Customer
+    counts: list[BelongingCount]
+    identities: list[IdentityMove]
+    survivor_team: list[AccountTeamMember]
+    team: list[TeamMove]
+
+
+def _counted_relations() -> list[tuple[type, str]]:
+    # Identities and team members are shown one by one instead of counted.
+    return [(m, f) for m, f in customer_relations() if m not in (CustomerIdentity, AccountTeamMember)]
+
+
+def merge_preview(*, survivor_id: int, duplicate_id: int) -> MergePreview:
+    """Both customers side by side with what of the duplicate would move (3 queries, whatever either holds):
+    the two customers with a count per related model (one subquery each), their identities, their teams.
+
+    Raises Customer.DoesNotExist when either is missing."""
+    relations = _counted_relations()
+    counts = {
+        f"belongings_{index}": Coalesce(
+            Subquery(
+                model._base_manager.filter(**{field: OuterRef("pk")})
+                .order_by()
+                .values(field)
+                .annotate(n=Count("pk"))
+                .values("n")[:1]
+            ),
+            0,
+        )
+        for index, (model, field) in enumerate(relations)
+    }
+    identities = Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "source_system", "value"))
+    both = {
+        c.pk: c
+        for c in Customer.objects.filter(pk__in=[survivor_id, duplicate_id])
+        .select_related("source_channel")
+        .prefetch_related(identities)
+        .annotate(**counts)
+    }
+    if survivor_id not in both or duplicate_id not in both:
+        raise Customer.DoesNotExist
+    survivor, duplicate = both[survivor_id], both[duplicate_id]
+    teams: dict[int, list[AccountTeamMember]] = {survivor_id: [], duplicate_id: []}
+    for member in team_members().filter(customer_id__in=[survivor_id, duplicate_id]):
+        teams[member.customer_id].append(member)
+    survivor_team, duplicate_team = _sorted_team(teams[survivor_id]), _sorted_team(teams[duplicate_id])
+    kept = survivor.identities.all()
+    return MergePreview(
+        survivor=survivor,
+        duplicate=duplicate,
+        counts=[
+            BelongingCount(
+                label=capfirst(model._meta.verbose_name_plural),
+                survivor=getattr(survivor, f"belongings_{index}"),
+                duplicate=getattr(duplicate, f"belongings_{index}"),
+            )
+            for index, (model, _field) in enumerate(relations)
+        ],
+        identities=[
+            IdentityMove(
+                identity=identity,
+                same_kind=[i for i in kept if (i.kind, i.source_system) == (identity.kind, identity.source_system)],
+            )
+            for identity in duplicate.identities.all()
+        ],
+        survivor_team=survivor_team,
+        team=[TeamMove(member, merging.team_collision(member, survivor_team)) for member in duplicate_team],
     )
 
 
@@ -191,7 +374,11 @@ def _own_events(customer_id: int, limit: int, *, customer=None, merges=None) -> 
                 department="sales",
                 kind="order.placed",
                 text=_("Order #%(id)s: %(amount)s %(channel)s")
-                % {"id": order.pk, "amount": order.amount, "channel": order.channel.name if order.channel else ""},
+                % {
+                    "id": order.pk,
+                    "amount": format_money(order.amount),
+                    "channel": order.channel.name if order.channel else "",
+                },
                 url=url,
             )
         )
@@ -323,3 +510,89 @@ def data_quality(*, limit: int = 50) -> dict:
 def import_jobs():
     """Import jobs with who started them; the page keyset-pages them newest first (created_at follows pk)."""
     return ImportJob.objects.select_related("created_by").order_by("-created_at", "-pk")
+
+
+# --- the top bar's search (config.search) and the list exports --------------------------------------------------
+
+_PK = 987654321  # stands for each row's id in a link reversed once per list
+
+
+# Identities typed exactly as stored once normalized (customers.identity): phones and emails however they are
+# written; WeCom and WeChat ids and member cards as typed (trimmed); external ids of any source system.
+_AS_TYPED_KINDS = (IdentityKind.WECOM, IdentityKind.WECHAT, IdentityKind.MEMBER_CARD)
+
+
+def _identity_match(text: str) -> Q:
+    """The identities whose value is `text`, each on the unique (kind, source_system, value) index."""
+    match = Q(kind__in=_AS_TYPED_KINDS, source_system="", value=text) | Q(kind=IdentityKind.EXTERNAL, value=text)
+    phone, email = normalize_phone(text), normalize_email(text)
+    if phone:
+        match |= Q(kind=IdentityKind.PHONE, source_system="", value=phone)
+    if email:
+        match |= Q(kind=IdentityKind.EMAIL, source_system="", value=email)
+    return match
+
+
+def search_customers(text: str, limit: int) -> list[search.Hit]:
+    """The global search's customers (config.search): a name or company that holds `text`, or any identity whose
+    normalized value is it (a phone in any spelling, an email in any case, a WeChat id, a member card), or the
+    customer number. Exact identity matches first, then by name; merged-away customers never. One query."""
+    identities = CustomerIdentity.objects.filter(_identity_match(text)).values("customer_id")
+    found = [
+        Customer.objects.filter(search.text_match("name", text)).values("pk"),
+        Customer.objects.filter(search.text_match("company", text)).values("pk"),
+        identities,
+    ]
+    number = text.removeprefix("#")
+    if number.isdigit() and int(number) <= MAX_ID:
+        found.append(Customer.objects.filter(pk=int(number)).values("pk"))
+    exact = Case(When(pk__in=identities, then=Value(0)), default=Value(1), output_field=IntegerField())
+    customers = (
+        Customer.objects.filter(pk__in=search.any_of(*found), merged_into__isnull=True)
+        .annotate(exact=exact)
+        .only("pk", "name", "company", "city")
+        .order_by("exact", "name", "pk")[:limit]
+    )
+    link = reverse("customers:customer-detail", args=[_PK]).replace(str(_PK), "{}")
+    return [
+        search.Hit(
+            title=customer.name,
+            detail=" · ".join(part for part in (customer.company, customer.city) if part),
+            url=link.format(customer.pk),
+        )
+        for customer in customers
+    ]
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).isoformat() if moment else ""
+
+
+ORDER_EXPORT_HEADER = ["id", "customer_id", "customer", "amount", "ordered_at", "channel", "external_id"]
+
+
+def order_export_rows(queryset):
+    """Orders (filtered, ordered) as CSV rows in ORDER_EXPORT_HEADER's order: one query, read in chunks."""
+    columns = ("pk", "customer_id", "customer__name", "amount", "ordered_at", "channel__code", "external_id")
+    for pk, customer_id, name, amount, at, channel, external_id in queryset.values_list(*columns).iterator(2000):
+        yield [pk, customer_id, name, amount, _local(at), channel or "", external_id]
+
+
+CAMPAIGN_EXPORT_HEADER = ["id", "name", "channel", "starts_on", "ends_on", "budget"]
+
+
+def campaign_export_rows(queryset):
+    """Campaigns (filtered, ordered) as CSV rows in CAMPAIGN_EXPORT_HEADER's order: one query, read in chunks."""
+    columns = ("pk", "name", "channel__code", "starts_on", "ends_on", "budget")
+    for pk, name, channel, starts, ends, budget in queryset.values_list(*columns).iterator(2000):
+        yield [pk, name, channel, starts or "", ends or "", "" if budget is None else budget]
+
+
+SPEND_EXPORT_HEADER = ["id", "channel", "channel_name", "month", "amount"]
+
+
+def spend_export_rows(queryset):
+    """Channel spend (filtered, ordered) as CSV rows in SPEND_EXPORT_HEADER's order: one query, read in chunks."""
+    rows = queryset.values_list("pk", "channel__code", "channel__name", "month", "amount")
+    for pk, channel, name, month, amount in rows.iterator(2000):
+        yield [pk, channel, name, month.strftime("%Y-%m"), amount]

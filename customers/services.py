@@ -7,22 +7,26 @@ normalizes contact details through `customers.identity` and attaches to the exis
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config import events, moments, outbox
+from config import audit, events, moments, outbox, roles
 from config.errors import Conflict, DomainError
-from config.money import parse_amount
-from customers import permissions, segments
+from config.money import format_money, parse_amount
+from config.notifications import notify
+from customers import merging, permissions, segments
 from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
 from customers.identity import contact_identities, normalize_or_raise
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Channel,
     ChannelSpend,
@@ -32,7 +36,9 @@ from customers.models import (
     MergeRecord,
     Order,
     PendingSegmentRefresh,
+    TeamRole,
 )
+from customers.selectors import account_team, customer_relations
 
 # Which identity wins when one contact matches several customers: the most specific first.
 _KIND_PRIORITY = {
@@ -86,9 +92,10 @@ def _attach_identities(customer: Customer, identities: list[tuple[str, str]], *,
     ]
     if not rows:
         return 0
-    before = customer.identities.count()
+    before = list(customer.identities.values_list("pk", flat=True))
     CustomerIdentity.objects.bulk_create(rows, ignore_conflicts=True)
-    return customer.identities.count() - before
+    added = list(customer.identities.exclude(pk__in=before))
+    return audit.record_created(CustomerIdentity, added)  # bulk_create sends no post_save
 
 
 def _channel(channel: Channel | str | int | None) -> Channel | None:
@@ -170,9 +177,10 @@ def resolve_customer(
                     language=contact["language"],
                     source_channel=channel,
                 )
-                CustomerIdentity.objects.bulk_create(
+                added = CustomerIdentity.objects.bulk_create(
                     [CustomerIdentity(customer=customer, kind=k, value=v) for k, v in identities]
                 )
+                audit.record_created(CustomerIdentity, added)
         except IntegrityError:
             if attempt:
                 raise
@@ -189,9 +197,9 @@ def _enrich(customer: Customer, contact: dict) -> None:
         if value and not getattr(customer, field):
             changes[field] = value
     if changes:
-        Customer.objects.filter(pk=customer.pk).update(**changes, updated_at=timezone.now())
         for field, value in changes.items():
             setattr(customer, field, value)
+        customer.save(update_fields=[*changes, "updated_at"])  # a save, so the audit log records it
 
 
 def normalize_identity_list(identities: list[dict], *, field: str = "identities") -> list[tuple[str, str]]:
@@ -240,9 +248,10 @@ def create_customer(
                 language=language,
                 source_channel=_channel(source_channel),
             )
-            CustomerIdentity.objects.bulk_create(
+            added = CustomerIdentity.objects.bulk_create(
                 [CustomerIdentity(customer=customer, kind=k, value=v) for k, v in normalized]
             )
+            audit.record_created(CustomerIdentity, added)
     except IntegrityError:
         existing = find_match(normalized)
         if existing is None:
@@ -388,7 +397,25 @@ def upsert_order(
             channel=channel.code if channel else None,
             external_id=external_id,
         )
+        _tell_team_of_large_order(order, customer=customer, by=by)
         return order, True
+
+
+def _tell_team_of_large_order(order: Order, *, customer: Customer, by) -> None:
+    """An order of at least RELAY_LARGE_ORDER_AMOUNT tells the customer's account team once, each person once
+    (whoever recorded it aside). CSV imports load history and tell no one, as they publish no `order.placed`."""
+    if order.amount < Decimal(str(settings.RELAY_LARGE_ORDER_AMOUNT)):
+        return
+    by_pk = getattr(by, "pk", None)
+    notify(
+        recipients=[m.user for m in account_team(customer.pk) if m.user.is_active and m.user_id != by_pk],
+        kind="customers.large_order",
+        message=_("Large order #%(id)s from %(customer)s: %(amount)s.")
+        % {"id": order.pk, "customer": customer.name, "amount": format_money(order.amount)},
+        url=reverse("customers:customer-detail", args=[customer.pk]),
+        dedupe_key=f"customers.order.{order.pk}.large",
+        alert=False,
+    )
 
 
 def create_order(
@@ -488,38 +515,16 @@ def recompute_customer_segments(*, customer_ids=None, now=None) -> int:
 # Merge and undo
 
 
-def customer_relations() -> list[tuple[type, str]]:
-    """(model, FK field name) of every model pointing at Customer, discovered from the model graph.
-
-    Later apps' models are included automatically. The tombstone link itself (Customer.merged_into) and the
-    merge records are not "belongings" of a customer and never move.
-    """
-    out = []
-    for rel in Customer._meta.related_objects:
-        if not (rel.one_to_many or rel.one_to_one) or rel.related_model in (Customer, MergeRecord):
-            continue
-        out.append((rel.related_model, rel.field.name))
-    return out
-
-
 def _lock_pair(first_pk: int, second_pk: int) -> dict[int, Customer]:
     # Lock in pk order so two merges of the same pair in opposite directions cannot deadlock.
     return {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first_pk, second_pk]).order_by("pk")}
 
 
-@transaction.atomic
-def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) -> MergeRecord:
-    """Move everything of `duplicate` to `survivor` in one transaction; `duplicate` becomes a tombstone.
-
-    Raises PermissionDenied (not a manager) and MergeRefused (field "duplicate": same customer, or either side
-    already merged).
-    """
-    permissions.require(by, permissions.MERGE)
-    now = now or timezone.now()
+def refuse_merge(survivor: Customer, duplicate: Customer) -> None:
+    """MergeRefused unless `duplicate` may merge into `survivor`: field "duplicate" for the same customer or an
+    already merged duplicate, field "survivor" for a survivor that is itself merged (the preview asks too)."""
     if survivor.pk == duplicate.pk:
         raise MergeRefused(_("A customer cannot be merged into itself."), field="duplicate")
-    locked = _lock_pair(survivor.pk, duplicate.pk)
-    survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
     if duplicate.merged_into_id:
         raise MergeRefused(
             _("Customer #%(id)s was already merged.") % {"id": duplicate.pk}, field="duplicate", code="already_merged"
@@ -530,14 +535,89 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) ->
             field="survivor",
             code="already_merged",
         )
+
+
+def _clean_keep(keep: dict | None) -> dict[str, str]:
+    """{"city": "duplicate", …} as given; DomainError(field "keep.<name>") for an unknown field or choice."""
+    keep = dict(keep or {})
+    for field, choice in keep.items():
+        if field not in merging.CHOICE_FIELDS:
+            raise DomainError(
+                _("Choose among %(fields)s.") % {"fields": ", ".join(merging.CHOICE_FIELDS)},
+                field=f"keep.{field}",
+                code="invalid_choice",
+            )
+        if choice not in merging.KEEP_CHOICES:
+            raise DomainError(
+                _("Keep the survivor's or the duplicate's value."), field=f"keep.{field}", code="invalid_choice"
+            )
+    return keep
+
+
+def _keep_values(survivor: Customer, duplicate: Customer, keep: dict[str, str]) -> dict:
+    """Apply the chosen profile values to the survivor (defaults for fields not chosen); returns what was chosen,
+    with the survivor's values before, for the MergeRecord."""
+    choices = {**merging.default_choices(survivor, duplicate), **keep}
+    chosen, changed = {}, []
+    for field in merging.CHOICE_FIELDS:
+        before, offered = getattr(survivor, field), getattr(duplicate, field)
+        chosen[field] = {"kept": choices[field], "survivor": before, "duplicate": offered}
+        if choices[field] == merging.DUPLICATE and offered != before:
+            if field == "name" and not offered:
+                raise DomainError(_("A customer needs a name; keep the survivor's."), field="keep.name")
+            setattr(survivor, field, offered)
+            changed.append(field)
+    if changed:
+        survivor.save(update_fields=[*changed, "updated_at"])
+    return chosen
+
+
+def _move_team(survivor: Customer, duplicate: Customer) -> list[int]:
+    """Move the duplicate's account team members that do not collide with the survivor's team (merging.
+    team_collision); the others stay on the tombstone, where an undo finds them. Returns the moved primary keys."""
+    survivor_team = list(AccountTeamMember.objects.filter(customer_id=survivor.pk))
+    moving = [
+        m.pk
+        for m in AccountTeamMember.objects.filter(customer_id=duplicate.pk).order_by("pk")
+        if not merging.team_collision(m, survivor_team)
+    ]
+    AccountTeamMember.objects.filter(pk__in=moving).update(customer_id=survivor.pk)
+    return moving
+
+
+@transaction.atomic
+def merge_customers(*, survivor: Customer, duplicate: Customer, by, keep: dict | None = None, now=None) -> MergeRecord:
+    """Move everything of `duplicate` to `survivor` in one transaction; `duplicate` becomes a tombstone.
+
+    `keep` chooses per profile field (name, company, city, language) whose value survives: "survivor" or
+    "duplicate"; a field not given keeps the survivor's value when it has one, else the duplicate's. The record
+    keeps what was chosen. The duplicate's account team joins the survivor's without duplicates.
+
+    Raises PermissionDenied (not a manager), MergeRefused (field "duplicate": same customer, or already merged;
+    field "survivor": the survivor was merged) and DomainError (field "keep.<name>": an unknown field or choice).
+    """
+    permissions.require(by, permissions.MERGE)
+    now = now or timezone.now()
+    keep = _clean_keep(keep)
+    refuse_merge(survivor, duplicate)
+    locked = _lock_pair(survivor.pk, duplicate.pk)
+    survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
+    refuse_merge(survivor, duplicate)  # again under the locks: a concurrent merge may have won
+    chosen = _keep_values(survivor, duplicate, keep)
     moved: dict[str, list[int]] = {}
     for model, field in customer_relations():
+        if model is AccountTeamMember:
+            continue  # moved by _move_team: the one-owner and one-role-per-person rules hold on the survivor
         # The FK rows are pinned: inserting a row that references the locked duplicate waits for this commit.
         rows = model._base_manager.filter(**{f"{field}_id": duplicate.pk})
         pks = list(rows.values_list("pk", flat=True))
         if pks:
             rows.update(**{f"{field}_id": survivor.pk})
+            audit.record_rows(model, pks, reason=audit.Reason.MERGE)  # an update sends no post_save
             moved[f"{model._meta.label_lower}.{field}"] = pks
+    team = _move_team(survivor, duplicate)
+    if team:
+        moved[f"{AccountTeamMember._meta.label_lower}.customer"] = team
     duplicate.merged_into = survivor
     duplicate.merged_at = now
     duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])
@@ -545,6 +625,7 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) ->
         survivor=survivor,
         duplicate=duplicate,
         moved=moved,
+        chosen=chosen,
         merged_by=by if getattr(by, "pk", None) else None,
         merged_at=now,
     )
@@ -561,6 +642,18 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, now=None) ->
     return record
 
 
+def _restore_values(survivor: Customer, chosen: dict) -> None:
+    """Give the survivor back its own profile values where the duplicate's were kept and nobody changed them since."""
+    changed = []
+    for field in merging.CHOICE_FIELDS:
+        choice = chosen.get(field) or {}
+        if choice.get("kept") == merging.DUPLICATE and getattr(survivor, field) == choice.get("duplicate"):
+            setattr(survivor, field, choice.get("survivor", ""))
+            changed.append(field)
+    if changed:
+        survivor.save(update_fields=[*changed, "updated_at"])
+
+
 def undo_deadline(record: MergeRecord):
     return record.merged_at + timedelta(days=settings.RELAY_MERGE_UNDO_DAYS)
 
@@ -569,6 +662,7 @@ def undo_deadline(record: MergeRecord):
 def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
     """Move every row the merge moved back to the duplicate, and make it live again.
 
+    The survivor gets back its own profile values where the merge kept the duplicate's (unless changed since).
     Raises PermissionDenied (not a manager) and UndoRefused (already undone, older than
     RELAY_MERGE_UNDO_DAYS, or the survivor has since been merged itself).
     """
@@ -599,6 +693,8 @@ def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
             model._base_manager.filter(pk__in=pks[start : start + 500], **{f"{field}_id": survivor.pk}).update(
                 **{f"{field}_id": duplicate.pk}
             )
+        audit.record_rows(model, pks, reason=audit.Reason.MERGE_UNDONE, where={f"{field}_id": duplicate.pk})
+    _restore_values(survivor, record.chosen or {})
     duplicate.merged_into = None
     duplicate.merged_at = None
     duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])
@@ -608,6 +704,94 @@ def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
     ids = [survivor.pk, duplicate.pk]
     queue_segment_refresh(ids)
     return record
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Account teams
+
+
+def check_team_member(*, customer: Customer, user, role: str, by, leaving=()) -> AccountTeamMember:
+    """The member `by` would add (unsaved) once every rule holds; `leaving` are pks of members removed in the same
+    change (the admin's inline), which no longer count.
+
+    Raises Conflict (field "merged_into": a merged customer), DomainError (field "user": not an active person of
+    marketing, sales or service; field "role": unknown, or another department's role), PermissionDenied
+    (customers.permissions TEAM), Conflict (field "user", code "already_on_team"; field "role", code
+    "account_owner_taken": one account owner per customer).
+    """
+    refuse_tombstone(customer)
+    department = roles.department_of(user) if user is not None and user.is_active else None
+    if department is None:
+        raise DomainError(_("Choose an active person of marketing, sales or service."), field="user")
+    if role not in TeamRole.values:
+        raise DomainError(_("Choose a role of the account team."), field="role", code="invalid_choice")
+    member = AccountTeamMember(
+        customer=customer, user=user, role=role, added_by=by if getattr(by, "pk", None) else None
+    )
+    permissions.require(by, permissions.TEAM, member)
+    if role != TeamRole.ACCOUNT_OWNER and role != department:
+        raise DomainError(
+            _("%(name)s works in %(department)s: choose that role, or account owner.")
+            % {"name": user.get_full_name() or user.get_username(), "department": roles.DEPARTMENT_LABELS[department]},
+            field="role",
+            code="other_department",
+        )
+    if customer.pk:
+        team = AccountTeamMember.objects.filter(customer_id=customer.pk).exclude(pk__in=list(leaving))
+        if team.filter(user=user, role=role).exists():
+            raise Conflict(_("This person already has this role on the team."), field="user", code="already_on_team")
+        owner = team.filter(role=TeamRole.ACCOUNT_OWNER).select_related("user").first()
+        if role == TeamRole.ACCOUNT_OWNER and owner is not None:
+            raise Conflict(
+                _("%(name)s is the account owner; remove them first.")
+                % {"name": owner.user.get_full_name() or owner.user.get_username()},
+                field="role",
+                code="account_owner_taken",
+            )
+    return member
+
+
+@transaction.atomic
+def add_team_member(*, customer: Customer, user, role: str, by, now=None) -> AccountTeamMember:
+    """Put `user` on the customer's account team in `role`; they are told unless they added themselves.
+
+    Raises what check_team_member raises.
+    """
+    now = now or timezone.now()
+    # The customer row serializes changes of its team; the unique constraints stand behind it (SQLite has no lock).
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    member = check_team_member(customer=customer, user=user, role=role, by=by)
+    member.added_at = now
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        check_team_member(customer=customer, user=user, role=role, by=by)  # names the rule a concurrent add broke
+        raise
+    if user.pk != getattr(by, "pk", None):
+        notify(
+            recipients=[user],
+            kind="customers.account_team",
+            message=_("You are now on the account team of %(customer)s (%(role)s).")
+            % {"customer": customer.name, "role": member.get_role_display()},
+            url=reverse("customers:customer-detail", args=[customer.pk]),
+        )
+    return member
+
+
+@transaction.atomic
+def remove_team_member(*, member: AccountTeamMember, by) -> None:
+    """Take a member off the customer's account team; one already removed is left alone.
+
+    Raises PermissionDenied (customers.permissions TEAM) and Conflict (field "merged_into": a merged customer).
+    """
+    customer = Customer.objects.select_for_update().get(pk=member.customer_id)
+    member = AccountTeamMember.objects.select_related("user").filter(pk=member.pk, customer=customer).first()
+    if member is None:
+        return
+    permissions.require(by, permissions.TEAM, member)
+    refuse_tombstone(customer)
+    member.delete()
 
 
 # ---------------------------------------------------------------------------------------------------------------

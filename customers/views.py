@@ -3,22 +3,27 @@
 import re
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from config import spreadsheet
+from config import lists, spreadsheet
 from config.errors import DomainError
+from config.money import format_money
 from config.pages import error_status, form_error, staff_required
 from config.pagination import keyset_page_for
-from customers import forms, imports, permissions, selectors, services
-from customers.api.filters import CustomerFilter
+from customers import forms, imports, merging, permissions, selectors, services
+from customers.api.filters import CampaignFilter, ChannelSpendFilter, CustomerFilter, OrderFilter
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Channel,
     ChannelSpend,
@@ -48,67 +53,85 @@ def _identity_fields(identities: list[dict]):
 # Customers
 
 
+CUSTOMER_COLUMNS = [
+    lists.Column(gettext_lazy("Name"), "name"),
+    lists.Column(gettext_lazy("Company"), "company"),
+    lists.Column(gettext_lazy("City"), "city"),
+    lists.Column(gettext_lazy("Contact")),
+    lists.Column(gettext_lazy("Lifecycle stage")),
+    lists.Column(gettext_lazy("RFM segment")),
+    lists.Column(gettext_lazy("Created"), "created", descending=True),
+]
+CUSTOMER_LIST_ORDER = "-id"  # newest first
+
+
+def _filtered(request, filterset_class, base, **kwargs):
+    """The list's FilterSet over `base`, and its rows: filtered when every filter is valid (the form shows the
+    errors otherwise, over the whole list)."""
+    filterset = filterset_class(request.GET or None, queryset=base, **kwargs)
+    return filterset, (filterset.qs if filterset.is_bound and filterset.is_valid() else base)
+
+
 @staff_required
 def customer_list(request):
-    """Filtered customers, keyset-paginated: the last page costs what the first does (no COUNT(*))."""
-    filterset = CustomerFilter(request.GET or None, queryset=selectors.live_customers())
-    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.live_customers()
-    page, paging = keyset_page_for(request, queryset)
+    """Filtered customers in the chosen order, keyset-paginated: the last page costs what the first does (no
+    COUNT(*))."""
+    filterset, queryset = _filtered(request, CustomerFilter, selectors.live_customers())
+    queryset, sorting = lists.sorted_rows(request, CustomerFilter, queryset, default=CUSTOMER_LIST_ORDER)
+    page, paging = keyset_page_for(request, queryset, order=sorting.order)
+    allowed = permissions.allowed_actions(request.user)
     context = {
         "filterset": filterset,
         "customers": page.rows,
-        "allowed": permissions.allowed_actions(request.user),
+        "allowed": allowed,
         **paging,
+        **lists.list_context(
+            request,
+            key="customers",
+            sorting=sorting,
+            columns=CUSTOMER_COLUMNS,
+            export_url=reverse("customers:customer-export") if "export" in allowed else "",
+        ),
     }
     return render(request, "customers/customer_list.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
+CUSTOMER_EXPORT_HEADER = [
+    "id",
+    "name",
+    "company",
+    "city",
+    "phone",
+    "email",
+    "lifecycle_stage",
+    "segment",
+    "r",
+    "f",
+    "m",
+]
 
 
 @staff_required
 def customer_export(request):
-    """The filtered customer list as CSV, streamed (any length, constant memory)."""
+    """The customer list as CSV with the page's filters and sort, streamed (any length, constant memory, one
+    query)."""
     permissions.require(request.user, permissions.EXPORT)
-    filterset = CustomerFilter(request.GET or None, queryset=Customer.objects.filter(merged_into__isnull=True))
-    queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    _filterset, queryset = _filtered(request, CustomerFilter, Customer.objects.filter(merged_into__isnull=True))
+    queryset, sorting = lists.sorted_rows(request, CustomerFilter, queryset, default=CUSTOMER_LIST_ORDER)
 
     def first(kind):
         return Subquery(
             CustomerIdentity.objects.filter(customer_id=OuterRef("pk"), kind=kind).order_by("pk").values("value")[:1]
         )
 
-    rows = (
-        queryset.annotate(phone=first(IdentityKind.PHONE), email=first(IdentityKind.EMAIL))
-        .order_by("-pk")
-        .values_list(
-            "pk",
-            "name",
-            "company",
-            "city",
-            "phone",
-            "email",
-            "lifecycle_stage",
-            "rfm_segment",
-            "rfm_r",
-            "rfm_f",
-            "rfm_m",
-        )
+    rows = lists.in_order(
+        queryset.annotate(phone=first(IdentityKind.PHONE), email=first(IdentityKind.EMAIL)), sorting
+    ).values_list(
+        "pk", "name", "company", "city", "phone", "email", "lifecycle_stage", "rfm_segment", "rfm_r", "rfm_f", "rfm_m"
     )
-    writer = spreadsheet.writer(_Echo())
-    header = ["id", "name", "company", "city", "phone", "email", "lifecycle_stage", "segment", "r", "f", "m"]
-
-    def stream():
-        yield "\ufeff"  # spreadsheet apps then read UTF-8 Chinese correctly
-        yield writer.writerow(header)
-        for row in rows.iterator(chunk_size=2000):
-            yield writer.writerow(["" if v is None else v for v in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
-    return response
+    return spreadsheet.streaming_response(
+        header=CUSTOMER_EXPORT_HEADER, rows=rows.iterator(chunk_size=2000), filename="customers.csv"
+    )
 
 
 @staff_required
@@ -172,6 +195,31 @@ def customer_edit(request, pk):
     return render(request, "customers/customer_form.html", {"form": form, "customer": customer}, status=status)
 
 
+def _detail_context(request, pk: int, *, team_form=None) -> dict:
+    customer = selectors.customer_detail(pk=pk)
+    merges = selectors.merge_records(customer_id=pk)
+    return {
+        "customer": customer,
+        "timeline": selectors.customer_timeline(customer_id=pk, limit=100, customer=customer, merges=merges),
+        "merges": merges,
+        "undo_deadlines": {m.pk: services.undo_deadline(m) for m in merges},
+        "allowed": permissions.allowed_actions(request.user, customer),
+        "merge_form": forms.MergeForm(),
+        **_team_context(request, customer, customer.team, team_form),
+    }
+
+
+def _team_context(request, customer, team, team_form=None) -> dict:
+    """The account team partial: its members, which of them this user may remove, and the add form."""
+    return {
+        "team_customer": customer,
+        "team": team,
+        "team_removable": {m.pk for m in team if permissions.can(request.user, permissions.TEAM, m)},
+        "may_add_team": permissions.can(request.user, permissions.TEAM) and not customer.merged_into_id,
+        "team_form": team_form or forms.TeamMemberForm(),
+    }
+
+
 @staff_required
 def customer_detail(request, pk):
     """The customer 360. A tombstone redirects to the customer it was merged into."""
@@ -180,35 +228,101 @@ def customer_detail(request, pk):
         survivor = services.live_customer(customer)
         messages.info(request, _("Customer #%(id)s was merged into this customer.") % {"id": pk})
         return redirect("customers:customer-detail", pk=survivor.pk)
-    customer = selectors.customer_detail(pk=pk)
-    merges = selectors.merge_records(customer_id=pk)
-    context = {
-        "customer": customer,
-        "timeline": selectors.customer_timeline(customer_id=pk, limit=100, customer=customer, merges=merges),
-        "merges": merges,
-        "undo_deadlines": {m.pk: services.undo_deadline(m) for m in merges},
-        "allowed": permissions.allowed_actions(request.user, customer),
-        "merge_form": forms.MergeForm(),
-    }
-    return render(request, "customers/customer_detail.html", context)
+    return render(request, "customers/customer_detail.html", _detail_context(request, pk))
+
+
+def _render_team(request, customer: Customer, *, status: int = 200, team_form=None):
+    """After a team change: the team partial for htmx, else the customer page (a refusal re-rendered in place)."""
+    if request.htmx:
+        team = selectors.account_team(customer.pk)
+        context = _team_context(request, customer, team, team_form)
+        response = render(request, "customers/_account_team.html", context, status=status)
+    elif status == 200:
+        return redirect(reverse("customers:customer-detail", args=[customer.pk]) + "#account-team")
+    else:
+        context = _detail_context(request, customer.pk, team_form=team_form)
+        response = render(request, "customers/customer_detail.html", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@staff_required
+@require_POST
+def team_add(request, pk):
+    """Put a person on the customer's account team (customers.permissions TEAM)."""
+    customer = get_object_or_404(Customer.objects.only("pk", "name", "merged_into_id"), pk=pk)
+    permissions.require(request.user, permissions.TEAM)
+    form = forms.TeamMemberForm(request.POST)
+    if not form.is_valid():
+        return _render_team(request, customer, status=422, team_form=form)
+    user = get_user_model().objects.filter(pk=form.cleaned_data["user"]).first()
+    try:
+        services.add_team_member(customer=customer, user=user, role=form.cleaned_data["role"], by=request.user)
+    except DomainError as error:
+        form_error(form, error)
+        return _render_team(request, customer, status=error_status(request, error), team_form=form)
+    return _render_team(request, customer)
+
+
+@staff_required
+@require_POST
+def team_remove(request, pk, member_pk):
+    """Take a member off the customer's account team (customers.permissions TEAM)."""
+    customer = get_object_or_404(Customer.objects.only("pk", "name", "merged_into_id"), pk=pk)
+    member = get_object_or_404(AccountTeamMember, pk=member_pk, customer=customer)
+    try:
+        services.remove_team_member(member=member, by=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return _render_team(request, customer, status=error_status(request, error))
+    return _render_team(request, customer)
+
+
+def _merge_next(request) -> str:
+    """Where to go after the merge: a `next` on this site (the data quality page), else ""."""
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    return back if url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()) else ""
 
 
 @staff_required
 def customer_merge(request, pk):
-    """GET: choose the duplicate; POST: merge it into this customer (managers)."""
+    """Merge a duplicate into this customer (managers), in three steps that GET never skips:
+
+    1. GET: choose the duplicate (a picker).
+    2. GET ?duplicate= (or a POST without `confirm`, as from the data quality page): both customers side by side,
+       what moves and what collides, and per profile field a choice of whose value survives.
+    3. POST with `confirm` from that preview: merge with the chosen values, in one transaction.
+    """
     permissions.require(request.user, permissions.MERGE)
     survivor = get_object_or_404(Customer, pk=pk)
-    form = forms.MergeForm(request.POST or request.GET or None)
-    status = 422 if request.method == "POST" else 200
-    if request.method == "POST" and form.is_valid():
-        duplicate = Customer.objects.filter(pk=form.cleaned_data["duplicate"]).first()
-        if duplicate is None:
-            form.add_error("duplicate", _("No such customer."))
-        else:
+    data = request.POST if request.method == "POST" else request.GET
+    pick = forms.MergeForm(data if "duplicate" in data else None)
+    context = {"survivor": survivor, "form": pick, "next": _merge_next(request)}
+    if not pick.is_valid():
+        return render(request, "customers/customer_merge.html", context, status=422 if pick.is_bound else 200)
+    duplicate = Customer.objects.filter(pk=pick.cleaned_data["duplicate"]).first()
+    if duplicate is None:
+        pick.add_error("duplicate", _("No such customer."))
+        return render(request, "customers/customer_merge.html", context, status=422)
+    try:
+        services.refuse_merge(survivor, duplicate)
+    except DomainError as error:
+        form_error(pick, error)
+        return render(request, "customers/customer_merge.html", context, status=error_status(request, error))
+    preview = selectors.merge_preview(survivor_id=survivor.pk, duplicate_id=duplicate.pk)
+    confirmed = request.method == "POST" and "confirm" in request.POST
+    choices = forms.MergeChoicesForm(
+        request.POST if confirmed else None,
+        initial=merging.default_choices(preview.survivor, preview.duplicate),
+    )
+    status = 200
+    if confirmed:
+        status = 422
+        if choices.is_valid():
             try:
-                services.merge_customers(survivor=survivor, duplicate=duplicate, by=request.user)
+                services.merge_customers(survivor=survivor, duplicate=duplicate, by=request.user, keep=choices.keep())
             except DomainError as error:
-                form_error(form, error)
+                form_error(choices, error)
                 status = error_status(request, error)
             else:
                 messages.success(
@@ -216,19 +330,35 @@ def customer_merge(request, pk):
                     _("Customer #%(dup)s merged into #%(id)s. You can undo this for %(days)s days.")
                     % {"dup": duplicate.pk, "id": survivor.pk, "days": services.settings.RELAY_MERGE_UNDO_DAYS},
                 )
-                back = request.POST.get("next", "")
-                if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-                    back = reverse("customers:customer-detail", args=[survivor.pk])
-                return redirect(back)
-    duplicate = None
-    if form.is_bound and form.is_valid():
-        duplicate = Customer.objects.filter(pk=form.cleaned_data["duplicate"]).first()
-    return render(
-        request,
-        "customers/customer_merge.html",
-        {"survivor": survivor, "duplicate": duplicate, "form": form},
-        status=status,
-    )
+                return redirect(context["next"] or reverse("customers:customer-detail", args=[survivor.pk]))
+    context.update(preview=preview, choices=choices, rows=_merge_rows(preview, choices))
+    return render(request, "customers/customer_merge.html", context, status=status)
+
+
+def _merge_rows(preview, choices) -> list[dict]:
+    """The preview's side-by-side rows of the chosen fields: both values, the current choice, its errors."""
+    survivor, duplicate = preview.survivor, preview.duplicate
+    shown = {
+        "language": (
+            survivor.get_language_display() if survivor.language else "",
+            duplicate.get_language_display() if duplicate.language else "",
+        ),
+    }
+    rows = []
+    for field in merging.CHOICE_FIELDS:
+        bound = choices[field]
+        survivor_value, duplicate_value = shown.get(field, (getattr(survivor, field), getattr(duplicate, field)))
+        rows.append(
+            {
+                "field": field,
+                "label": bound.label,
+                "survivor": survivor_value,
+                "duplicate": duplicate_value,
+                "choice": bound.value(),
+                "errors": bound.errors,
+            }
+        )
+    return rows
 
 
 @staff_required
@@ -319,8 +449,12 @@ def import_errors(request, pk):
 # Orders, channels, campaigns, spend: simple lists and forms over the same services as the API
 
 
-def _simple_list(request, *, title, rows, columns, create_url, can_create, paging, edit_name=None):
-    """`paging`: keyset_page_for's context (the list is keyset-paged like every list)."""
+def _simple_list(
+    request, *, title, rows, columns, create_url, can_create, paging, edit_name=None, tools=None, filters=None
+):
+    """`paging`: keyset_page_for's context (the list is keyset-paged like every list). `tools`: config.lists'
+    list_context (sortable headers, saved views, export), `filters`: the bound fields of the list's filter form to
+    show; without them the headers are the plain `columns`."""
     return render(
         request,
         "customers/simple_list.html",
@@ -330,25 +464,42 @@ def _simple_list(request, *, title, rows, columns, create_url, can_create, pagin
             "columns": columns,
             "create_url": create_url if can_create else "",
             "edit_name": edit_name if can_create else None,
+            "filter_fields": filters or [],
             **paging,
+            **(tools or {}),
         },
     )
 
 
+ORDER_COLUMNS = [
+    lists.Column(gettext_lazy("Order"), "id", descending=True),
+    lists.Column(gettext_lazy("Customer")),
+    lists.Column(gettext_lazy("Amount"), "amount", descending=True),
+    lists.Column(gettext_lazy("Ordered at"), "ordered", descending=True),
+    lists.Column(gettext_lazy("Channel")),
+    lists.Column(gettext_lazy("External id")),
+]
+ORDER_LIST_ORDER = "-id"
+
+
+def _orders(request):
+    filterset, queryset = _filtered(request, OrderFilter, Order.objects.select_related("channel", "customer"))
+    queryset, sorting = lists.sorted_rows(request, OrderFilter, queryset, default=ORDER_LIST_ORDER)
+    return filterset, queryset, sorting
+
+
 @staff_required
 def order_list(request):
-    queryset = Order.objects.select_related("channel", "customer")
-    customer = request.GET.get("customer")
-    if customer and customer.isdigit():
-        queryset = queryset.filter(customer_id=int(customer))
-    page, paging = keyset_page_for(request, queryset)
+    """Orders, filtered (a customer's, a channel's, by external id) and sorted, keyset-paginated."""
+    filterset, queryset, sorting = _orders(request)
+    page, paging = keyset_page_for(request, queryset, order=sorting.order)
     rows = [
         (
             o.pk,
             [
                 f"#{o.pk}",
                 o.customer.name,
-                o.amount,
+                format_money(o.amount),
                 o.ordered_at,
                 o.channel.name if o.channel else "",
                 o.external_id,
@@ -357,16 +508,29 @@ def order_list(request):
         )
         for o in page.rows
     ]
+    tools = lists.list_context(
+        request, key="orders", sorting=sorting, columns=ORDER_COLUMNS, export_url=reverse("customers:order-export")
+    )
     return _simple_list(
         request,
         title=_("Orders"),
         rows=rows,
-        columns=[_("Order"), _("Customer"), _("Amount"), _("Ordered at"), _("Channel"), _("External id")],
+        columns=[column.label for column in ORDER_COLUMNS],
         create_url=reverse("customers:order-create"),
         can_create=permissions.can(request.user, permissions.ORDER_WRITE),
         edit_name="customers:order-edit",
         paging=paging,
+        tools=tools,
+        filters=[filterset.form[name] for name in ("customer", "channel", "external_id")],
     )
+
+
+@staff_required
+def order_export(request):
+    """The order list as CSV with the page's filters and sort, streamed (one query)."""
+    _filterset, queryset, sorting = _orders(request)
+    rows = selectors.order_export_rows(lists.in_order(queryset, sorting))
+    return spreadsheet.streaming_response(header=selectors.ORDER_EXPORT_HEADER, rows=rows, filename="orders.csv")
 
 
 def _order_form_view(request, order=None):
@@ -461,21 +625,61 @@ def channel_form(request, pk=None):
     )
 
 
+def _money_or_blank(amount) -> str:
+    return "" if amount is None else format_money(amount)
+
+
+CAMPAIGN_COLUMNS = [
+    lists.Column(gettext_lazy("Name"), "name"),
+    lists.Column(gettext_lazy("Channel")),
+    lists.Column(gettext_lazy("Starts on"), "starts", descending=True),
+    lists.Column(gettext_lazy("Ends on"), "ends", descending=True),
+    lists.Column(gettext_lazy("Budget"), "budget", descending=True),
+]
+CAMPAIGN_LIST_ORDER = "-starts"  # the latest start first, campaigns without a start date last
+
+
+def _campaigns(request):
+    filterset, queryset = _filtered(request, CampaignFilter, Campaign.objects.select_related("channel"))
+    queryset, sorting = lists.sorted_rows(request, CampaignFilter, queryset, default=CAMPAIGN_LIST_ORDER)
+    return filterset, queryset, sorting
+
+
 @staff_required
 def campaign_list(request):
-    # The latest start first, campaigns without a start date last.
-    page, paging = keyset_page_for(request, Campaign.objects.select_related("channel"), order="-starts_on")
-    rows = [(c.pk, [c.name, c.channel.name, c.starts_on or "", c.ends_on or "", c.budget or ""], "") for c in page]
+    filterset, queryset, sorting = _campaigns(request)
+    page, paging = keyset_page_for(request, queryset, order=sorting.order)
+    rows = [
+        (c.pk, [c.name, c.channel.name, c.starts_on or "", c.ends_on or "", _money_or_blank(c.budget)], "")
+        for c in page
+    ]
+    tools = lists.list_context(
+        request,
+        key="campaigns",
+        sorting=sorting,
+        columns=CAMPAIGN_COLUMNS,
+        export_url=reverse("customers:campaign-export"),
+    )
     return _simple_list(
         request,
         title=_("Campaigns"),
         rows=rows,
-        columns=[_("Name"), _("Channel"), _("Starts on"), _("Ends on"), _("Budget")],
+        columns=[column.label for column in CAMPAIGN_COLUMNS],
         create_url=reverse("customers:campaign-create"),
         can_create=permissions.can(request.user, permissions.MARKETING_WRITE),
         edit_name="customers:campaign-edit",
         paging=paging,
+        tools=tools,
+        filters=[filterset.form["channel"]],
     )
+
+
+@staff_required
+def campaign_export(request):
+    """The campaign list as CSV with the page's filters and sort, streamed (one query)."""
+    _filterset, queryset, sorting = _campaigns(request)
+    rows = selectors.campaign_export_rows(lists.in_order(queryset, sorting))
+    return spreadsheet.streaming_response(header=selectors.CAMPAIGN_EXPORT_HEADER, rows=rows, filename="campaigns.csv")
 
 
 @staff_required
@@ -492,20 +696,48 @@ def campaign_form(request, pk=None):
     )
 
 
+SPEND_COLUMNS = [
+    lists.Column(gettext_lazy("Channel")),
+    lists.Column(gettext_lazy("Month"), "month", descending=True),
+    lists.Column(gettext_lazy("Amount"), "amount", descending=True),
+]
+SPEND_LIST_ORDER = "-month"
+
+
+def _spend(request):
+    filterset, queryset = _filtered(request, ChannelSpendFilter, ChannelSpend.objects.select_related("channel"))
+    queryset, sorting = lists.sorted_rows(request, ChannelSpendFilter, queryset, default=SPEND_LIST_ORDER)
+    return filterset, queryset, sorting
+
+
 @staff_required
 def spend_list(request):
-    page, paging = keyset_page_for(request, ChannelSpend.objects.select_related("channel"), order="-month")
-    rows = [(s.pk, [s.channel.name, s.month.strftime("%Y-%m"), s.amount], "") for s in page]
+    filterset, queryset, sorting = _spend(request)
+    page, paging = keyset_page_for(request, queryset, order=sorting.order)
+    rows = [(s.pk, [s.channel.name, s.month.strftime("%Y-%m"), format_money(s.amount)], "") for s in page]
+    tools = lists.list_context(
+        request, key="spend", sorting=sorting, columns=SPEND_COLUMNS, export_url=reverse("customers:spend-export")
+    )
     return _simple_list(
         request,
         title=_("Channel spend"),
         rows=rows,
-        columns=[_("Channel"), _("Month"), _("Amount")],
+        columns=[column.label for column in SPEND_COLUMNS],
         create_url=reverse("customers:spend-create"),
         can_create=permissions.can(request.user, permissions.MARKETING_WRITE),
         edit_name="customers:spend-edit",
         paging=paging,
+        tools=tools,
+        filters=[filterset.form["channel"]],
     )
+
+
+@staff_required
+def spend_export(request):
+    """The channel spend list as CSV with the page's filters and sort, streamed (one query)."""
+    _filterset, queryset, sorting = _spend(request)
+    rows = selectors.spend_export_rows(lists.in_order(queryset, sorting))
+    return spreadsheet.streaming_response(header=selectors.SPEND_EXPORT_HEADER, rows=rows, filename="channel-spend.csv")
 
 
 @staff_required

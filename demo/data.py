@@ -24,13 +24,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
+from config.models import Task, TaskKind
 from config.roles import MANAGER, MARKETING, SALES, SERVICE
 from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
-from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
+from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange, Tag
 from leads.stages import NEXT, Stage, stage_stamps
 from okr.models import CheckIn, KeyResult, Objective
@@ -39,9 +41,15 @@ DEMO_PASSWORD = "relay-demo"  # nosec B105
 DEFAULT_SEED = 20261
 H = timedelta(hours=1)
 D = timedelta(days=1)
-# Work still undone at "now" (undecided handoffs, stuck complaints, open follow-ups) is recent: older work was
-# done, late or not, as a team using Relay would have done it. So a fresh demo raises a few alerts, not hundreds.
-BACKLOG_WINDOW = 72 * H
+# Work still undone at "now" (undecided handoffs, complaints, follow-ups) is recent: older work was done, late or
+# not, as a team using Relay would have done it. So a fresh demo raises a few alerts, not hundreds. The demo team
+# works to its SLAs (the RELAY_* settings): work that would run past its due time is picked up soon after the
+# breach alert (REACT_HOURS, the median; see within_sla), so history keeps some late work for the metrics while
+# what is open at "now" is mostly on time. A few items nobody has touched yet (STUCK_SHARE of the work of the last
+# STUCK_WINDOW) stay open past their due time: the alerts a fresh demo shows.
+REACT_HOURS = 3
+STUCK_SHARE = 0.02
+STUCK_WINDOW = 48 * H
 
 # username, first name, last name, department, is manager
 # Chinese names are written whole in first_name (family name first, no space): Django's get_full_name()
@@ -298,6 +306,21 @@ def wait(rng: random.Random, median_hours: float, spread: float = 0.9) -> timede
     """A log-normal delay: most waits near the median, a long tail (what real queues look like)."""
     hours = min(rng.lognormvariate(math.log(median_hours), spread), median_hours * 25)
     return timedelta(hours=max(hours, 0.05))
+
+
+def within_sla(rng: random.Random, median_hours: float, sla_hours: float, spread: float = 0.9) -> timedelta:
+    """How long a team that reads its alerts takes over work due within `sla_hours`: `wait()` around
+    `median_hours`, except that work running past the due time is done soon after the breach alert."""
+    took = wait(rng, median_hours, spread)
+    if took > timedelta(hours=sla_hours):
+        took = timedelta(hours=sla_hours) + wait(rng, min(REACT_HOURS, sla_hours / 2), 0.6)
+    return took
+
+
+def stuck(rng: random.Random, since: datetime, now: datetime) -> bool:
+    """Whether work that came in at `since` still waits untouched at `now` (only recent work can: older work was
+    alerted on and done)."""
+    return now - since < STUCK_WINDOW and rng.random() < STUCK_SHARE
 
 
 # --------------------------------------------------------------------------- users and reference data
@@ -632,12 +655,12 @@ def simulate_lead(
             f["owner_id"] = rng.choice(staff.sales) if rng.random() < 0.7 else None  # else the pool
             f["reject_reason"] = f["reject_reason_text"] = ""
         elif stage == Stage.HANDED_OFF:
-            at = t + wait(rng, 7)
+            at = t + within_sla(rng, 7, settings.RELAY_HANDOFF_SLA_HOURS)
             if at >= end:
-                break
-            r = rng.random()
-            if r < 0.04 and end - t < BACKLOG_WINDOW:
+                break  # the decision is still to come, mostly within the acceptance SLA
+            if stuck(rng, t, end):
                 break  # nobody decided yet: a fresh SLA breach for the board (older ones were decided, late)
+            r = rng.random()
             by = decider()
             if r < 0.76 or handoffs > 2:
                 move(Stage.ACCEPTED, at, by)
@@ -651,9 +674,15 @@ def simulate_lead(
         else:
             median, options = PIPELINE_MOVES[stage]
             to = _pick(rng, options)
-            if to is None and stage == Stage.ACCEPTED and end - t >= BACKLOG_WINDOW:
-                to = Stage.CONTACTED  # the contact SLA alerted the owner long ago: contacted, late
-            at = t + wait(rng, median) if to is not None else None
+            contact_sla = settings.RELAY_CONTACT_SLA_HOURS
+            if to is None and stage == Stage.ACCEPTED and end - t >= timedelta(hours=contact_sla):
+                to = Stage.CONTACTED  # the contact SLA alerted the owner: contacted, late
+            if to is None:
+                at = None
+            elif stage == Stage.ACCEPTED:  # the golden window: the first move out of accepted is due in it
+                at = t + within_sla(rng, median, contact_sla)
+            else:
+                at = t + wait(rng, median)
             # The recycle rule, as the hourly task applies it: idle for RELAY_LEAD_RECYCLE_DAYS → back to the pool.
             idle_since = max([t, *(a[2] for a in walk.activities)])
             recycle_at = idle_since + timedelta(days=settings.RELAY_LEAD_RECYCLE_DAYS)
@@ -730,6 +759,11 @@ class Generator:
         ids: Ids,
     ):
         self.M = self.model_map()
+        # What the follow-up tasks are about: a won lead (onboarding), a detractor answer.
+        self.task_about = {
+            name: ContentType.objects.get_for_model(model).pk
+            for name, model in (("lead", Lead), ("nps_response", NpsResponse))
+        }
         self.seed = seed
         self.now = now
         self.sizes = sizes
@@ -764,7 +798,7 @@ class Generator:
             "complaint_change": ComplaintStatusChange,
             "invitation": NpsInvitation,
             "nps": NpsResponse,
-            "follow_up": FollowUpTask,
+            "follow_up": Task,
         }
 
     def rng(self, part: str) -> random.Random:
@@ -936,21 +970,21 @@ class Generator:
                         }
                     )
                     self._remember_order(rng, customer_id, won_order_id, f["closed_at"])
-                    undone = rng.random() >= 0.85 and self.now - f["closed_at"] < BACKLOG_WINDOW
-                    done = None if undone else f["closed_at"] + wait(rng, 30)
-                    rows["follow_up"].append(
-                        {
-                            "id": self.ids.take(M["follow_up"]),
-                            "kind": "onboarding",
-                            "customer_id": customer_id,
-                            "nps_response_id": None,
-                            "lead_id": lead_id,
-                            "owner_id": rng.choice(staff.service),
-                            "due_at": f["closed_at"] + settings.RELAY_ONBOARDING_TASK_HOURS * H,
-                            "done_at": done if done is not None and done < self.now else None,
-                            "outcome": "Onboarding call done." if done is not None and done < self.now else "",
-                            "created_at": f["closed_at"],
-                        }
+                    onboarding_sla = settings.RELAY_ONBOARDING_TASK_HOURS
+                    undone = rng.random() >= 0.85 and self.now - f["closed_at"] < onboarding_sla * H  # not due yet
+                    done = None if undone else f["closed_at"] + within_sla(rng, 30, onboarding_sla)
+                    done = done if done is not None and done < self.now else None
+                    rows["follow_up"].append(  # a task (config.Task) about the lead, as lead.won opens it
+                        self._follow_up(
+                            kind=TaskKind.ONBOARDING,
+                            about=self.task_about["lead"],
+                            object_id=lead_id,
+                            assignee_id=rng.choice(staff.service),
+                            due_at=f["closed_at"] + settings.RELAY_ONBOARDING_TASK_HOURS * H,
+                            done_at=done,
+                            outcome="Onboarding call done." if done is not None else "",
+                            created_at=f["closed_at"],
+                        )
                     )
                 pipeline = walk.stage not in (Stage.NEW, Stage.HANDED_OFF)
                 created_by_id = walk.changes[0][3] if walk.changes else rng.choice(staff.marketing)
@@ -1072,18 +1106,22 @@ class Generator:
                     "closed_at": None,
                     "first_response_due_at": opened + first_h * H,
                     "resolution_due_at": opened + resolve_h * H,
+                    "resolution_clock_from": opened,  # as feedback.services.create_complaint starts it
                     "created_by_id": rng.choice(self.staff.service),
                     "updated_at": opened,
                 }
-                t = opened
+                t = clock = opened  # `clock`: where the resolution clock runs from (a reopen restarts it)
                 while True:
                     status = c["status"]
-                    if self.now - t < BACKLOG_WINDOW and rng.random() < 0.25:
-                        break  # the open backlog: still waiting on someone
+                    if status in ("open", "in_progress") and stuck(rng, t, self.now):
+                        break  # the open backlog: untouched since, past its due time soon
+                    # Service works to the severity's SLA (RELAY_COMPLAINT_SLA_HOURS): first response and resolution
+                    # mostly in time, late ones soon after the breach alert. What is open at "now" is recent.
                     if status == "open":
-                        to, at = "in_progress", t + wait(rng, 6)
+                        to, at = "in_progress", t + within_sla(rng, first_h / 4, first_h)
                     elif status == "in_progress":
-                        to, at = "resolved", t + wait(rng, 30)
+                        to = "resolved"
+                        at = max(clock + within_sla(rng, resolve_h / 3, resolve_h), t + wait(rng, 0.5, 0.5))
                     elif status == "resolved":
                         to = "open" if rng.random() < 0.07 else "closed"
                         at = t + wait(rng, 40)
@@ -1101,8 +1139,10 @@ class Generator:
                         c["resolution"] = note = rng.choice(RESOLUTIONS)
                     elif to == "closed":
                         c["closed_at"] = at
-                    elif to == "open":  # reopened by the customer
+                    elif to == "open":  # reopened by the customer: a fresh resolution clock, as the service sets
                         c["resolved_at"] = None
+                        c["resolution_clock_from"] = clock = at
+                        c["resolution_due_at"] = at + resolve_h * H
                         note = "Customer says the problem is back."
                     rows["complaint_change"].append(
                         {
@@ -1161,24 +1201,24 @@ class Generator:
                     }
                 )
                 if category == "detractor":
-                    undone = rng.random() >= 0.8 and self.now - answered < BACKLOG_WINDOW
-                    done = None if undone else answered + wait(rng, 20)
+                    follow_up_sla = settings.RELAY_DETRACTOR_FOLLOW_UP_HOURS
+                    undone = rng.random() >= 0.8 and self.now - answered < follow_up_sla * H  # not due yet
+                    done = None if undone else answered + within_sla(rng, 20, follow_up_sla)
                     done = done if done is not None and done < self.now else None
-                    rows["follow_up"].append(
-                        {
-                            "id": self.ids.take(M["follow_up"]),
-                            "kind": "detractor",
-                            "customer_id": customer_id,
-                            "nps_response_id": pk,
-                            "lead_id": None,
-                            "owner_id": rng.choice(self.staff.service),
-                            "due_at": answered + settings.RELAY_DETRACTOR_FOLLOW_UP_HOURS * H,
-                            "done_at": done,
-                            "outcome": rng.choice(["Called, offered a replacement.", "已回访,客户接受补偿。"])
+                    rows["follow_up"].append(  # a task (config.Task) about the answer, as the service opens it
+                        self._follow_up(
+                            kind=TaskKind.DETRACTOR,
+                            about=self.task_about["nps_response"],
+                            object_id=pk,
+                            assignee_id=rng.choice(self.staff.service),
+                            due_at=answered + settings.RELAY_DETRACTOR_FOLLOW_UP_HOURS * H,
+                            done_at=done,
+                            outcome=rng.choice(["Called, offered a replacement.", "已回访,客户接受补偿。"])
                             if done
                             else "",
-                            "created_at": answered,
-                        }
+                            created_at=answered,
+                            notes=rows["nps"][-1]["comment"],
+                        )
                     )
                 if rng.random() < 0.12:  # invitations still waiting for an answer
                     cidx = rng.randrange(ncust)
@@ -1187,6 +1227,24 @@ class Generator:
                         self._invitation(rng, self.ids.take(M["invitation"]), self.first_customer_id + cidx, sent)
                     )
             yield rows
+
+    def _follow_up(self, *, kind, about, object_id, assignee_id, due_at, done_at, outcome, created_at, notes=""):
+        """A service follow-up task row (config.Task): for a service person, about its record; done by them."""
+        return {
+            "id": self.ids.take(self.M["follow_up"]),
+            "kind": kind,
+            "title": "",
+            "notes": notes,
+            "department": SERVICE,
+            "assignee_id": assignee_id,
+            "content_type_id": about,
+            "object_id": object_id,
+            "due_at": due_at,
+            "created_at": created_at,
+            "done_at": done_at,
+            "done_by_id": assignee_id if done_at is not None else None,
+            "outcome": outcome,
+        }
 
     def _invitation(self, rng, pk, customer_id, sent, answered=None) -> dict:
         return {

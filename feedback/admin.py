@@ -6,13 +6,13 @@ from django.db import transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from config.audit_web import HistoryAdmin
 from config.errors import DomainError
 from feedback import permissions, services
 from feedback.models import (
     Complaint,
     ComplaintStatus,
     ComplaintStatusChange,
-    FollowUpTask,
     Insight,
     NpsInvitation,
     NpsResponse,
@@ -91,7 +91,7 @@ def reopen_complaints(modeladmin, request, queryset):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(FeedbackAdminMixin, admin.ModelAdmin):
+class ComplaintAdmin(FeedbackAdminMixin, HistoryAdmin):
     write_action = "complaint.create"
     list_display = ["pk", "customer", "category", "severity", "status", "owner", "opened_at", "resolution_due_at"]
     list_filter = ["status", "severity", "category", "channel"]
@@ -178,38 +178,6 @@ class NpsInvitationAdmin(FeedbackAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["customer", "created_by"]
     list_select_related = ["customer"]
     exclude = ["token"]
-
-
-@admin.action(description=_("Mark the selected follow-ups done (handled elsewhere)"))
-def mark_done(modeladmin, request, queryset):
-    try:
-        with transaction.atomic():
-            for task in queryset.order_by("pk"):
-                try:
-                    services.complete_follow_up(task=task, by=request.user, outcome=gettext("Handled (admin)."))
-                except (DomainError, PermissionDenied) as exc:
-                    message = getattr(exc, "message", None) or str(exc)
-                    raise DomainError(gettext("%(task)s: %(message)s") % {"task": task, "message": message}) from exc
-    except DomainError as exc:
-        modeladmin.message_user(request, exc.message, messages.ERROR)
-        return
-    modeladmin.message_user(request, gettext("Done."), messages.SUCCESS)
-
-
-@admin.register(FollowUpTask)
-class FollowUpTaskAdmin(FeedbackAdminMixin, admin.ModelAdmin):
-    list_display = ["kind", "customer", "owner", "due_at", "done_at"]
-    list_filter = ["kind"]
-    raw_id_fields = ["customer", "nps_response", "lead", "owner"]
-    list_select_related = ["customer", "owner"]
-    actions = [mark_done]
-
-    def has_change_permission(self, request, obj=None):
-        # Listing with actions needs change permission; the fields themselves stay read-only.
-        return permissions.can(request.user, "followup.create")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
 
 @admin.register(Insight)

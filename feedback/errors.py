@@ -18,7 +18,3 @@ class AlreadyAnswered(DomainError):
 
 class InvitationExpired(DomainError):
     status, code = 410, "expired"
-
-
-class AlreadyDone(Conflict):
-    code = "already_done"

@@ -123,10 +123,6 @@ class BulkInvitationForm(forms.Form):
     )
 
 
-class FollowUpCompleteForm(forms.Form):
-    outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=LONG_TEXT, label=_("What was done"))
-
-
 class SurveyForm(forms.Form):
     score = forms.TypedChoiceField(
         choices=[(i, str(i)) for i in range(11)], coerce=int, widget=forms.RadioSelect, label=_("Score")

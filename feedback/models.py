@@ -1,7 +1,10 @@
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from config import audit
 
 
 class ComplaintStatus(models.TextChoices):
@@ -16,6 +19,15 @@ class Severity(models.TextChoices):
     MEDIUM = "medium", _("Medium")
     HIGH = "high", _("High")
     CRITICAL = "critical", _("Critical")
+
+
+def severity_rank() -> models.Case:
+    """A complaint's severity as a number, low 0 … critical 3, for lists sorted by severity (the complaint table
+    indexes this very expression: feedback_complaint_sev_idx)."""
+    return models.Case(
+        *[models.When(severity=level.value, then=models.Value(rank)) for rank, level in enumerate(Severity)],
+        output_field=models.IntegerField(),
+    )
 
 
 class ComplaintCategory(models.TextChoices):
@@ -91,6 +103,9 @@ class Complaint(models.Model):
         verbose_name=_("created by"),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The audit log (config/audit.py) leaves out the alert stamps: the SLA beat sets them with a conditional UPDATE.
+    history = audit.history(excluded_fields=["first_response_alerted_at", "resolution_alerted_at"])
+    tasks = GenericRelation("config.Task", related_query_name="complaint")
 
     class Meta:
         verbose_name = _("complaint")
@@ -106,6 +121,8 @@ class Complaint(models.Model):
             models.Index(fields=["resolution_due_at"], name="feedback_complaint_rsdue_idx"),
             # Resolution times of the complaints resolved in a period (okr), answered from the index alone.
             models.Index(fields=["resolved_at", "opened_at"], name="feedback_complaint_resop_idx"),
+            # The complaint list's sort by severity (config.lists, ComplaintFilter.ordering).
+            models.Index(severity_rank(), models.F("id"), name="feedback_complaint_sev_idx"),
         ]
 
     def __str__(self):
@@ -224,6 +241,8 @@ class NpsResponse(models.Model):
         related_name="+",
         verbose_name=_("entered by"),
     )
+    # Its detractor follow-up (config.Task); deleting the answer deletes its tasks.
+    tasks = GenericRelation("config.Task", related_query_name="nps_response")
 
     class Meta:
         verbose_name = _("NPS response")
@@ -235,6 +254,7 @@ class NpsResponse(models.Model):
         indexes = [
             models.Index(fields=["answered_at"], name="feedback_nps_answered_idx"),
             models.Index(fields=["customer", "answered_at"], name="feedback_nps_cust_idx"),
+            models.Index(fields=["score", "id"], name="feedback_nps_score_idx"),  # the NPS list's sort
         ]
 
     def __str__(self):
@@ -267,70 +287,6 @@ def nps_category(score: int) -> str:
     if score >= PROMOTER_FROM:
         return NpsCategory.PROMOTER
     return NpsCategory.PASSIVE if score >= PASSIVE_FROM else NpsCategory.DETRACTOR
-
-
-class FollowUpTask(models.Model):
-    """Service work item: a detractor follow-up or the onboarding after a won lead."""
-
-    class Kind(models.TextChoices):
-        DETRACTOR = "detractor", _("Detractor follow-up")
-        ONBOARDING = "onboarding", _("Onboarding")
-
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("customer")
-    )
-    nps_response = models.OneToOneField(
-        NpsResponse,
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="follow_up",
-        verbose_name=_("NPS response"),
-    )
-    lead = models.OneToOneField(
-        "leads.Lead",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="onboarding_task",
-        verbose_name=_("lead"),
-    )
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="follow_ups",
-        verbose_name=_("owner"),
-    )
-    due_at = models.DateTimeField(_("due at"))
-    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
-    outcome = models.TextField(_("what was done"), blank=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("done by"),
-    )
-    alerted_at = models.DateTimeField(_("overdue alert sent at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("follow-up task")
-        verbose_name_plural = _("follow-up tasks")
-        ordering = ["due_at", "pk"]
-        indexes = [
-            models.Index(fields=["done_at", "due_at"], name="feedback_followup_due_idx"),
-            models.Index(fields=["owner", "done_at"], name="feedback_followup_owner_idx"),
-            models.Index(fields=["customer", "created_at"], name="feedback_followup_cust_idx"),
-        ]
-
-    def __str__(self):
-        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class InsightTag(models.TextChoices):

@@ -1,8 +1,9 @@
 """Who may do what in the service loop (DESIGN.md "Roles").
 
-Everyone signed in reads. Service staff manage complaints, NPS and follow-ups; a service user acts on
-the complaints and follow-ups they own or that nobody owns yet; the service manager (and an admin) acts
-on all and reassigns owners. Marketing acknowledges the insights routed to it. Everything else is refused.
+Everyone signed in reads. Service staff manage complaints and NPS; a service user acts on the complaints
+they own or that nobody owns yet; the service manager (and an admin) acts on all and reassigns owners.
+Marketing acknowledges the insights routed to it. Everything else is refused. Follow-ups are tasks: who works
+them is config.todo's rule.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -18,11 +19,10 @@ _SERVICE_ACTIONS = frozenset(
         "nps.create",
         "invitation.create",
         "insight.create",
-        "followup.create",
     }
 )
 # Actions on one owned record.
-_OWNED_ACTIONS = frozenset({"complaint.change", "complaint.transition", "complaint.pause", "followup.complete"})
+_OWNED_ACTIONS = frozenset({"complaint.change", "complaint.transition", "complaint.pause"})
 
 
 def _is_service_manager(user) -> bool:

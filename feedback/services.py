@@ -12,19 +12,21 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from config import events, outbox, roles
+from config import events, outbox, roles, todo
 from config.errors import DomainError
+from config.models import Task, TaskKind
 from config.notifications import notify
 from customers.models import Customer, CustomerIdentity
+from customers.selectors import account_team
 from feedback import businesshours, permissions, statuses
-from feedback.errors import AlreadyAnswered, AlreadyDone, InvalidTransition, InvitationExpired, ResolutionRequired
+from feedback.errors import AlreadyAnswered, InvalidTransition, InvitationExpired, ResolutionRequired
 from feedback.models import (
     ChangeKind,
     Complaint,
     ComplaintStatusChange,
-    FollowUpTask,
     Insight,
     InsightTag,
     NpsInvitation,
@@ -39,30 +41,28 @@ User = get_user_model()
 
 
 @transaction.atomic
-def open_onboarding_task(*, lead: int, customer: int, at=None, **_event) -> FollowUpTask:
-    """The sales → service handoff of a won lead: one onboarding task per lead (idempotent).
+def open_onboarding_task(*, lead: int, customer: int, at=None, **_event) -> Task:
+    """The sales → service handoff of a won lead: one onboarding task (config.Task) per lead (idempotent).
 
-    Subscribed to `lead.won` (feedback/apps.py); the closing sales user needs no service permission.
-    The task goes to the service queue (no owner) and is due in RELAY_ONBOARDING_TASK_HOURS after the
-    win; the whole service team is told, once per lead.
+    Subscribed to `lead.won` (feedback/subscriptions.py); the closing sales user needs no service permission.
+    The task is about the lead, goes to the service queue (no assignee) and is due RELAY_ONBOARDING_TASK_HOURS
+    after the win; the whole service team is told, once per lead.
     """
     now = at or timezone.now()
-    task, created = FollowUpTask.objects.get_or_create(
-        lead_id=lead,
-        defaults={
-            "kind": FollowUpTask.Kind.ONBOARDING,
-            "customer_id": customer,
-            "owner": None,
-            "due_at": now + timedelta(hours=settings.RELAY_ONBOARDING_TASK_HOURS),
-        },
+    task, created = todo.ensure_task(
+        kind=TaskKind.ONBOARDING,
+        about_record=("lead", lead),
+        department=roles.SERVICE,
+        due_at=now + timedelta(hours=settings.RELAY_ONBOARDING_TASK_HOURS),
+        now=now,
     )
     if created:
         notify(
             recipients=roles.members(roles.SERVICE),
             kind="feedback.onboarding",
             message=_("New customer to onboard: %(customer)s (lead #%(lead)s won).")
-            % {"customer": task.customer, "lead": lead},
-            url=reverse("feedback:follow-up-detail", args=[task.pk]),
+            % {"customer": Customer.objects.get(pk=customer), "lead": lead},
+            url=todo.task_url(task),
             dedupe_key=f"feedback.onboarding.{task.pk}",
         )
     return task
@@ -173,7 +173,29 @@ def create_complaint(
     )
     if owner is not None and owner != by:
         _notify_owner(complaint)
+    _tell_account_team(
+        customer_id=complaint.customer_id,
+        skip=[by, owner],  # the owner was just told it is theirs
+        kind="feedback.account_complaint",
+        message=_("New complaint #%(id)s from %(customer)s, on your account team: %(category)s, %(severity)s.")
+        % {
+            "id": complaint.pk,
+            "customer": customer.name,
+            "category": complaint.get_category_display(),
+            "severity": complaint.get_severity_display(),
+        },
+        url=reverse("feedback:complaint-detail", args=[complaint.pk]),
+        dedupe_key=f"feedback.complaint.{complaint.pk}.account_team",
+    )
     return complaint
+
+
+def _tell_account_team(*, customer_id: int, skip, kind: str, message: str, url: str, dedupe_key: str) -> None:
+    """The customer's account team hears of it, each person once (customers.selectors.account_team, one query);
+    the people in `skip` (the actor, those just told otherwise) are left out."""
+    skipped = {getattr(person, "pk", None) for person in skip if person is not None}
+    team = [m.user for m in account_team(customer_id) if m.user.is_active and m.user_id not in skipped]
+    notify(recipients=team, kind=kind, message=message, url=url, dedupe_key=dedupe_key, alert=False)
 
 
 def _notify_owner(complaint: Complaint) -> None:
@@ -317,28 +339,39 @@ def assign_complaint(*, complaint: Complaint, by, owner, now=None) -> Complaint:
 # ---------------------------------------------------------------- NPS
 
 
-def open_detractor_follow_up(*, response_id: int, now=None) -> FollowUpTask | None:
-    """One follow-up task per detractor answer (idempotent); the service team is told once."""
+def open_detractor_follow_up(*, response_id: int, now=None) -> Task | None:
+    """One follow-up task (config.Task, about the answer, in the service queue) per detractor answer (idempotent);
+    the service team is told once. Its notes are the customer's comment."""
     now = now or timezone.now()
     response = NpsResponse.objects.select_related("customer").get(pk=response_id)
     if nps_category(response.score) != "detractor":
         return None
-    task, created = FollowUpTask.objects.get_or_create(
-        nps_response=response,
-        defaults={
-            "kind": FollowUpTask.Kind.DETRACTOR,
-            "customer_id": response.customer_id,
-            "due_at": businesshours.add_business_hours(now, settings.RELAY_DETRACTOR_FOLLOW_UP_HOURS),
-        },
+    task, created = todo.ensure_task(
+        kind=TaskKind.DETRACTOR,
+        about_record=("nps_response", response.pk),
+        department=roles.SERVICE,
+        due_at=businesshours.add_business_hours(now, settings.RELAY_DETRACTOR_FOLLOW_UP_HOURS),
+        notes=response.comment,
+        now=now,
     )
     if created:
+        service = list(roles.members(roles.SERVICE))
         notify(
-            recipients=roles.members(roles.SERVICE),
+            recipients=service,
             kind="feedback.detractor",
             message=_("Detractor: %(customer)s answered NPS %(score)s. Follow up.")
             % {"customer": response.customer, "score": response.score},
-            url=reverse("feedback:follow-up-detail", args=[task.pk]),
+            url=todo.task_url(task),
             dedupe_key=f"feedback.followup.{task.pk}.opened",
+        )
+        _tell_account_team(
+            customer_id=response.customer_id,
+            skip=service,  # told above, with the follow-up to do
+            kind="feedback.account_detractor",
+            message=_("Detractor on your account team: %(customer)s answered NPS %(score)s.")
+            % {"customer": response.customer, "score": response.score},
+            url=reverse("customers:customer-detail", args=[response.customer_id]),
+            dedupe_key=f"feedback.nps.{response.pk}.account_team",
         )
     return task
 
@@ -511,29 +544,6 @@ def send_nps_invitation(*, invitation_id: int, now=None) -> bool:
     return True
 
 
-# ---------------------------------------------------------------- follow-ups
-
-
-@transaction.atomic
-def complete_follow_up(*, task: FollowUpTask, by, outcome: str, now=None) -> FollowUpTask:
-    """Record what was done; a task is completed once. Raises PermissionDenied, DomainError(field=outcome)."""
-    now = now or timezone.now()
-    task = FollowUpTask.objects.select_for_update().get(pk=task.pk)
-    permissions.require(by, "followup.complete", task)
-    if task.done_at is not None:
-        raise AlreadyDone(_("This follow-up is already done."), field="outcome")
-    outcome = (outcome or "").strip()
-    if not outcome:
-        raise DomainError(_("Say what was done."), field="outcome")
-    task.outcome = outcome
-    task.done_at = now
-    task.done_by = by
-    if task.owner_id is None:
-        task.owner = by
-    task.save()
-    return task
-
-
 # ---------------------------------------------------------------- insights
 
 
@@ -591,14 +601,15 @@ def acknowledge_insight(*, insight: Insight, by, now=None) -> Insight:
 
 
 def check_service_slas(*, now=None) -> dict[str, int]:
-    """Raise each complaint SLA breach and each overdue follow-up exactly once (beat task).
+    """Raise each complaint SLA breach exactly once (beat task). Overdue follow-ups are tasks: config.todo's
+    `alert_overdue_tasks` alerts the service managers about them.
 
     A conditional UPDATE claims each breach, so two concurrent runs never both alert; the notification's
     dedupe_key makes a retried run harmless too.
     """
     now = now or timezone.now()
     managers = list(roles.members(roles.SERVICE, managers_only=True))
-    counts = {"first_response": 0, "resolution": 0, "follow_up": 0}
+    counts = {"first_response": 0, "resolution": 0}
     breaches = {
         "first_response": Complaint.objects.filter(
             statuses.first_response_overdue(now), first_response_alerted_at__isnull=True
@@ -621,23 +632,9 @@ def check_service_slas(*, now=None) -> dict[str, int]:
                     recipients=[complaint.owner, *managers],
                     kind=f"feedback.complaint_{kind}_breach",
                     message=messages[kind]
-                    % {"id": complaint.pk, "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M")},
+                    % {"id": complaint.pk, "due": date_format(timezone.localtime(due), "DATETIME_FORMAT")},
                     url=reverse("feedback:complaint-detail", args=[complaint.pk]),
                     dedupe_key=f"feedback.complaint.{complaint.pk}.{kind}.{due.isoformat()}",
                 )
                 counts[kind] += 1
-    overdue = FollowUpTask.objects.filter(statuses.follow_up_overdue(now), alerted_at__isnull=True)
-    for task in overdue.select_related("customer").order_by("pk").iterator():
-        with transaction.atomic():
-            if not FollowUpTask.objects.filter(pk=task.pk, alerted_at__isnull=True).update(alerted_at=now):
-                continue
-            notify(
-                recipients=managers,
-                kind="feedback.follow_up_overdue",
-                message=_("%(kind)s for %(customer)s is overdue.")
-                % {"kind": task.get_kind_display(), "customer": task.customer},
-                url=reverse("feedback:follow-up-detail", args=[task.pk]),
-                dedupe_key=f"feedback.followup.{task.pk}.overdue",
-            )
-            counts["follow_up"] += 1
     return counts

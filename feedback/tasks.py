@@ -20,5 +20,5 @@ def open_detractor_follow_up(response_id: int) -> None:
 
 @shared_task(queue=MAINTENANCE, **RETRYING)
 def check_service_slas() -> dict[str, int]:
-    """Beat: complaint SLA breaches and overdue follow-ups, each alerted once."""
+    """Beat: complaint SLA breaches, each alerted once (overdue follow-ups are tasks: config.tasks alerts them)."""
     return services.check_service_slas()

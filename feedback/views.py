@@ -5,21 +5,24 @@ from datetime import timedelta
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from config import about, lists, spreadsheet
 from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from config.pagination import keyset_page_for
 from customers import selectors as customer_selectors
 from feedback import forms, permissions, selectors, services, statuses
 from feedback.api.filters import ComplaintFilter, FollowUpFilter, InsightFilter, NpsResponseFilter
-from feedback.models import Complaint, ComplaintStatus, FollowUpTask, Insight, NpsResponse
+from feedback.models import Complaint, ComplaintStatus, Insight, NpsResponse
 
 
 def _page(request, qs, order: str) -> dict:
@@ -31,20 +34,59 @@ def _page(request, qs, order: str) -> dict:
 # ---------------------------------------------------------------- complaints
 
 
+COMPLAINT_COLUMNS = [
+    lists.Column("#", "id", descending=True),
+    lists.Column(gettext_lazy("Customer")),
+    lists.Column(gettext_lazy("Category")),
+    lists.Column(gettext_lazy("Severity"), "severity", descending=True),
+    lists.Column(gettext_lazy("Status")),
+    lists.Column(gettext_lazy("Owner")),
+    lists.Column(gettext_lazy("First response due"), "first_response_due"),
+    lists.Column(gettext_lazy("Resolution due"), "resolution_due"),
+]
+COMPLAINT_LIST_ORDER = "-opened"  # the newest first
+
+
+def _filtered(request, filterset_class, base, *, default: str):
+    """The list's FilterSet (its errors shown over the whole list), its rows and their sort (config.lists)."""
+    filterset = filterset_class(request.GET or None, queryset=base, request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    qs, sorting = lists.sorted_rows(request, filterset_class, qs, default=default)
+    return filterset, qs, sorting
+
+
 @staff_required
 @require_GET
 def complaint_list(request):
-    filterset = ComplaintFilter(request.GET or None, queryset=selectors.complaints(), request=request)
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.complaints()
+    filterset, qs, sorting = _filtered(request, ComplaintFilter, selectors.complaints(), default=COMPLAINT_LIST_ORDER)
     return render(
         request,
         "feedback/complaint_list.html",
         {
-            **_page(request, qs, order="-opened_at"),
+            **_page(request, qs, order=sorting.order),
             "filter": filterset,
             "now": timezone.now(),
             "can_create": permissions.can(request.user, "complaint.create"),
+            **lists.list_context(
+                request,
+                key="complaints",
+                sorting=sorting,
+                columns=COMPLAINT_COLUMNS,
+                export_url=reverse("feedback:complaint-export"),
+            ),
         },
+    )
+
+
+@staff_required
+@require_GET
+def complaint_export(request):
+    """The complaint list as CSV with the page's filters and sort, streamed (one query)."""
+    _filterset, qs, sorting = _filtered(request, ComplaintFilter, selectors.complaints(), default=COMPLAINT_LIST_ORDER)
+    return spreadsheet.streaming_response(
+        header=selectors.COMPLAINT_EXPORT_HEADER,
+        rows=selectors.complaint_export_rows(lists.in_order(qs, sorting)),
+        filename="complaints.csv",
     )
 
 
@@ -215,6 +257,29 @@ def customer_search(request):
 # ---------------------------------------------------------------- NPS
 
 
+NPS_COLUMNS = [
+    lists.Column(gettext_lazy("Answered"), "answered", descending=True),
+    lists.Column(gettext_lazy("Customer")),
+    lists.Column(gettext_lazy("Score"), "score"),
+    lists.Column(gettext_lazy("Comment")),
+    lists.Column(gettext_lazy("Source")),
+    lists.Column(gettext_lazy("Follow-up")),
+]
+NPS_LIST_ORDER = "-answered"
+
+
+@staff_required
+@require_GET
+def nps_export(request):
+    """The NPS answers as CSV with the page's filters and sort, streamed (one query)."""
+    _filterset, qs, sorting = _filtered(request, NpsResponseFilter, selectors.nps_responses(), default=NPS_LIST_ORDER)
+    return spreadsheet.streaming_response(
+        header=selectors.NPS_EXPORT_HEADER,
+        rows=selectors.nps_export_rows(lists.in_order(qs, sorting)),
+        filename="nps-responses.csv",
+    )
+
+
 @staff_required
 def nps_list(request):
     can_enter = permissions.can(request.user, "nps.create")
@@ -236,15 +301,17 @@ def nps_list(request):
                     % {"score": response.score, "category": response.category},
                 )
                 return redirect("feedback:nps-list")
-    filterset = NpsResponseFilter(request.GET or None, queryset=selectors.nps_responses(), request=request)
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.nps_responses()
+    filterset, qs, sorting = _filtered(request, NpsResponseFilter, selectors.nps_responses(), default=NPS_LIST_ORDER)
     now = timezone.now()
     counts = selectors.nps_counts(now - timedelta(days=90), now)
     return render(
         request,
         "feedback/nps_list.html",
         {
-            **_page(request, qs, order="-answered_at"),
+            **_page(request, qs, order=sorting.order),
+            **lists.list_context(
+                request, key="nps", sorting=sorting, columns=NPS_COLUMNS, export_url=reverse("feedback:nps-export")
+            ),
             "filter": filterset,
             "form": form if can_enter else None,
             "customer": form.cleaned_data.get("customer") if form.is_bound and hasattr(form, "cleaned_data") else None,
@@ -327,52 +394,30 @@ def invitation_list(request):
 @staff_required
 @require_GET
 def follow_up_list(request):
+    """The service follow-ups (onboarding and detractor tasks) of everyone, open ones by default, soonest due first."""
     data = request.GET.copy()
     if "done" not in data:
         data["done"] = "false"
     filterset = FollowUpFilter(data, queryset=selectors.follow_ups(), request=request)
     qs = filterset.qs if filterset.is_valid() else selectors.follow_ups()
-    return render(
-        request,
-        "feedback/follow_up_list.html",
-        {
-            **_page(request, qs, order="due_at"),  # the queue: the soonest due first
-            "filter": filterset,
-            "now": timezone.now(),
-        },
-    )
+    context = _page(request, qs, order="due_at")  # the queue: the soonest due first
+    context["page"].rows = about.attach(context["page"].rows)
+    return render(request, "feedback/follow_up_list.html", {**context, "filter": filterset, "now": timezone.now()})
 
 
 @staff_required
+@require_GET
 def follow_up_detail(request, pk: int):
-    try:
-        task = selectors.follow_up_detail(pk=pk)
-    except FollowUpTask.DoesNotExist:
-        raise Http404 from None
-    form = forms.FollowUpCompleteForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        permissions.require(request.user, "followup.complete", task)
-        status = 422
-        if form.is_valid():
-            try:
-                services.complete_follow_up(task=task, by=request.user, outcome=form.cleaned_data["outcome"])
-            except DomainError as exc:
-                form_error(form, exc)
-                status = error_status(request, exc)
-            else:
-                messages.success(request, _("Follow-up done."))
-                return redirect("feedback:follow-up-detail", pk=pk)
-    return render(
-        request,
-        "feedback/follow_up_detail.html",
-        {
-            "task": task,
-            "form": form if task.done_at is None and permissions.can(request.user, "followup.complete", task) else None,
-            "now": timezone.now(),
-        },
-        status=status,
-    )
+    """A follow-up is a task now (same id): old links land on its task page."""
+    return redirect("tasks:task-detail", pk=pk, permanent=True)
+
+
+@staff_required
+@require_GET
+def nps_detail(request, pk: int):
+    """Where a task about an NPS answer links to: the NPS list, showing the customer's answers."""
+    response = get_object_or_404(NpsResponse.objects.only("pk", "customer_id"), pk=pk)
+    return redirect(f"{reverse('feedback:nps-list')}?{urlencode({'customer': response.customer_id})}")
 
 
 # ---------------------------------------------------------------- insights

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
+from config.audit_web import HistoryAdmin
 from config.errors import DomainError
 from leads import permissions, services
 from leads.models import Activity, Lead, LeadStageChange, Tag
@@ -18,7 +19,7 @@ class StageChangeInline(admin.TabularInline):
 
 
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(HistoryAdmin):
     list_display = ["pk", "customer", "stage", "owner", "source_channel", "campaign", "is_high_intent", "created_at"]
     list_filter = ["stage", "is_high_intent", "source_channel", "tags"]
     search_fields = ["customer__name", "interest", "note"]

@@ -1,8 +1,12 @@
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from leads.stages import Stage, in_pool
+from config import audit
+from leads.stages import Stage, in_pool, stage_rank
 
 
 class Tag(models.Model):
@@ -94,6 +98,9 @@ class Lead(models.Model):
     reject_reason_text = models.CharField(_("reject reason details"), max_length=300, blank=True)
     lost_reason = models.CharField(_("lost reason"), max_length=20, choices=LostReason.choices, blank=True)
     lost_reason_text = models.CharField(_("lost reason details"), max_length=300, blank=True)
+    # What sales expects the deal to bring (optional); the board sums it per stage and weighs it by the stage's
+    # win probability (leads.stages.WIN_PROBABILITY). The won amount, once known, is the fact.
+    deal_value = models.DecimalField(_("deal value"), max_digits=14, decimal_places=2, null=True, blank=True)
     won_amount = models.DecimalField(_("won amount"), max_digits=14, decimal_places=2, null=True, blank=True)
     won_order = models.OneToOneField(
         "customers.Order",
@@ -124,6 +131,9 @@ class Lead(models.Model):
     reclaim_blocked_until = models.DateTimeField(_("reclaim blocked until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = audit.history()  # the audit log (config/audit.py)
+    # Its next step and its onboarding (config.Task); deleting the lead deletes its tasks.
+    tasks = GenericRelation("config.Task", related_query_name="lead")
 
     class Meta:
         verbose_name = _("lead")
@@ -142,6 +152,21 @@ class Lead(models.Model):
             models.Index(fields=["referred_by"], name="leads_lead_referred_idx"),
             models.Index(fields=["stage", "last_activity_at"], name="leads_lead_recycle_idx"),
             models.Index(fields=["created_by", "stage"], name="leads_lead_creator_stage_idx"),
+            # The lead list's sorts (config.lists, LeadFilter.ordering): last changed, and stage in pipeline order.
+            models.Index(fields=["updated_at"], name="leads_lead_updated_idx"),
+            models.Index(stage_rank(), F("id"), name="leads_lead_stage_rank_idx"),
+            # The board: each column newest in its stage first (leads.selectors.BOARD_ORDER), keyset-paginated.
+            models.Index(
+                F("stage"),
+                Coalesce(F("stage_entered_at"), F("created_at")).desc(),
+                F("id").desc(),
+                name="leads_lead_board_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deal_value__gte=0), name="%(app_label)s_%(class)s_deal_value_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -216,7 +241,12 @@ class Activity(models.Model):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         ordering = ["-at", "-pk"]
-        indexes = [models.Index(fields=["lead", "-at"], name="leads_activity_lead_at_idx")]
+        indexes = [
+            models.Index(fields=["lead", "-at"], name="leads_activity_lead_at_idx"),
+            # GET /api/v1/activities/: every lead's, newest first, and by who did them.
+            models.Index(fields=["-at", "-id"], name="leads_activity_at_idx"),
+            models.Index(fields=["by", "-at"], name="leads_activity_by_at_idx"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.at:%Y-%m-%d}"

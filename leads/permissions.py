@@ -7,8 +7,10 @@ a refusal here is a 403, a refusal there a 409.
 * everyone signed in reads leads and adds notes;
 * marketing creates leads, and edits and hands off the ones it created while they are new
   (the marketing manager: every lead in a marketing stage);
-* sales accepts, rejects, moves, closes and flags the leads it owns, and claims pool leads
-  (the sales manager: every sales lead, plus assigning and reassigning owners);
+* sales accepts, rejects, moves, closes and flags the leads it owns, sets their next step, and claims pool
+  leads (the sales manager: every sales lead, plus assigning and reassigning owners);
+* the deal value is marketing's estimate while it may edit the lead, then the owner's (or the sales
+  manager's) while the lead is open in sales;
 * an admin (superuser) may do everything.
 """
 
@@ -16,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 from config import roles
-from leads.stages import MARKETING_STAGES
+from leads.stages import MARKETING_STAGES, SALES_OPEN_STAGES
 
 VIEW = "view"
 CREATE = "create"
@@ -30,8 +32,10 @@ CLOSE = "close"
 FLAG_HIGH_INTENT = "flag_high_intent"
 ASSIGN = "assign"
 ADD_ACTIVITY = "add_activity"
+NEXT_STEP = "next_step"
 CREATE_TAG = "create_tag"
 DELETE = "delete"
+SET_DEAL_VALUE = "set_deal_value"
 
 ACTIONS = (
     VIEW,
@@ -46,11 +50,13 @@ ACTIONS = (
     FLAG_HIGH_INTENT,
     ASSIGN,
     ADD_ACTIVITY,
+    NEXT_STEP,
     CREATE_TAG,
     DELETE,
+    SET_DEAL_VALUE,
 )
 # Sales actions an owner (or a sales manager) takes on a lead.
-_OWNER_ACTIONS = frozenset({ACCEPT, REJECT, MOVE, CLOSE, FLAG_HIGH_INTENT})
+_OWNER_ACTIONS = frozenset({ACCEPT, REJECT, MOVE, CLOSE, FLAG_HIGH_INTENT, NEXT_STEP})
 
 
 def _marketing_may_work(user, lead) -> bool:
@@ -83,7 +89,12 @@ def can(user, action: str, lead=None) -> bool:
         # Marketing edits only before handoff; after that the package is what sales received.
         return lead is not None and lead.stage in MARKETING_STAGES and _marketing_may_work(user, lead)
     if action == HANDOFF:
-        return _marketing_may_work(user, lead)
+        # Without a lead: whether they hand off leads at all (the lead list's bulk handoff), each lead then checked.
+        return _marketing_may_work(user, lead) if lead is not None else department == roles.MARKETING
+    if action == SET_DEAL_VALUE:
+        if lead is not None and lead.stage in MARKETING_STAGES:
+            return _marketing_may_work(user, lead)
+        return lead is not None and lead.stage in SALES_OPEN_STAGES and _sales_may_work(user, lead)
     if action == CLAIM:
         return department == roles.SALES
     if action == ASSIGN:

@@ -2,29 +2,40 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 from django.db.models import (
+    Aggregate,
     BooleanField,
+    Case,
+    CharField,
     Count,
+    DecimalField,
     ExpressionWrapper,
     F,
+    IntegerField,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
+    Value,
+    When,
     Window,
     prefetch_related_objects,
 )
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Coalesce, RowNumber, TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from config import roles
+from config import home, roles, search
+from config.api.fields import MAX_ID
 from config.timeline import TimelineEvent
+from customers.models import Customer
 from customers.selectors import detail_rows
 from leads import permissions, stages
 from leads.models import Activity, Lead, LeadStageChange, LostReason, RejectReason, Tag
@@ -61,6 +72,7 @@ ROW_COLUMNS = (
     "source_channel__name",
     "campaign__name",
     "created_at",
+    "updated_at",
 )
 
 
@@ -81,6 +93,7 @@ def dress_rows(rows: list[dict]) -> list[dict]:
     for row in rows:
         row["url"] = link.format(row["pk"])
         row["created_on"] = timezone.localtime(row["created_at"]).date()
+        row["updated_on"] = timezone.localtime(row["updated_at"]).date()
         row["stage_label"] = labels[row["stage"]]
         row["tags"] = tags[row["pk"]]
         row["in_pool"] = stages.in_pool(row["stage"], row["owner_id"])
@@ -117,7 +130,145 @@ def lead_label(pk: int) -> str | None:
     return _lead_label(lead) if lead else None
 
 
+def lead_labels(ids: list[int]) -> dict[int, str]:
+    """What a task list says a lead is (config.about): the picker's label, for many leads in one query."""
+    leads = Lead.objects.filter(pk__in=ids).select_related("customer").only("interest", "stage", "customer__name")
+    return {lead.pk: _lead_label(lead) for lead in leads}
+
+
+def search_leads(text: str, limit: int) -> list[search.Hit]:
+    """The global search's leads (config.search): by number, the customer's name or the interest, newest first;
+    one query."""
+    customers = Customer.objects.filter(search.text_match("name", text)).values("pk")
+    found = [
+        Lead.objects.filter(customer_id__in=customers).values("pk"),
+        Lead.objects.filter(search.text_match("interest", text)).values("pk"),
+    ]
+    number = text.removeprefix("#")
+    if number.isdigit() and int(number) <= MAX_ID:
+        found.append(Lead.objects.filter(pk=int(number)).values("pk"))
+    leads = (
+        Lead.objects.filter(pk__in=search.any_of(*found))
+        .select_related("customer")
+        .only("pk", "stage", "interest", "customer__name")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    link = reverse("leads:lead-detail", args=[_PK]).replace(str(_PK), "{}")
+    return [
+        search.Hit(
+            title=_("Lead #%(id)s · %(customer)s") % {"id": lead.pk, "customer": lead.customer.name},
+            detail=" · ".join(part for part in (lead.interest[:80], str(lead.get_stage_display())) if part),
+            url=link.format(lead.pk),
+        )
+        for lead in leads
+    ]
+
+
+# The lead list's CSV (leads:lead-export): one row per lead, in the page's filters and order.
+EXPORT_HEADER = [
+    "id",
+    "customer_id",
+    "customer",
+    "company",
+    "stage",
+    "owner",
+    "source_channel",
+    "campaign",
+    "tags",
+    "interest",
+    "high_intent",
+    "sla_breached",
+    "created_at",
+    "updated_at",
+]
+
+
+class _TagNames(Aggregate):
+    """A lead's tag names, comma-separated in one cell (GROUP_CONCAT on SQLite, STRING_AGG on PostgreSQL)."""
+
+    function = "GROUP_CONCAT"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="STRING_AGG", template="%(function)s(%(expressions)s, ', ')")
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="%(function)s(%(expressions)s, ', ')")
+
+
+def export_rows(queryset: QuerySet[Lead]):
+    """The (filtered, ordered) leads as CSV rows in EXPORT_HEADER's order: one query however many leads (tags as
+    a subquery per row, not a prefetch per chunk), read in chunks."""
+    tags = (
+        Lead.tags.through.objects.filter(lead_id=OuterRef("pk"))
+        .order_by()
+        .values("lead_id")
+        .annotate(names=_TagNames("tag__name"))
+        .values("names")
+    )
+    labels = {stage: str(label) for stage, label in Stage.choices}
+    rows = queryset.prefetch_related(None).annotate(tag_names=Subquery(tags, output_field=CharField()))
+    columns = (
+        "pk",
+        "customer_id",
+        "customer__name",
+        "customer__company",
+        "stage",
+        "owner__username",
+        "source_channel__code",
+        "campaign__name",
+        "tag_names",
+        "interest",
+        "is_high_intent",
+        "sla_breached",
+        "created_at",
+        "updated_at",
+    )
+    for row in rows.values_list(*columns).iterator(chunk_size=2000):
+        (pk, customer_id, name, company, stage, owner, channel, campaign, tag_names, interest, high, late, at, up) = row
+        yield [
+            pk,
+            customer_id,
+            name,
+            company,
+            labels[stage],
+            owner or "",
+            channel or "",
+            campaign or "",
+            tag_names or "",
+            interest,
+            "yes" if high else "no",
+            "yes" if late else "no",
+            timezone.localtime(at).isoformat(),
+            timezone.localtime(up).isoformat(),
+        ]
+
+
 # --- board ---------------------------------------------------------------------------------------------------
+
+# Each column shows the leads newest in their stage first, so a card just moved (or closed) tops its new column.
+# A lead without stage_entered_at (none since the 0008 backfill) counts from its creation. The lead table indexes
+# this very order (leads_lead_board_idx), so each column is one index range scan.
+BOARD_ORDER = (F("board_since").desc(), F("pk").desc())
+
+
+def board_since():
+    return Coalesce(F("stage_entered_at"), F("created_at"))
+
+
+_SUMS = DecimalField(max_digits=20, decimal_places=2)
+_CENT = Decimal("0.01")
+
+
+def board_value():
+    """What a card is worth on the board: its won amount once won, else its deal value (None: not estimated)."""
+    return Coalesce(F("won_amount"), F("deal_value"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def _win_percent():
+    """The lead's stage's win probability (leads.stages.WIN_PROBABILITY), as SQL."""
+    whens = [When(stage=stage, then=Value(percent)) for stage, percent in stages.WIN_PROBABILITY.items()]
+    return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
 @dataclass
@@ -127,73 +278,149 @@ class BoardColumn:
     count: int
     cards: list
     next_cursor: str = ""
+    total: Decimal | None = None  # the column's deal values (won amounts in won); None when no card has one
+    weighted: Decimal | None = None  # total × the stage's win probability
+    probability: int = 0  # percent
+
+
+def board_sums(qs: QuerySet[Lead]) -> dict[str, dict]:
+    """Per stage of the (filtered) leads: count, total value and weighted value, in one GROUP BY query.
+
+    The weighted sum is Σ value × percent in SQL (exact: whole percents of cents) and is scaled to money here.
+    """
+    rows = (
+        qs.order_by()
+        .values("stage")
+        .annotate(
+            n=Count("pk"),
+            total=Sum(board_value(), output_field=_SUMS),
+            weighted=Sum(board_value() * _win_percent(), output_field=_SUMS),
+        )
+    )
+    sums = {}
+    for row in rows:
+        weighted = row["weighted"]
+        if weighted is not None:
+            weighted = (Decimal(weighted) / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+        sums[row["stage"]] = {"count": row["n"], "total": row["total"], "weighted": weighted}
+    return sums
+
+
+def _column(stage: str, sums: dict, cards: list, next_cursor: str = "") -> BoardColumn:
+    found = sums.get(stage, {})
+    return BoardColumn(
+        stage=stage,
+        label=Stage(stage).label,
+        count=found.get("count", 0),
+        cards=cards,
+        next_cursor=next_cursor,
+        total=found.get("total"),
+        weighted=found.get("weighted"),
+        probability=stages.WIN_PROBABILITY[stage],
+    )
+
+
+def board_heads(qs: QuerySet[Lead], *, stages) -> list[BoardColumn]:
+    """The headers (count, total, weighted) of some columns without their cards: one query."""
+    sums = board_sums(qs.filter(stage__in=stages))
+    return [_column(stage, sums, []) for stage in stages]
 
 
 def _cursor(lead: Lead) -> str:
-    return f"{lead.created_at.isoformat()}|{lead.pk}"
+    return f"{lead.board_since.isoformat()}|{lead.pk}"
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, int] | None:
+    """(board_since, pk) of the last card shown; None for no cursor or a malformed one."""
     stamp, _sep, pk = (cursor or "").partition("|")
-    at = parse_datetime(stamp) if stamp else None
+    try:
+        at = parse_datetime(stamp) if stamp else None
+    except ValueError:  # well formed but no date, e.g. month 13
+        return None
     return (at, int(pk)) if at and pk.isdigit() else None
 
 
 def _newest_ids_per_stage(qs: QuerySet[Lead], stages, per_column: int) -> list[int]:
-    """The newest `per_column` lead ids of each stage, in one query whatever the table size."""
-    base = qs.order_by("-created_at", "-pk").values_list("pk", flat=True)
+    """The first `per_column` lead ids of each stage in BOARD_ORDER, in one query whatever the table size."""
+    base = qs.annotate(board_since=board_since()).order_by(*BOARD_ORDER).values_list("pk", flat=True)
     if connection.features.supports_slicing_ordering_in_compound:
-        # PostgreSQL: one index range scan (stage, -created_at) per column, glued with UNION ALL.
+        # PostgreSQL: one index range scan (leads_lead_board_idx) per column, glued with UNION ALL.
         parts = [base.filter(stage=stage)[:per_column] for stage in stages]
         return list(parts[0].union(*parts[1:], all=True)) if parts else []
     ranked = (
         qs.filter(stage__in=stages)
-        .annotate(rank=Window(RowNumber(), partition_by=F("stage"), order_by=[F("created_at").desc(), F("pk").desc()]))
+        .annotate(board_since=board_since())
+        .annotate(rank=Window(RowNumber(), partition_by=F("stage"), order_by=list(BOARD_ORDER)))
         .filter(rank__lte=per_column)
         .values_list("pk", flat=True)
     )
     return list(ranked)
 
 
-def board(qs: QuerySet[Lead], *, per_column: int = BOARD_PAGE_SIZE, stages=BOARD_STAGES) -> list[BoardColumn]:
-    """Board columns for the (filtered) lead queryset: counts by one GROUP BY, newest cards per column.
+def _cards(qs: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Cards: `lead_rows()` plus who created the lead (a new lead's card names them) and its value, board order."""
+    return (
+        qs.select_related("created_by")
+        .annotate(board_value=board_value(), board_since=board_since())
+        .order_by(*BOARD_ORDER)
+    )
 
-    Four queries in all (counts, card ids, cards, tags), at 300 leads as at 300,000.
+
+def board(qs: QuerySet[Lead], *, per_column: int = BOARD_PAGE_SIZE, stages=BOARD_STAGES) -> list[BoardColumn]:
+    """Board columns for the (filtered) lead queryset: counts and sums by one GROUP BY, first cards per column.
+
+    Four queries in all (sums, card ids, cards, tags), at 300 leads as at 300,000.
     """
-    counts = dict(qs.order_by().values_list("stage").annotate(n=Count("pk")).values_list("stage", "n"))
-    wanted = [s for s in stages if counts.get(s)]
+    sums = board_sums(qs)
+    wanted = [s for s in stages if s in sums]
     ids = _newest_ids_per_stage(qs, wanted, per_column) if wanted else []
     by_stage: dict[str, list[Lead]] = {s: [] for s in stages}
     if ids:
-        for lead in qs.filter(pk__in=ids).order_by("-created_at", "-pk"):
+        for lead in _cards(qs.filter(pk__in=ids)):
             by_stage[lead.stage].append(lead)
     columns = []
     for stage in stages:
         cards = by_stage[stage]
-        count = counts.get(stage, 0)
-        cursor = _cursor(cards[-1]) if cards and count > len(cards) else ""
-        columns.append(BoardColumn(stage=stage, label=Stage(stage).label, count=count, cards=cards, next_cursor=cursor))
+        more = sums.get(stage, {}).get("count", 0) > len(cards)
+        columns.append(_column(stage, sums, cards, _cursor(cards[-1]) if cards and more else ""))
     return columns
 
 
 def board_column_page(qs: QuerySet[Lead], *, stage: str, cursor: str, per_column: int = BOARD_PAGE_SIZE):
-    """The next cards of one column after `cursor` (keyset on created_at, pk): (cards, next_cursor)."""
-    qs = qs.filter(stage=stage).order_by("-created_at", "-pk")
+    """The next cards of one column after `cursor` (keyset on BOARD_ORDER): (cards, next_cursor)."""
+    qs = _cards(qs.filter(stage=stage))
     after = _parse_cursor(cursor)
     if after:
         at, pk = after
-        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+        qs = qs.filter(Q(board_since__lt=at) | Q(board_since=at, pk__lt=pk))
     cards = list(qs[: per_column + 1])
     more = len(cards) > per_column
     cards = cards[:per_column]
     return cards, (_cursor(cards[-1]) if more and cards else "")
 
 
+def board_card(qs: QuerySet[Lead], *, pk: int) -> Lead | None:
+    """One card as the board draws it (None when the board's filter leaves it out): two queries."""
+    return _cards(qs.filter(pk=pk)).first()
+
+
+def board_lead(*, pk: int) -> Lead:
+    """The lead a board action starts from (its stage, deal value and customer's name): one query."""
+    return Lead.objects.select_related("customer").get(pk=pk)
+
+
 def move_targets(user, lead: Lead) -> list[str]:
-    """Stages this user may move this lead to from the board (move only; close needs a form)."""
+    """Stages this user may move this lead to from the board (move only; won and lost are `close_targets`)."""
     if lead.stage not in PIPELINE or not permissions.can(user, permissions.MOVE, lead):
         return []
     return [s for s in MOVABLE if s in NEXT[lead.stage]]
+
+
+def close_targets(user, lead: Lead) -> list[str]:
+    """Won and lost, when this user may close this lead now (the board's dialog asks the amount or the reason)."""
+    if not stages.may_start("close", lead.stage) or not permissions.can(user, permissions.CLOSE, lead):
+        return []
+    return [s for s in CLOSED_STAGES if s in NEXT[lead.stage]]
 
 
 # --- the lead page -------------------------------------------------------------------------------------------
@@ -332,22 +559,30 @@ class QueueSection:
     title: str
     leads: list
     more_url: str = ""
+    # The section the page pages through (keyset on this order) instead of showing its first rows only.
+    page_order: str = ""
+    rows: QuerySet | None = None
 
 
 def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
-    """The work waiting for this user, per role. Two queries per section, a fixed number of sections."""
+    """The work waiting for this user, per role. Two queries per section, a fixed number of sections.
+
+    The handoffs awaiting the user's decision come newest first and are paged by the view (`page_order`, `rows`),
+    so a fresh handoff is always on the first page however many older ones wait; the other sections show their
+    first QUEUE_SECTION_SIZE rows and link to the full list.
+    """
     department = roles.department_of(user)
     is_admin = bool(getattr(user, "is_superuser", False))
     rows = lead_rows(now)
     list_url = reverse("leads:lead-list")
-    sections: list[tuple[str, str, QuerySet, str]] = []
+    sections: list[tuple[str, str, QuerySet, str, str]] = []
     if department == roles.MARKETING or is_admin:
         mine = Q() if roles.is_manager_of(user, roles.MARKETING) else Q(created_by=user)
         new = rows.filter(mine, stage=Stage.NEW)
-        sections.append(("to_hand_off", _("To hand off"), new.filter(reject_reason=""), f"{list_url}?stage=new"))
+        sections.append(("to_hand_off", _("To hand off"), new.filter(reject_reason=""), f"{list_url}?stage=new", ""))
         # The latest rejection first (the reject stamps updated_at), not buried under older rejected leads.
         rejected = new.exclude(reject_reason="").order_by("-updated_at", "-pk")
-        sections.append(("rejected", _("Rejected, to nurture"), rejected, f"{list_url}?stage=new"))
+        sections.append(("rejected", _("Rejected, to nurture"), rejected, f"{list_url}?stage=new", ""))
     if department == roles.SALES or is_admin:
         manager = roles.is_manager_of(user, roles.SALES)
         mine = Q(owner__isnull=False) if manager else Q(owner=user)
@@ -355,16 +590,19 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
             (
                 "awaiting_decision",
                 _("Handoffs awaiting your decision"),
-                rows.filter(mine, stage=Stage.HANDED_OFF).order_by("handed_off_at", "pk"),
+                rows.filter(mine, stage=Stage.HANDED_OFF),
                 f"{list_url}?stage=handed_off" + ("" if manager else "&mine=true"),
+                "-handed_off_at",  # the newest handoff first, paged
             )
         )
         sections.append(
             (
                 "pool",
                 _("Lead pool"),
-                rows.filter(stages.POOL).order_by("handed_off_at", "pk"),
+                # The newest arrivals here; the pool page lists the one waiting longest first, for claiming.
+                rows.filter(stages.POOL).order_by("-handed_off_at", "-pk"),
                 reverse("leads:pool"),
+                "",
             )
         )
         sections.append(
@@ -377,12 +615,144 @@ def my_queue(user, *, now: datetime | None = None) -> list[QueueSection]:
                     *(("-pk",) if manager else (F("last_activity_at").asc(nulls_first=True), "pk"))
                 ),
                 f"{list_url}?" + "&".join(f"stage={s}" for s in PIPELINE) + ("" if manager else "&mine=true"),
+                "",
             )
         )
     return [
-        QueueSection(key=key, title=title, leads=dress_rows(list(row_values(qs)[:QUEUE_SECTION_SIZE])), more_url=url)
-        for key, title, qs, url in sections
+        QueueSection(
+            key=key,
+            title=title,
+            leads=[],
+            more_url=url,
+            page_order=order,
+            rows=row_values(qs).values(*ROW_COLUMNS, order.lstrip("-")),  # the page's cursor reads its order
+        )
+        if order
+        else QueueSection(
+            key=key, title=title, leads=dress_rows(list(row_values(qs)[:QUEUE_SECTION_SIZE])), more_url=url
+        )
+        for key, title, qs, url, order in sections
     ]
+
+
+# --- the home page's panel (config.home, registered in leads/subscriptions.py) -------------------------------
+
+HOME_ROWS = 8
+_HOME_COLUMNS = (
+    "pk",
+    "stage",
+    "is_high_intent",
+    "sla_breached",
+    "interest",
+    "reject_reason",
+    "owner_id",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__username",
+    "customer__name",
+    "customer__company",
+    "handed_off_at",
+    "created_at",
+    "stage_entered_at",
+)
+
+
+def _home_rows(qs: QuerySet[Lead]) -> list[dict]:
+    """The first HOME_ROWS of `qs` (lead_rows, filtered and ordered) as panel rows, in one query: the customer's
+    name linking to the lead, stage, owner, reject reason and, while handed off, when the acceptance SLA is due."""
+    link = reverse("leads:lead-detail", args=[_PK]).replace(str(_PK), "{}")
+    stage_labels = {stage: str(label) for stage, label in Stage.choices}
+    reasons = {code: str(label) for code, label in RejectReason.choices}
+    rows = list(qs.prefetch_related(None).values(*_HOME_COLUMNS)[:HOME_ROWS])
+    for row in rows:
+        row["url"] = link.format(row["pk"])
+        row["stage_label"] = stage_labels[row["stage"]]
+        row["reject_label"] = reasons.get(row["reject_reason"], "")
+        row["in_pool"] = stages.in_pool(row["stage"], row["owner_id"])
+        full_name = f"{row['owner__first_name']} {row['owner__last_name']}".strip()
+        row["owner_name"] = full_name or row["owner__username"] or ""
+        handed_off = row["stage"] == Stage.HANDED_OFF and row["handed_off_at"]
+        row["sla_due_at"] = stages.handoff_sla_due(row["handed_off_at"]) if handed_off else None
+    return rows
+
+
+def home_sales(user, *, now: datetime | None = None) -> dict:
+    """A seller's handoffs awaiting a decision (theirs and the pool's; a manager: the department's), newest first
+    with their acceptance SLA, plus a few numbers: open leads by stage, accepted this week, breaches. Two queries."""
+    now = now or timezone.now()
+    manager = roles.is_manager_of(user, roles.SALES)
+    mine = Q(owner__isnull=False) if manager else Q(owner=user)
+    awaiting = Q(stage=Stage.HANDED_OFF) if manager else Q(stage=Stage.HANDED_OFF) & (Q(owner=user) | stages.POOL)
+    week = home.week_start(now)
+    numbers = Lead.objects.filter(mine | awaiting).aggregate(
+        awaiting=Count("pk", filter=awaiting),
+        awaiting_breached=Count("pk", filter=awaiting & stages.handoff_sla_breached(now)),
+        not_contacted=Count("pk", filter=mine & stages.contact_sla_breached(now)),
+        accepted_this_week=Count("pk", filter=mine & Q(accepted_at__gte=week)),
+        won_this_week=Count("pk", filter=mine & Q(stage=Stage.WON, closed_at__gte=week)),
+        **{f"in_{stage}": Count("pk", filter=mine & Q(stage=stage)) for stage in PIPELINE},
+    )
+    list_url = reverse("leads:lead-list")
+    by_stage = [
+        {
+            "stage": stage,
+            "label": Stage(stage).label,
+            "count": numbers[f"in_{stage}"],
+            "url": f"{list_url}?stage={stage}" + ("" if manager else "&mine=true"),
+        }
+        for stage in PIPELINE
+    ]
+    return {
+        "manager": manager,
+        "rows": _home_rows(lead_rows(now).filter(awaiting).order_by("-handed_off_at", "-pk")),
+        "awaiting": numbers["awaiting"],
+        "awaiting_breached": numbers["awaiting_breached"],
+        "not_contacted": numbers["not_contacted"],
+        "accepted_this_week": numbers["accepted_this_week"],
+        "won_this_week": numbers["won_this_week"],
+        "open_pipeline": sum(row["count"] for row in by_stage),
+        "by_stage": by_stage,
+    }
+
+
+def home_marketing(user, *, now: datetime | None = None) -> dict:
+    """A marketer's leads to hand off and rejected ones to nurture, and the ones sales flagged high intent (a
+    manager: the department's), newest first, plus this week's handoffs and accepts. Four queries."""
+    now = now or timezone.now()
+    manager = roles.is_manager_of(user, roles.MARKETING)
+    mine = Q() if manager else Q(created_by=user)
+    to_hand_off = Q(stage=Stage.NEW, reject_reason="")
+    rejected = Q(stage=Stage.NEW) & ~Q(reject_reason="")
+    high_intent = Q(is_high_intent=True, stage__in=stages.SALES_OPEN_STAGES)
+    week = home.week_start(now)
+    numbers = Lead.objects.filter(mine).aggregate(
+        to_hand_off=Count("pk", filter=to_hand_off),
+        rejected=Count("pk", filter=rejected),
+        high_intent=Count("pk", filter=high_intent),
+        handed_off_this_week=Count("pk", filter=Q(handed_off_at__gte=week)),
+        accepted_this_week=Count("pk", filter=Q(accepted_at__gte=week)),
+    )
+    rows = lead_rows(now).filter(mine)
+    return {
+        "manager": manager,
+        **numbers,
+        "to_hand_off_rows": _home_rows(rows.filter(to_hand_off).order_by("-created_at", "-pk")),
+        # The latest rejection first: a rejected lead entered `new` again when sales turned it down.
+        "rejected_rows": _home_rows(rows.filter(rejected).order_by("-stage_entered_at", "-pk")),
+        "high_intent_rows": _home_rows(rows.filter(high_intent).order_by("-updated_at", "-pk")),
+    }
+
+
+def home_queue(user, *, now: datetime | None = None) -> dict | None:
+    """The home page's lead panel: the sales part for sales, the marketing part for marketing, both for an admin;
+    None (no panel) for anyone else."""
+    department = roles.department_of(user)
+    is_admin = bool(getattr(user, "is_superuser", False))
+    sales = home_sales(user, now=now) if department == roles.SALES or is_admin else None
+    marketing = home_marketing(user, now=now) if department == roles.MARKETING or is_admin else None
+    if sales is None and marketing is None:
+        return None
+    return {"sales": sales, "marketing": marketing}
 
 
 def pool(now: datetime | None = None) -> QuerySet[Lead]:
@@ -419,6 +789,99 @@ def referral_credit(*, start: datetime | None = None, end: datetime | None = Non
             "referred": r["referred"],
             "won": r["won"],
             "won_amount": r["won_amount"] or Decimal("0"),
+        }
+        for r in rows
+    ]
+
+
+# --- reject and lost reasons (the reasons report and the okr metrics over them) ---------------------------------
+
+UNKNOWN_REASON = "unknown"  # a change saved without a reason code (written around the services)
+REASON_GROUPS = ("month", "channel", "owner")
+
+
+def _reason_kind(kind: str) -> tuple[Q, type, str]:
+    """The stage changes of a kind ("reject" or "lost"), its reason choices, and the person a change counts for.
+
+    A rejection clears the lead's owner, so it counts for who sent it back (`by`); a lost lead keeps its owner
+    (lost is final), as close_rate's owner filter reads it."""
+    if kind == "reject":
+        return Q(from_stage=Stage.HANDED_OFF, to_stage=Stage.NEW), RejectReason, "by"
+    return Q(to_stage=Stage.LOST), LostReason, "lead__owner"
+
+
+def reason_choices(kind: str) -> list[tuple[str, str]]:
+    """(code, label) of a kind's reasons in the order of the fixed list, and the one for a missing code."""
+    return [*((code, str(label)) for code, label in _reason_kind(kind)[1].choices), (UNKNOWN_REASON, _("Not recorded"))]
+
+
+def reason_code(choices) -> Case:
+    """A stage change's reason code, in SQL: services._transition stores "code" or "code: text"."""
+    return Case(
+        *[When(Q(reason=code) | Q(reason__startswith=f"{code}:"), then=Value(code)) for code in choices.values],
+        default=Value(UNKNOWN_REASON),
+        output_field=CharField(),
+    )
+
+
+def reason_counts(
+    kind: str,
+    *,
+    start: datetime,
+    end: datetime,
+    group: str,
+    channel: str | None = None,
+    campaign: int | None = None,
+    owner: int | None = None,
+    department: str | None = None,
+) -> list[dict]:
+    """Rejections (handed_off → new) or losses (→ lost) in [start, end), counted per reason code and `group`:
+    "month" (the local calendar month), "channel" (the lead's source channel) or "owner" (see _reason_kind).
+    Filters: the lead's source channel code and campaign, the owner's id and department. One GROUP BY query,
+    served by the (to_stage, at) index.
+
+    Rows `{"reason", "count", "key", "label"}`: key and label are the month ("2026-03") twice, the channel's code
+    and name, or the person's id and name; None and "" when the lead has no channel or the change no person.
+    """
+    changes, choices, person = _reason_kind(kind)
+    qs = LeadStageChange.objects.filter(changes, at__gte=start, at__lt=end)
+    if channel:
+        qs = qs.filter(lead__source_channel__code=channel)
+    if campaign:
+        qs = qs.filter(lead__campaign_id=campaign)
+    if owner:
+        qs = qs.filter(**{f"{person}_id": owner})
+    if department:  # a person is in one department group: no duplicate rows
+        qs = qs.filter(**{f"{person}__groups__name": department})
+    qs = qs.annotate(reason_code=reason_code(choices)).order_by()
+    if group == "month":
+        rows = qs.annotate(month=TruncMonth("at")).values("month", "reason_code").annotate(n=Count("pk"))
+        out = []
+        for r in rows:  # one row per (month, reason)
+            month = timezone.localtime(r["month"]).strftime("%Y-%m")
+            out.append({"reason": r["reason_code"], "count": r["n"], "key": month, "label": month})
+        return out
+    if group == "channel":
+        rows = qs.values("lead__source_channel__code", "lead__source_channel__name", "reason_code").annotate(
+            n=Count("pk")
+        )
+        return [
+            {
+                "reason": r["reason_code"],
+                "count": r["n"],
+                "key": r["lead__source_channel__code"],
+                "label": r["lead__source_channel__name"] or "",
+            }
+            for r in rows
+        ]
+    names = (f"{person}_id", f"{person}__first_name", f"{person}__last_name", f"{person}__username")
+    rows = qs.values(*names, "reason_code").annotate(n=Count("pk"))
+    return [
+        {
+            "reason": r["reason_code"],
+            "count": r["n"],
+            "key": r[names[0]],
+            "label": f"{r[names[1]] or ''} {r[names[2]] or ''}".strip() or (r[names[3]] or ""),
         }
         for r in rows
     ]

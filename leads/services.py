@@ -9,18 +9,22 @@ A caller that has not read the lead (the API) passes its id: the service reads i
 The clock is read after the lock, so the history's times follow the order the writes took.
 """
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from config import events, roles
+from config import events, roles, todo
 from config.errors import DomainError
+from config.models import Task, TaskKind
 from config.money import parse_amount
 from config.notifications import notify
 from customers import services as customer_services
@@ -28,7 +32,7 @@ from customers.models import CustomerIdentity
 from leads import permissions, stages
 from leads.errors import HandoffIncomplete, InvalidTransition, LeadChanged, LeadRuleError, PoolConflict
 from leads.models import Activity, ActivityKind, Lead, LeadStageChange, LostReason, RejectReason, Tag
-from leads.stages import MOVABLE, PIPELINE, Stage, ensure_action, ensure_allowed
+from leads.stages import MOVABLE, PIPELINE, SALES_OPEN_STAGES, Stage, ensure_action, ensure_allowed
 
 User = get_user_model()
 
@@ -99,6 +103,14 @@ def _transition(lead: Lead, *, to: str, by, now, reason: str = "") -> list[str]:
         at=now,
         by=getattr(by, "pk", None),
     )
+    if change.from_stage in SALES_OPEN_STAGES and to not in PIPELINE:
+        # Won, lost, rejected or recycled to the pool: sales' work on it stops, and so does its next step.
+        todo.finish_open_tasks(
+            about_record=lead,
+            kind=TaskKind.NEXT_STEP,
+            outcome=_("Closed: the lead moved to “%(stage)s”.") % {"stage": Stage(to).label},
+            now=now,
+        )
     return changed
 
 
@@ -132,6 +144,13 @@ def _tags_from_names(names) -> list[Tag]:
     return tags
 
 
+def _deal_value(value):
+    """An optional deal value: None, or money ≥ 0 with at most two decimals (DomainError naming deal_value)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_amount(value, field="deal_value")
+
+
 def _is_sales_user(user) -> bool:
     return user is not None and user.is_active and roles.department_of(user) == roles.SALES
 
@@ -155,15 +174,18 @@ def create_lead(
     interest: str = "",
     note: str = "",
     referred_by=None,
+    deal_value=None,
     now=None,
 ) -> tuple[Lead, bool]:
     """A new lead for a contact (resolved to a customer by identity) or an existing customer.
 
-    Returns (lead, customer_matched). Raises PermissionDenied, LeadRuleError (field contact/customer)
-    and whatever customers.services.resolve_customer raises for a bad contact.
+    Returns (lead, customer_matched). Raises PermissionDenied, LeadRuleError (field contact/customer),
+    DomainError (field deal_value) for a negative or malformed deal value and whatever
+    customers.services.resolve_customer raises for a bad contact.
     """
     permissions.require(by, permissions.CREATE)
     now = now or timezone.now()
+    deal_value = _deal_value(deal_value)
     customer_services.require_active_channel(source_channel)
     if (contact is None) == (customer is None):
         raise LeadRuleError(_("Give either a contact or an existing customer."), field="contact")
@@ -183,6 +205,7 @@ def create_lead(
         interest=interest,
         note=note,
         referred_by=referred_by,
+        deal_value=deal_value,
     )
     if tags:  # a new lead has none to compare with
         lead.tags.add(*_tags_from_names(tags))
@@ -213,14 +236,19 @@ def create_leads(*, by, items: list[dict], now=None) -> list[tuple[Lead, bool] |
 
 @transaction.atomic
 def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields) -> Lead:
-    """Marketing edits the package before handoff. Raises PermissionDenied, LeadRuleError, and LeadChanged when
-    `expected_updated_at` (the version the caller read, e.g. checked against If-Match) is no longer current:
-    two edits of the same version never both apply."""
+    """Marketing edits the package before handoff; the deal value alone is also the owner's to change while the
+    lead is open in sales (permissions.SET_DEAL_VALUE). Raises PermissionDenied, LeadRuleError, DomainError
+    (field deal_value), and LeadChanged when `expected_updated_at` (the version the caller read, e.g. checked
+    against If-Match) is no longer current: two edits of the same version never both apply."""
     lead = _lock(_pk(lead))  # not a stage change: whatever stage it is in now
     if expected_updated_at is not None and lead.updated_at != expected_updated_at:
         raise LeadChanged(_("This lead changed while you were working on it. Reload and try again."), field=None)
-    permissions.require(by, permissions.EDIT, lead)
-    unknown = set(fields) - set(PACKAGE_FIELDS)
+    if set(fields) != {"deal_value"} or tags is not None:
+        permissions.require(by, permissions.EDIT, lead)
+    if "deal_value" in fields:
+        permissions.require(by, permissions.SET_DEAL_VALUE, lead)
+        fields["deal_value"] = _deal_value(fields["deal_value"])
+    unknown = set(fields) - {*PACKAGE_FIELDS, "deal_value"}
     if unknown:
         raise LeadRuleError(_("These fields cannot be edited here."), field=sorted(unknown)[0])
     if "source_channel" in fields and fields["source_channel"] != lead.source_channel:
@@ -340,7 +368,7 @@ def claim_lead(*, lead: Lead, by, expected_stage: str | None = None, now=None) -
     if lead.reclaim_blocked_user_id == by.pk and lead.reclaim_blocked_until and lead.reclaim_blocked_until > now:
         raise PoolConflict(
             _("This lead was recycled from you; you may claim it again after %(until)s.")
-            % {"until": timezone.localtime(lead.reclaim_blocked_until).strftime("%Y-%m-%d %H:%M")},
+            % {"until": date_format(timezone.localtime(lead.reclaim_blocked_until), "DATETIME_FORMAT")},
             field="owner",
         )
     changed = _transition(lead, to=Stage.ACCEPTED, by=by, now=now)
@@ -409,6 +437,58 @@ def assign_lead(*, lead: Lead, by, owner, now=None) -> Lead:
         url=_lead_url(lead),
     )
     return lead
+
+
+# --- many leads at once: the lead list's bulk actions ---------------------------------------------------------
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: the leads it changed, and each lead it refused with the reason, in pk order."""
+
+    done: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _each_lead(lead_ids, write) -> BulkOutcome:
+    """`write(pk)` for each lead, in pk order (rows locked in one order, so two bulk actions never deadlock). Each
+    runs the single-lead service in its own savepoint: a refused lead rolls back alone, nothing of it written,
+    and is reported with the refusal's message (the same as on the lead's page); the others stand."""
+    outcome = BulkOutcome()
+    for pk in sorted(set(lead_ids)):
+        try:
+            write(pk)
+        except DomainError as error:
+            outcome.refused.append((pk, error.message))
+        except PermissionDenied as error:
+            outcome.refused.append((pk, str(error)))
+        except Lead.DoesNotExist:
+            outcome.refused.append((pk, _("No such lead.")))
+        else:
+            outcome.done.append(pk)
+    return outcome
+
+
+@transaction.atomic
+def handoff_leads(*, lead_ids, by, assignee=None, now=None) -> BulkOutcome:
+    """Marketing hands off many leads to one sales user, or to the pool (`assignee` None), in one transaction.
+
+    Per lead: all or nothing, checked exactly as `handoff_lead` checks one (the person's right to that lead, the
+    state machine, the required package, the assignee); the refused leads are reported, the others handed off.
+    Raises PermissionDenied, before writing anything, when `by` hands off no leads at all."""
+    permissions.require(by, permissions.HANDOFF)
+    now = now or timezone.now()
+    return _each_lead(lead_ids, lambda pk: handoff_lead(lead=pk, by=by, assignee=assignee, now=now))
+
+
+@transaction.atomic
+def assign_leads(*, lead_ids, by, owner, now=None) -> BulkOutcome:
+    """A sales manager gives many leads to one sales user, in one transaction; per lead as `assign_lead` (only
+    open sales leads), the refused ones reported. Raises PermissionDenied, before writing anything, when `by`
+    may not assign leads."""
+    permissions.require(by, permissions.ASSIGN)
+    now = now or timezone.now()
+    return _each_lead(lead_ids, lambda pk: assign_lead(lead=pk, by=by, owner=owner, now=now))
 
 
 # --- sales: work the pipeline -------------------------------------------------------------------------------
@@ -498,6 +578,31 @@ def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
         dedupe_key=f"leads.high_intent.{lead.pk}",
     )
     return lead
+
+
+@transaction.atomic
+def set_next_step(*, lead: Lead | int, by, title: str, due_at=None, notes: str = "", now=None) -> Task:
+    """The lead's next step: its one open next-step task (config.Task), for its owner (the sales queue while it
+    has none). Setting another replaces it, whoever's it was; the page and the API both come here.
+
+    Raises PermissionDenied (the owner, the sales manager and admins set it), InvalidTransition (409, a lead out
+    of sales' open stages), DomainError(field=title).
+    """
+    lead = _lock(_pk(lead))
+    permissions.require(by, permissions.NEXT_STEP, lead)
+    ensure_action(permissions.NEXT_STEP, lead.stage)
+    return todo.create_task(
+        by=by,
+        kind=TaskKind.NEXT_STEP,
+        title=title,
+        notes=notes,
+        due_at=due_at,
+        assignee=lead.owner,
+        department="" if lead.owner_id else roles.SALES,
+        about_record=lead,
+        may_replace=True,
+        now=now,
+    )
 
 
 @transaction.atomic

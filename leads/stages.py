@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -40,6 +40,30 @@ MARKETING_STAGES = (Stage.NEW,)
 SALES_STAGES = (Stage.HANDED_OFF, *PIPELINE, *CLOSED_STAGES)
 # Board columns, in pipeline order.
 BOARD_STAGES = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE, *CLOSED_STAGES)
+
+
+def stage_rank() -> Case:
+    """A lead's stage as its place in pipeline order (BOARD_STAGES: new 0 … lost 8), for lists sorted by stage;
+    the lead table indexes this very expression (leads_lead_stage_rank_idx)."""
+    return Case(
+        *[When(stage=stage.value, then=Value(rank)) for rank, stage in enumerate(BOARD_STAGES)],
+        output_field=IntegerField(),
+    )
+
+
+# The chance, in whole percent, that a lead in each stage ends won: the board weighs each column's deal value by
+# it (the weighted pipeline). New leads are marketing's and count for nothing yet; won is certain, lost is gone.
+WIN_PROBABILITY: dict[str, int] = {
+    Stage.NEW: 0,
+    Stage.HANDED_OFF: 5,
+    Stage.ACCEPTED: 10,
+    Stage.CONTACTED: 20,
+    Stage.QUALIFIED: 40,
+    Stage.PROPOSAL: 60,
+    Stage.NEGOTIATION: 80,
+    Stage.WON: 100,
+    Stage.LOST: 0,
+}
 
 # How far a lead can get, in order (the funnel); lost is a way out, not progress.
 PROGRESS = (Stage.NEW, Stage.HANDED_OFF, *PIPELINE, Stage.WON)
@@ -97,6 +121,7 @@ ACTION_STAGES: dict[str, tuple[str, ...]] = {
     "reject": (Stage.HANDED_OFF,),
     "assign": SALES_OPEN_STAGES,
     "flag_high_intent": SALES_OPEN_STAGES,
+    "next_step": SALES_OPEN_STAGES,
     "move": PIPELINE,
     "close": PIPELINE,
 }
@@ -124,6 +149,7 @@ ACTION_LABELS = {
     "reject": _("rejected"),
     "assign": _("assigned"),
     "flag_high_intent": _("flagged high intent"),
+    "next_step": _("given a next step"),
     "move": _("moved"),
     "close": _("closed"),
 }
@@ -151,6 +177,11 @@ def in_pool(stage: str, owner_id) -> bool:
 # RELAY_CONTACT_SLA_HOURS.
 def handoff_sla_breached(now: datetime) -> Q:
     return Q(stage=Stage.HANDED_OFF, handed_off_at__lt=now - timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS))
+
+
+def handoff_sla_due(handed_off_at: datetime) -> datetime:
+    """When a handoff made at `handed_off_at` breaches the acceptance SLA (handoff_sla_breached from then on)."""
+    return handed_off_at + timedelta(hours=settings.RELAY_HANDOFF_SLA_HOURS)
 
 
 def contact_sla_breached(now: datetime) -> Q:

@@ -1,6 +1,9 @@
 """What leads adds to customers, registered once at start-up (config's ready() imports this module)."""
 
-from config import pickers
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from config import about, home, lists, notifications, pickers, search
 from customers.imports import ImportKindRules, register_kind
 from customers.models import ImportKind, LifecycleStage
 from customers.segments import LifecycleEvidence, register_lifecycle_evidence
@@ -32,3 +35,31 @@ for _stage, _lead_stages in (
     register_lifecycle_evidence(LifecycleEvidence(_stage, _leads_in(_lead_stages), tuple(str(s) for s in _lead_stages)))
 
 pickers.register("leads", search=selectors.pick_leads, label=selectors.lead_label)
+
+
+def _lead_url(pk: int) -> str:
+    return reverse("leads:lead-detail", args=[pk])
+
+
+about.register("lead", model=Lead, labels=selectors.lead_labels, url=_lead_url)  # next steps, onboarding
+
+
+def _home_panel(request) -> dict | None:
+    return selectors.home_queue(request.user)
+
+
+home.register("leads", order=20, template="leads/_home_queue.html", context=_home_panel)
+
+for _kind, _label in (
+    ("leads.handoff", _("Lead handed off to you")),
+    ("leads.rejected", _("Lead rejected")),
+    ("leads.assigned", _("Lead assigned")),
+    ("leads.high_intent", _("Lead flagged high intent")),
+    ("leads.recycled", _("Lead back in the pool")),
+    ("leads.sla.handoff", _("Handoff past its accept SLA")),
+    ("leads.sla.contact", _("Accepted lead not contacted in time")),
+):
+    notifications.register_kind(_kind, _label)
+
+lists.register("leads", "leads:lead-list")  # its saved views (config.lists)
+search.register("leads", label=_("Leads"), find=selectors.search_leads)  # the top bar's search (config.search)

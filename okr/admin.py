@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from config.audit_web import HistoryAdmin
 from config.errors import DomainError
 from okr import metrics, permissions, services
 from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
@@ -67,7 +68,7 @@ class OkrPermissionsMixin:
 
 
 @admin.register(Objective)
-class ObjectiveAdmin(OkrPermissionsMixin, admin.ModelAdmin):
+class ObjectiveAdmin(OkrPermissionsMixin, HistoryAdmin):
     action_suffix = "objective"
     form = ObjectiveAdminForm
     list_display = ["title", "department", "quarter", "owner"]
@@ -90,7 +91,7 @@ class ObjectiveAdmin(OkrPermissionsMixin, admin.ModelAdmin):
 
 
 @admin.register(KeyResult)
-class KeyResultAdmin(OkrPermissionsMixin, admin.ModelAdmin):
+class KeyResultAdmin(OkrPermissionsMixin, HistoryAdmin):
     action_suffix = "key_result"
     form = KeyResultAdminForm
     list_display = ["title", "objective", "metric", "baseline", "target", "direction"]

@@ -6,10 +6,11 @@ from config import roles
 from config.api.fields import LONG_TEXT
 from config.filters import DayField
 from config.pickers import PickerWidget
+from config.task_forms import DueField
 from customers.models import Channel
 from leads.stages import Stage
 from okr import metrics, selectors
-from okr.models import Direction
+from okr.models import Direction, ReviewNoteKind
 
 User = get_user_model()
 
@@ -36,6 +37,13 @@ class PeriodForm(forms.Form):
         if cleaned.get("start") and cleaned.get("end") and cleaned["end"] <= cleaned["start"]:
             self.add_error("end", _("The end must be after the start."))
         return cleaned
+
+
+class LeadPeriodForm(PeriodForm):
+    """The lead reports' filters: the period and the source channel, plus the owner and the campaign by name."""
+
+    owner = forms.IntegerField(label=_("Owner"), required=False, min_value=1, widget=PickerWidget("staff"))
+    campaign = forms.IntegerField(label=_("Campaign"), required=False, min_value=1, widget=PickerWidget("campaigns"))
 
 
 class ObjectiveForm(forms.Form):
@@ -99,3 +107,28 @@ class CheckInForm(forms.Form):
     comment = forms.CharField(
         label=_("Comment"), required=False, max_length=LONG_TEXT, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class ReviewNoteForm(forms.Form):
+    """A finding or an action of the quarterly review, for a department the user may add to (okr.permissions);
+    an action is a task for a person picked by name, or for the department's queue."""
+
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=ReviewNoteKind.choices, initial=ReviewNoteKind.FINDING, widget=forms.RadioSelect
+    )
+    department = forms.ChoiceField(label=_("Department"))
+    text = forms.CharField(label=_("Text"), max_length=LONG_TEXT, widget=forms.Textarea(attrs={"rows": 3}))
+    assignee = forms.ModelChoiceField(
+        label=_("Action for"),
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        widget=PickerWidget("staff"),
+        help_text=_("Leave empty for the department's queue."),
+    )
+    due_at = DueField(label=_("Action due"))
+
+    def __init__(self, *args, departments: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = [(code, roles.DEPARTMENT_LABELS[code]) for code in departments]
+        if len(departments) == 1:
+            self.fields["department"].initial = departments[0]

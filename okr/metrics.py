@@ -6,7 +6,8 @@ feedback.Complaint/NpsResponse), which this module only reads. A metric with no 
 Every computation runs a fixed number of queries whatever the amount of data.
 
 Medians and percentiles: PostgreSQL's percentile_cont; on SQLite the rows are sorted in SQL and the one or
-two rows around the wanted position are fetched with LIMIT/OFFSET, then interpolated like percentile_cont.
+two rows around the wanted position are fetched (LIMIT/OFFSET, or per group a ROW_NUMBER() window ranking), then
+interpolated like percentile_cont.
 
 Closed days are computed once (see "Closed days" below): the metrics over stage changes keep what they found
 for the days before today in the cache and read only today's rows on the next call, with the same result as
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
@@ -50,6 +51,7 @@ from config.roles import DEPARTMENTS
 from customers.models import Channel, ChannelSpend, Order
 from feedback import selectors as feedback_selectors
 from feedback.models import Complaint
+from leads import selectors as lead_selectors
 from leads.models import Lead, LeadStageChange
 from leads.stages import PROGRESS, Stage
 
@@ -63,6 +65,7 @@ UNIT_LABELS = {
     "hours": _("hours"),
     "nps": _("NPS −100…100"),
     "money": _("money"),
+    "count": _("count"),
 }
 
 
@@ -174,34 +177,66 @@ def _pick(ordered_values, n: int, p: float) -> float | None:
     return float(rows[0]) + (position - low) * (float(rows[1]) - float(rows[0]))
 
 
-def medians_by_group(queryset, group_field: str, groups, expression) -> dict:
-    """`{group: {"n", "median"}}` of `expression` over the rows of `queryset`, for each of `groups` that has rows.
+def stats_by_group(queryset, group_field: str, groups, expression, ps: tuple[float, ...]) -> dict:
+    """`{group: {"n", "mean", p: value...}}` of `expression` over the rows of `queryset`, for each of `groups`
+    that has rows (nulls ignored); percentiles interpolated like percentile_cont. One query on either database.
 
-    PostgreSQL: one query, a UNION ALL of one ordered-set aggregate per group, which the planner runs as a
-    Parallel Append (each group sorted by its own worker: ~95 ms instead of ~190 ms for one GROUP BY over a
-    quarter's ~490k stage exits). SQLite: one count query, then one OFFSET query per group.
+    PostgreSQL: a UNION ALL of one ordered-set aggregate per group, which the planner runs as a Parallel Append
+    (each group sorted by its own worker: ~95 ms instead of ~190 ms for one GROUP BY over a quarter's ~490k stage
+    exits). SQLite (no percentile_cont): the rows are ranked within their group by a window function and only
+    the (at most two) rows around each wanted position p·(n−1) come back, then are interpolated as above.
     """
     qs = queryset.annotate(_metric_v=expression)
     if _vendor(qs) == "postgresql":
+        wanted = ", ".join(f"percentile_cont({float(p)!r}) WITHIN GROUP (ORDER BY v)" for p in ps)
         parts, params = [], []
         for group in groups:
             sql, group_params = qs.filter(**{group_field: group}).order_by().values("_metric_v").query.sql_with_params()
-            parts.append(
-                f"SELECT %s::text, count(v), percentile_cont(0.5) WITHIN GROUP (ORDER BY v) "  # nosec B608
-                f"FROM ({sql}) AS metric_rows(v)"
-            )
+            parts.append(f"SELECT %s::text, count(v), avg(v), {wanted} FROM ({sql}) AS metric_rows(v)")  # nosec B608
             params += [str(group), *group_params]
         if not parts:
             return {}
         with connections[qs.db].cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
-            return {g: {"n": n, "median": median} for g, n, median in cursor.fetchall() if n}
-    qs = qs.filter(_metric_v__isnull=False, **{f"{group_field}__in": list(groups)})
-    out = {}
-    for r in qs.values(group_field).annotate(n=Count("_metric_v")).order_by():
-        ordered = qs.filter(**{group_field: r[group_field]}).order_by("_metric_v").values_list("_metric_v", flat=True)
-        out[r[group_field]] = {"n": r["n"], "median": _pick(ordered, r["n"], 0.5)}
-    return out
+            return {
+                row[0]: {"n": row[1], "mean": row[2], **{p: row[3 + i] for i, p in enumerate(ps)}}
+                for row in cursor.fetchall()
+                if row[1]
+            }
+    rows = qs.filter(_metric_v__isnull=False, **{f"{group_field}__in": list(groups)}).order_by()
+    sql, params = rows.values_list(group_field, "_metric_v").query.sql_with_params()
+    # CAST(… AS INTEGER) truncates, which is floor() for the non-negative p·(n−1), in the same double arithmetic
+    # as _interpolate below and PostgreSQL's percentile_cont.
+    near = " OR ".join(
+        f"r = CAST({float(p)!r} * (n - 1) AS INTEGER) OR r = CAST({float(p)!r} * (n - 1) AS INTEGER) + 1" for p in ps
+    )
+    ranked = f"""
+        WITH metric_rows (g, v) AS ({sql}),
+        ranked AS (
+            SELECT g, v, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v) - 1 AS r,
+                   COUNT(*) OVER (PARTITION BY g) AS n, AVG(v) OVER (PARTITION BY g) AS mean
+            FROM metric_rows
+        )
+        SELECT g, n, mean, r, v FROM ranked WHERE {near}
+    """  # nosec B608
+    found: dict = {}
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(ranked, params)
+        for group, n, mean, rank, value in cursor.fetchall():
+            found.setdefault(group, {"n": n, "mean": mean, "ranks": {}})["ranks"][rank] = value
+    return {
+        group: {"n": row["n"], "mean": row["mean"], **{p: _interpolate(row["ranks"], row["n"], p) for p in ps}}
+        for group, row in found.items()
+    }
+
+
+def _interpolate(ranks: dict[int, float], n: int, p: float) -> float:
+    """percentile_cont(p) from the values at the ranks (from 0) around p·(n−1)."""
+    position = p * (n - 1)
+    low = math.floor(position)
+    if position == low:
+        return float(ranks[low])
+    return float(ranks[low]) + (position - low) * (float(ranks[low + 1]) - float(ranks[low]))
 
 
 _PLAIN_PLANS: ContextVar[bool] = ContextVar("okr_plain_plans", default=False)
@@ -563,7 +598,7 @@ def lead_quality_score(period: Period, filters: dict) -> dict:
     row = _decisions(period, filters)
     decided = row["accepted"] + row["rejected"]
     value = _round(100 * row["accepted"] / decided, 2) if decided else None
-    return {"value": value, "accepted": row["accepted"], "rejected": row["rejected"]}
+    return {"value": value, "accepted": row["accepted"], "rejected": row["rejected"], "sample_size": decided}
 
 
 def handoff_sla_rate(period: Period, filters: dict) -> dict:
@@ -575,6 +610,7 @@ def handoff_sla_rate(period: Period, filters: dict) -> dict:
         "decided": row["decided"],
         "within_sla": row["within"],
         "sla_hours": settings.RELAY_HANDOFF_SLA_HOURS,
+        "sample_size": row["decided"],
     }
 
 
@@ -588,7 +624,12 @@ def close_rate(period: Period, filters: dict) -> dict:
 
     row = _counts("closes", period, filters, rows, {"won": Q(to_stage=Stage.WON), "lost": Q(to_stage=Stage.LOST)})
     closed = row["won"] + row["lost"]
-    return {"value": _round(row["won"] / closed) if closed else None, "won": row["won"], "lost": row["lost"]}
+    return {
+        "value": _round(row["won"] / closed) if closed else None,
+        "won": row["won"],
+        "lost": row["lost"],
+        "sample_size": closed,
+    }
 
 
 def _first_handoff():
@@ -629,6 +670,7 @@ def cycle_time_days(period: Period, filters: dict) -> dict:
         "p90": _round(stats[0.9], 2),
         "leads": stats["n"],
         "benchmark_days": CYCLE_TIME_BENCHMARK_DAYS,
+        "sample_size": stats["n"],
     }
 
 
@@ -651,52 +693,67 @@ def _stage_exits(period: Period, filters: dict):
     )
 
 
-def _exit_medians(period: Period, filters: dict, stages) -> dict:
-    """`{stage: {"n", "median"}}` in seconds over the exits in the period; closed days reused when unfiltered."""
+TIME_IN_STAGE_PERCENTILES = (0.5, 0.9)
+
+
+def _exit_stats(period: Period, filters: dict, stages) -> dict:
+    """`{stage: {"n", "mean", 0.5: median, 0.9: p90}}` in seconds over the exits in the period; closed days reused
+    when unfiltered."""
     seconds = SecondsBetween(F("at"), F("entered_at"))
+    ps = TIME_IN_STAGE_PERCENTILES
     if not any(name in filters for name in LEAD_FILTERS):
         kept = _values(
             "exits",
             period,
             lambda part: _stage_exits(part, {}).filter(from_stage__in=EXITABLE_STAGES),
             seconds,
-            (0.5,),
+            ps,
             groups=EXITABLE_STAGES,
             group_field="from_stage",
         )
         if kept is not None:
             try:
                 return {
-                    stage: {
-                        "n": (closed.n if closed else 0) + len(today),
-                        "median": _merged_percentile(closed, today, 0.5),
-                    }
+                    stage: _merged_stats(closed, today, ps)
                     for stage, (closed, today) in kept.items()
                     if stage in stages
                 }
             except _OutsideKept:
                 pass
-    return medians_by_group(_stage_exits(period, filters), "from_stage", stages, seconds)
+    return stats_by_group(_stage_exits(period, filters), "from_stage", stages, seconds, ps)
+
+
+def _days(seconds: float | None) -> float | None:
+    return None if seconds is None else _round(seconds / 86400, 2)
 
 
 def time_in_stage_days(period: Period, filters: dict) -> dict:
-    """Per stage, the median days between entering a stage and leaving it, over exits in the period.
+    """Per stage, the days between entering a stage and leaving it, over exits in the period: how many exits,
+    their mean, median and p90 (percentile_cont).
 
-    `value` is the bottleneck: the longest of those medians (`bottleneck_stage` names it), or the median of
-    `stage` when that filter is given. A target like "no stage takes more than 3 days" reads it directly.
+    `value` is the bottleneck: the longest of the medians (`bottleneck_stage` names it), or the median of
+    `stage` when that filter is given. A target like "no stage takes more than 3 days" reads it directly;
+    `sample_size` is the number of exits behind it.
     """
     stages = filters.get("stage", EXITABLE_STAGES)  # the filter arrives cleaned as a one-stage tuple
-    # Medians in seconds, turned into days afterwards (a median commutes with scaling).
-    grouped = _exit_medians(period, filters, stages)
+    # Figures in seconds, turned into days afterwards (means and percentiles commute with scaling).
+    grouped = _exit_stats(period, filters, stages)
     by_stage = [
-        {"stage": stage.value, "median": _round(grouped[stage]["median"] / 86400, 2), "exits": grouped[stage]["n"]}
+        {
+            "stage": stage.value,
+            "median": _days(grouped[stage][0.5]),
+            "exits": grouped[stage]["n"],
+            "mean": _days(grouped[stage]["mean"]),
+            "p90": _days(grouped[stage][0.9]),
+        }
         for stage in EXITABLE_STAGES
-        if stage in grouped
+        if stage in grouped and grouped[stage]["n"]
     ]
     bottleneck = max(by_stage, key=lambda row: row["median"], default=None)
     return {
         "value": bottleneck["median"] if bottleneck else None,
         "bottleneck_stage": bottleneck["stage"] if bottleneck else None,
+        "sample_size": bottleneck["exits"] if bottleneck else 0,
         "by_stage": by_stage,
     }
 
@@ -743,7 +800,7 @@ def repurchase_rate(period: Period, filters: dict) -> dict:
         cursor.execute(sql, (*params, connection.ops.adapt_datetimefield_value(period.start_at)))
         customers, repeat = cursor.fetchone()
     value = _round(repeat / customers) if customers else None
-    return {"value": value, "customers": customers, "repeat_customers": repeat}
+    return {"value": value, "customers": customers, "repeat_customers": repeat, "sample_size": customers}
 
 
 def nps(period: Period, filters: dict) -> dict:
@@ -755,6 +812,7 @@ def nps(period: Period, filters: dict) -> dict:
         "promoters": row["promoters"],
         "passives": row["passives"],
         "detractors": row["detractors"],
+        "sample_size": row["total"],
     }
 
 
@@ -774,7 +832,12 @@ def complaint_resolution_hours(period: Period, filters: dict) -> dict:
     resolved = Complaint.objects.filter(period.q("resolved_at"), _complaint_q(filters))
     hours = SecondsBetween(F("resolved_at"), F("opened_at")) / Value(3600.0)
     stats = percentiles(resolved, hours, (0.5,), inline=True)
-    return {"value": _round(stats[0.5], 2), "mean": _round(stats["mean"], 2), "complaints": stats["n"]}
+    return {
+        "value": _round(stats[0.5], 2),
+        "mean": _round(stats["mean"], 2),
+        "complaints": stats["n"],
+        "sample_size": stats["n"],
+    }
 
 
 def complaint_rate(period: Period, filters: dict) -> dict:
@@ -782,7 +845,7 @@ def complaint_rate(period: Period, filters: dict) -> dict:
     complaints = Complaint.objects.filter(period.q("opened_at")).count()
     customers = Order.objects.filter(period.q("ordered_at")).aggregate(n=Count("customer_id", distinct=True))["n"]
     value = _round(complaints / customers) if customers else None
-    return {"value": value, "complaints": complaints, "customers": customers}
+    return {"value": value, "complaints": complaints, "customers": customers, "sample_size": customers}
 
 
 def _won_leads_sql(period: Period, filters: dict, connection) -> tuple[str, tuple]:
@@ -918,6 +981,7 @@ def cac(period: Period, filters: dict) -> dict:
     return {
         "value": value,
         "customers_won": customers,
+        "sample_size": customers,
         "by_channel": [{k: r[k] for k in ("channel", "name", "cost", "customers_won", "cac")} for r in rows],
     }
 
@@ -954,7 +1018,7 @@ def ltv(period: Period, filters: dict) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(sql, (*params, start_at, end_at))
         customers, mean = cursor.fetchone()
-    return {"value": _round(mean, 2) if customers else None, "customers": customers}
+    return {"value": _round(mean, 2) if customers else None, "customers": customers, "sample_size": customers}
 
 
 def funnel(period: Period, filters: dict) -> dict:
@@ -985,7 +1049,91 @@ def funnel(period: Period, filters: dict) -> dict:
         "value": _round(stages[-1]["count"] / created) if created else None,
         "stages": stages,
         "lost": lost,
+        "sample_size": created,
     }
+
+
+def _months(period: Period) -> list[str]:
+    """The calendar months ("2026-03") the period touches, oldest first."""
+    months, day = [], period.start.replace(day=1)
+    while day < period.end:
+        months.append(day.strftime("%Y-%m"))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _reasons(kind: str, period: Period, filters: dict) -> dict:
+    """Rejections or losses in the period (lead_selectors.reason_counts, one GROUP BY query per breakdown):
+
+    * `value`: how many (null without any), also `sample_size`;
+    * `by_reason`: `{reason, label, count, share}`, most frequent first, reasons that occurred only;
+    * `by_month`: every month of the period, `{month, count, reasons}`;
+    * `by_channel`: `{channel, name, count, share, reasons}` per source channel, `by_owner`: `{owner, name,
+      count, share, reasons}` per person, most first; `reasons` lists `{reason, count}` in `by_reason`'s order.
+    """
+    wanted = {name: filters[name] for name in LEAD_FILTERS if name in filters}
+    found = {
+        group: lead_selectors.reason_counts(kind, start=period.start_at, end=period.end_at, group=group, **wanted)
+        for group in lead_selectors.REASON_GROUPS
+    }
+    labels = dict(lead_selectors.reason_choices(kind))
+    totals: dict[str, int] = {}
+    for row in found["month"]:  # every change falls in exactly one month: the months add up to the reasons
+        totals[row["reason"]] = totals.get(row["reason"], 0) + row["count"]
+    total = sum(totals.values())
+    # Most frequent first; Python's sort is stable, so ties keep the fixed list's order.
+    order = sorted((code for code in labels if totals.get(code)), key=lambda code: -totals[code])
+
+    def share(count: int) -> float | None:
+        return _round(count / total) if total else None
+
+    def grouped(rows: list[dict]) -> dict:
+        out: dict = {}
+        for row in rows:  # one row per (group, reason): a handful per group, never per change
+            entry = out.setdefault(row["key"], {"key": row["key"], "label": row["label"], "count": 0, "cells": {}})
+            entry["count"] += row["count"]
+            entry["cells"][row["reason"]] = row["count"]
+        return out
+
+    def cells(entry: dict | None) -> list[dict]:
+        return [{"reason": code, "count": (entry or {}).get("cells", {}).get(code, 0)} for code in order]
+
+    def ranked(rows: list[dict], key: str) -> list[dict]:
+        # Most first, then by name; leads without a channel (changes without a person) last.
+        entries = sorted(
+            grouped(rows).values(), key=lambda e: (-e["count"], e["key"] is None, e["label"], str(e["key"]))
+        )
+        return [
+            {key: e["key"], "name": e["label"], "count": e["count"], "share": share(e["count"]), "reasons": cells(e)}
+            for e in entries
+        ]
+
+    months = grouped(found["month"])
+    return {
+        "value": total or None,
+        "sample_size": total,
+        "by_reason": [
+            {"reason": code, "label": labels[code], "count": totals[code], "share": share(totals[code])}
+            for code in order
+        ],
+        "by_month": [
+            {"month": month, "count": months.get(month, {}).get("count", 0), "reasons": cells(months.get(month))}
+            for month in _months(period)
+        ],
+        "by_channel": ranked(found["channel"], "channel"),
+        "by_owner": ranked(found["owner"], "owner"),
+    }
+
+
+def reject_reasons(period: Period, filters: dict) -> dict:
+    """Handoffs sales sent back to marketing in the period, per reject reason, month, source channel and the
+    person who rejected them."""
+    return _reasons("reject", period, filters)
+
+
+def lost_reasons(period: Period, filters: dict) -> dict:
+    """Leads closed as lost in the period, per lost reason, month, source channel and owner."""
+    return _reasons("lost", period, filters)
 
 
 # --- the registry ------------------------------------------------------------------------------------------------
@@ -1000,6 +1148,8 @@ class Metric:
     compute: Callable[[Period, dict], dict] = field(repr=False)
     filters: tuple[str, ...] = ()
     description: str = ""
+    # What `sample_size` counts, for the note under a value from too few of them (okr.reports.sample_note).
+    sample_noun: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -1023,6 +1173,7 @@ REGISTRY: dict[str, Metric] = {
             lead_quality_score,
             LEAD_FILTERS,
             _("100 × accepted ÷ (accepted + rejected), over handoffs decided in the period."),
+            sample_noun="handoffs",
         ),
         Metric(
             "handoff_sla_rate",
@@ -1032,6 +1183,7 @@ REGISTRY: dict[str, Metric] = {
             handoff_sla_rate,
             LEAD_FILTERS,
             _("Share of handoffs decided in the period within the acceptance SLA."),
+            sample_noun="handoffs",
         ),
         Metric(
             "close_rate",
@@ -1041,6 +1193,7 @@ REGISTRY: dict[str, Metric] = {
             close_rate,
             LEAD_FILTERS,
             _("won ÷ (won + lost), over leads closed in the period."),
+            sample_noun="leads",
         ),
         Metric(
             "cycle_time_days",
@@ -1050,6 +1203,7 @@ REGISTRY: dict[str, Metric] = {
             cycle_time_days,
             LEAD_FILTERS,
             _("Median days from first handoff to won, over leads won in the period (with mean and p90)."),
+            sample_noun="leads",
         ),
         Metric(
             "time_in_stage_days",
@@ -1059,9 +1213,10 @@ REGISTRY: dict[str, Metric] = {
             time_in_stage_days,
             (*LEAD_FILTERS, "stage"),
             _(
-                "Per stage, median days a lead spent in it, over stage exits in the period; the value is the "
-                "slowest stage's median."
+                "Per stage, median days a lead spent in it (with the count, mean and p90), over stage exits in "
+                "the period; the value is the slowest stage's median."
             ),
+            sample_noun="exits",
         ),
         Metric(
             "repurchase_rate",
@@ -1071,6 +1226,7 @@ REGISTRY: dict[str, Metric] = {
             repurchase_rate,
             ("channel",),
             _("Among customers with an order in the period, the share with 2 or more orders by the period's end."),
+            sample_noun="customers",
         ),
         Metric(
             "nps",
@@ -1080,6 +1236,7 @@ REGISTRY: dict[str, Metric] = {
             nps,
             (),
             _("% promoters (9–10) − % detractors (0–6), over responses in the period."),
+            sample_noun="answers",
         ),
         Metric(
             "complaint_resolution_hours",
@@ -1089,6 +1246,7 @@ REGISTRY: dict[str, Metric] = {
             complaint_resolution_hours,
             ("department", "owner", "channel"),
             _("Median hours from opened to resolved, over complaints resolved in the period."),
+            sample_noun="complaints",
         ),
         Metric(
             "complaint_rate",
@@ -1098,6 +1256,7 @@ REGISTRY: dict[str, Metric] = {
             complaint_rate,
             (),
             _("Complaints opened in the period ÷ customers with an order in the period."),
+            sample_noun="customers",
         ),
         Metric(
             "channel_roi",
@@ -1116,6 +1275,7 @@ REGISTRY: dict[str, Metric] = {
             cac,
             ("channel",),
             _("Channel spend ÷ customers won from that channel in the period."),
+            sample_noun="customers",
         ),
         Metric(
             "ltv",
@@ -1125,6 +1285,7 @@ REGISTRY: dict[str, Metric] = {
             ltv,
             (),
             _("Mean total order amount to date of customers whose first order falls in the period."),
+            sample_noun="customers",
         ),
         Metric(
             "funnel",
@@ -1134,6 +1295,33 @@ REGISTRY: dict[str, Metric] = {
             funnel,
             LEAD_FILTERS,
             _("Leads created in the period reaching each stage; the value is the share that was won."),
+            sample_noun="leads",
+        ),
+        Metric(
+            "reject_reasons",
+            _("Reject reasons"),
+            "count",
+            DOWN,
+            reject_reasons,
+            LEAD_FILTERS,
+            _(
+                "Handoffs sales rejected in the period, with the count and share of each reason, per month, source "
+                "channel and the person who rejected them; the value is how many."
+            ),
+            sample_noun="handoffs",
+        ),
+        Metric(
+            "lost_reasons",
+            _("Lost reasons"),
+            "count",
+            DOWN,
+            lost_reasons,
+            LEAD_FILTERS,
+            _(
+                "Leads closed as lost in the period, with the count and share of each reason, per month, source "
+                "channel and owner; the value is how many."
+            ),
+            sample_noun="leads",
         ),
     )
 }

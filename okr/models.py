@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from config import audit
 from config.roles import DEPARTMENT_LABELS
 
 
@@ -15,6 +16,7 @@ class Objective(models.Model):
     title = models.CharField(_("title"), max_length=200)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = audit.history()  # the audit log (config/audit.py)
 
     class Meta:
         verbose_name = _("objective")
@@ -46,6 +48,7 @@ class KeyResult(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = audit.history()  # the audit log (config/audit.py)
 
     class Meta:
         verbose_name = _("key result")
@@ -96,3 +99,54 @@ class MetricSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.key_result_id} {self.date}"
+
+
+class ReviewNoteKind(models.TextChoices):
+    FINDING = "finding", _("Finding")
+    ACTION = "action", _("Action")
+
+
+class ReviewNote(models.Model):
+    """A finding or an action of a department's quarterly process review (DESIGN.md "Everyday work"); an action
+    becomes a task (config.Task, kind review_action), whose status the review shows. Written by okr.services."""
+
+    quarter = models.CharField(_("quarter"), max_length=7, help_text=_("For example 2026Q4."))
+    department = models.CharField(_("department"), max_length=20, choices=list(DEPARTMENT_LABELS.items()))
+    kind = models.CharField(_("kind"), max_length=10, choices=ReviewNoteKind.choices)
+    text = models.TextField(_("text"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"))
+    task = models.ForeignKey(
+        "config.Task",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("task"),
+        help_text=_("The task an action became."),
+    )
+
+    class Meta:
+        verbose_name = _("review note")
+        verbose_name_plural = _("review notes")
+        ordering = ["quarter", "department", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["finding", "action"]), name="okr_reviewnote_kind_finding_or_action"
+            ),
+            # Only an action becomes a task.
+            models.CheckConstraint(
+                condition=Q(kind="action") | Q(task__isnull=True), name="okr_reviewnote_task_of_action"
+            ),
+        ]
+        indexes = [models.Index(fields=["quarter", "department"], name="okr_reviewnote_quarter_idx")]
+
+    def __str__(self):
+        return f"{self.quarter} {self.department} {self.kind} #{self.pk}"

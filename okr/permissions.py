@@ -44,6 +44,10 @@ def can(user, action: str, obj=None) -> bool:
         key_result = obj if hasattr(obj, "objective") else None
         owner_id = key_result.objective.owner_id if key_result is not None else None
         return roles.is_manager_of(user, department) or owner_id == user.pk
+    if action == "add_review_note":
+        # A finding or an action of the quarterly review: a department's manager for its department, an admin for
+        # any; without a department (the review page's form), any manager.
+        return roles.is_manager(user) if department is None else roles.is_manager_of(user, department)
     if action in ("change_check_in", "delete_check_in"):
         if department is None:
             return roles.is_manager(user)
@@ -53,4 +57,6 @@ def can(user, action: str, obj=None) -> bool:
 
 def require(user, action: str, obj=None) -> None:
     if not can(user, action, obj):
+        if action == "add_review_note":
+            raise PermissionDenied(_("Only a department's manager adds its review findings and actions."))
         raise PermissionDenied(_("Only the department's manager (or the objective's owner) may do this."))

@@ -1,11 +1,17 @@
-"""Report tables built on the metric registry: funnel, channel ROI/CAC, cycle-time distribution, NPS by month."""
+"""Report tables built on the metric registry: funnel, channel ROI/CAC, cycle-time distribution, NPS by month,
+reject and lost reasons, time in stage; the period presets every report offers and the sample-size note."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from feedback import selectors as feedback_selectors
-from okr import metrics
+from okr import metrics, selectors
 from okr.metrics import Period
 
 # Cycle-time buckets in days: [low, high); the last is open-ended.
@@ -58,3 +64,100 @@ def nps_by_month(period: Period) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def reasons(period: Period, filters: dict) -> dict:
+    """Reject and lost reasons for the period, with the close rate the losses weigh on (the same lead filters)."""
+    return {
+        "reject": metrics.reject_reasons(period, filters),
+        "lost": metrics.lost_reasons(period, filters),
+        "close_rate": metrics.close_rate(period, filters),
+    }
+
+
+def reason_rows(data: dict) -> list[list]:
+    """reasons() as flat rows for a spreadsheet: kind, breakdown (reason, month, channel, owner), the group's key
+    and name, the reason code and how many; groups without any of a reason are left out."""
+    rows = []
+    for kind in ("reject", "lost"):
+        found = data[kind]
+        rows += [[kind, "reason", r["reason"], r["label"], r["reason"], r["count"]] for r in found["by_reason"]]
+        for breakdown in ("month", "channel", "owner"):
+            for entry in found[f"by_{breakdown}"]:
+                key = entry[breakdown]
+                name = entry.get("name", key)  # a month is its own name
+                rows += [
+                    [kind, breakdown, "" if key is None else key, name, cell["reason"], cell["count"]]
+                    for cell in entry["reasons"]
+                    if cell["count"]
+                ]
+    return rows
+
+
+def time_in_stage(period: Period, filters: dict) -> dict:
+    """Per stage: exits in the period, mean, median and p90 days (the time_in_stage_days metric)."""
+    return metrics.time_in_stage_days(period, filters)
+
+
+# --- date presets --------------------------------------------------------------------------------------------
+
+PRESETS = (
+    ("this_month", _("This month")),
+    ("this_quarter", _("This quarter")),
+    ("last_quarter", _("Last quarter")),
+    ("last_30_days", _("Last 30 days")),
+    ("this_year", _("This year")),
+)
+
+
+def date_presets(today: date) -> list[dict]:
+    """The periods every report offers, from today's local date: `{key, label, start, end}` with `end` exclusive
+    like every period (this quarter on 2026-11-15: 2026-10-01 to 2027-01-01, i.e. up to 31 December). The last
+    30 days end with today."""
+    month = today.replace(day=1)
+    quarter = selectors.quarter_of(today)
+    bounds = {
+        "this_month": (month, (month + timedelta(days=32)).replace(day=1)),
+        "this_quarter": selectors.quarter_bounds(quarter),
+        "last_quarter": selectors.quarter_bounds(selectors.shift_quarter(quarter, -1)),
+        "last_30_days": (today - timedelta(days=29), today + timedelta(days=1)),
+        "this_year": (date(today.year, 1, 1), date(today.year + 1, 1, 1)),
+    }
+    return [{"key": key, "label": label, "start": bounds[key][0], "end": bounds[key][1]} for key, label in PRESETS]
+
+
+# --- sample size ---------------------------------------------------------------------------------------------
+
+# One message per kind of observation (okr.metrics.Metric.sample_noun), each with its plural forms.
+SAMPLE_NOTES = {
+    "answers": ngettext_lazy(
+        "based on %(n)s answer — too few to rely on", "based on %(n)s answers — too few to rely on", "n"
+    ),
+    "leads": ngettext_lazy(
+        "based on %(n)s lead — too few to rely on", "based on %(n)s leads — too few to rely on", "n"
+    ),
+    "handoffs": ngettext_lazy(
+        "based on %(n)s handoff — too few to rely on", "based on %(n)s handoffs — too few to rely on", "n"
+    ),
+    "exits": ngettext_lazy(
+        "based on %(n)s stage exit — too few to rely on", "based on %(n)s stage exits — too few to rely on", "n"
+    ),
+    "complaints": ngettext_lazy(
+        "based on %(n)s complaint — too few to rely on", "based on %(n)s complaints — too few to rely on", "n"
+    ),
+    "customers": ngettext_lazy(
+        "based on %(n)s customer — too few to rely on", "based on %(n)s customers — too few to rely on", "n"
+    ),
+}
+
+
+def too_few(count: int | None) -> bool:
+    """Some observations, but fewer than RELAY_MIN_SAMPLE (none at all reads as "no data" instead)."""
+    return bool(count) and count < settings.RELAY_MIN_SAMPLE
+
+
+def sample_note(count: int | None, noun: str) -> str:
+    """The note under a value from too few observations ("based on 12 answers — too few to rely on"), else ""."""
+    if not too_few(count) or noun not in SAMPLE_NOTES:
+        return ""
+    return SAMPLE_NOTES[noun] % {"n": count}

@@ -216,6 +216,26 @@ def _board_departments(objectives: list, value) -> list[dict]:
     return departments
 
 
+def home_key_results(quarter: str, department: str | None) -> list[dict]:
+    """The home page's compact board: the quarter's key results of one department (every department's when
+    None), each with its live value and progress as the board computes them, per department in board order.
+    Queries: the key results with their objectives and latest check-in (one), one per distinct metric part."""
+    key_results = key_results_with_check_in().filter(objective__quarter=quarter)
+    if department is not None:
+        key_results = key_results.filter(objective__department=department)
+    with metrics.batch():
+        rows = key_result_rows(key_results.order_by("objective__department", "objective_id", "pk"))
+    return [
+        {
+            "code": code,
+            "label": DEPARTMENT_LABELS[code],
+            "rows": [r for r in rows if r.key_result.objective.department == code],
+        }
+        for code in DEPARTMENTS
+        if department in (None, code)
+    ]
+
+
 def key_result_row(pk: int) -> KeyResultRow:
     """One key result as the board shows it (for the htmx check-in swap)."""
     kr = key_results_with_check_in().get(pk=pk)

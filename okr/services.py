@@ -1,4 +1,4 @@
-"""Every write to objectives, key results, check-ins and metric snapshots."""
+"""Every write to objectives, key results, check-ins, metric snapshots and quarterly review notes."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config import roles
+from config import roles, todo
+from config.api.fields import LONG_TEXT
 from config.errors import DomainError
+from config.models import TaskKind
 from config.money import parse_number
-from okr import metrics, permissions, selectors
-from okr.models import CheckIn, Direction, KeyResult, MetricSnapshot, Objective
+from okr import metrics, permissions, review, selectors
+from okr.models import CheckIn, Direction, KeyResult, MetricSnapshot, Objective, ReviewNote, ReviewNoteKind
 
 OBJECTIVE_FIELDS = ("department", "quarter", "owner", "title")
 KEY_RESULT_FIELDS = ("title", "metric", "metric_filters", "baseline", "target", "direction", "manual_value")
@@ -252,3 +254,62 @@ def backfill_snapshots(*, quarter: str, today: date | None = None) -> int:
         stored += snapshot_key_results(day=day)
         day += timedelta(days=1)
     return stored
+
+
+# --- the quarterly process review --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_review_note(
+    *,
+    by,
+    quarter: str,
+    department: str,
+    kind: str,
+    text: str,
+    assignee=None,
+    due_at: datetime | None = None,
+    now: datetime | None = None,
+) -> ReviewNote:
+    """A finding or an action in a department's review of a quarter that has started. An action becomes a task
+    (config.todo, kind review_action, about the note) due at `due_at`, for `assignee` or, without one, for the
+    department's queue; the note keeps the task.
+
+    Raises PermissionDenied (not that department's manager, nor an admin), InvalidOkr(field=department|kind|text|
+    due_at), review.InvalidQuarter(field=quarter), and config.todo's refusals (DomainError, field=assignee).
+    """
+    now = now or timezone.now()
+    permissions.require(by, "add_review_note")  # a manager, of some department, or an admin
+    if department not in roles.DEPARTMENTS:
+        raise InvalidOkr(_("Choose marketing, sales or service."), field="department")
+    permissions.require(by, "add_review_note", department)
+    review.clean_quarter(quarter, today=timezone.localdate(now))
+    if kind not in ReviewNoteKind.values:
+        raise InvalidOkr(_("Choose a finding or an action."), field="kind")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidOkr(_("Write the finding or the action."), field="text")
+    if len(text) > LONG_TEXT:
+        raise InvalidOkr(_("Write at most %(count)s characters.") % {"count": LONG_TEXT}, field="text")
+    if kind == ReviewNoteKind.ACTION and due_at is None:
+        raise InvalidOkr(_("An action needs a due date."), field="due_at")
+    note = ReviewNote.objects.create(
+        quarter=quarter, department=department, kind=kind, text=text, created_by=by, created_at=now
+    )
+    if kind == ReviewNoteKind.ACTION:
+        first_line = text.splitlines()[0].strip()
+        title = first_line if len(first_line) <= todo.TITLE_MAX else first_line[: todo.TITLE_MAX - 1] + "…"
+        note.task = todo.create_task(
+            by=by,
+            title=title,
+            kind=TaskKind.REVIEW_ACTION,
+            notes=text if title != text else "",
+            due_at=due_at,
+            assignee=assignee,
+            # A person of any department (managers place tasks anywhere), else the department's own queue.
+            department="" if assignee is not None else department,
+            about_record=note,
+            now=now,
+        )
+        note.save(update_fields=["task"])
+    return note

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from okr import views
+from okr import review_views, views
 
 app_name = "okr"
 urlpatterns = [
@@ -13,8 +13,14 @@ urlpatterns = [
     path("key-results/<int:pk>/delete/", views.key_result_delete, name="key-result-delete"),
     path("key-results/<int:pk>/check-in/", views.check_in, name="key-result-check-in"),
     path("reports/", views.reports_index, name="reports"),
+    path("reviews/", review_views.review_index, name="reviews"),
+    path("reviews/notes/<int:pk>/", review_views.review_note, name="review-note"),
+    path("reviews/<str:quarter>/", review_views.review_page, name="review"),
+    path("reviews/<str:quarter>/notes/", review_views.review_note_add, name="review-note-add"),
     path("reports/funnel/", views.report_funnel, name="report-funnel"),
     path("reports/channels/", views.report_channels, name="report-channels"),
     path("reports/cycle-time/", views.report_cycle_time, name="report-cycle-time"),
     path("reports/nps/", views.report_nps, name="report-nps"),
+    path("reports/reasons/", views.report_reasons, name="report-reasons"),
+    path("reports/time-in-stage/", views.report_time_in_stage, name="report-time-in-stage"),
 ]

@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -13,7 +16,7 @@ from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from leads.stages import Stage
 from okr import charts, metrics, permissions, reports, selectors, services
-from okr.forms import CheckInForm, KeyResultForm, ObjectiveForm, PeriodForm
+from okr.forms import CheckInForm, KeyResultForm, LeadPeriodForm, ObjectiveForm, PeriodForm
 from okr.metrics import Period
 from okr.models import KeyResult, Objective
 
@@ -24,7 +27,13 @@ def _decorate(rows, user) -> None:
     week_start, _week_end = services.week_bounds(timezone.now())
     for row in rows:
         row.checked_in_this_week = row.checked_in_at is not None and row.checked_in_at >= week_start
-        row.chart = charts.trend_line(row.trend, target=float(row.key_result.target))
+        row.chart = charts.trend_line(
+            row.trend,
+            unit=charts.unit_for(row.metric.unit if row.metric else None),
+            title=_("Daily value this quarter"),
+            target=float(row.key_result.target),
+            target_label=_("Target"),
+        )
         row.can_check_in = permissions.can(user, "check_in", row.key_result)
         row.can_edit = permissions.can(user, "change_key_result", row.key_result)
 
@@ -216,11 +225,12 @@ def key_result_delete(request, pk: int):
 # --- reports --------------------------------------------------------------------------------------------------
 
 
-def _period(request):
-    form = PeriodForm(request.GET)
+def _period(request, form_class=PeriodForm):
+    form = form_class(request.GET)
     if form.is_valid():
         data = form.cleaned_data
-        return form, Period(data["start"], data["end"]), ({"channel": data["channel"]} if data["channel"] else {})
+        filters = {name: data[name] for name in ("channel", "owner", "campaign") if data.get(name) not in (None, "")}
+        return form, Period(data["start"], data["end"]), filters
     return form, None, {}
 
 
@@ -233,8 +243,41 @@ def _csv(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
     return response
 
 
+def _presets(request, form) -> list[dict]:
+    """The period presets as links that keep the other filters; the one showing is marked."""
+    showing = (form.data.get("start"), form.data.get("end"))
+    out = []
+    for preset in reports.date_presets(timezone.localdate()):
+        query = request.GET.copy()
+        query.pop("format", None)
+        query["start"], query["end"] = preset["start"].isoformat(), preset["end"].isoformat()
+        out.append(
+            {
+                **preset,
+                "last_day": preset["end"] - timedelta(days=1),
+                "url": f"?{query.urlencode()}",
+                "active": showing == (query["start"], query["end"]),
+            }
+        )
+    return out
+
+
 def _report(request, template: str, context: dict, status: int = 200):
-    return render(request, template, {"reports_nav": REPORTS, **context}, status=status)
+    context = {"reports_nav": REPORTS, "presets": _presets(request, context["form"]), **context}
+    return render(request, template, context, status=status)
+
+
+def _lead_report(request, template: str, metric: str):
+    """The form, period and cleaned filters of a lead report, or the page showing why not (400, field named)."""
+    form, period, filters = _period(request, LeadPeriodForm)
+    if period is None:
+        return form, None, None, _report(request, template, {"form": form}, status=400)
+    try:
+        cleaned = metrics.clean_filters(metrics.REGISTRY[metric], filters)
+    except DomainError as error:
+        form_error(form, error)
+        return form, None, None, _report(request, template, {"form": form}, status=error_status(request, error))
+    return form, period, cleaned, None
 
 
 @staff_required
@@ -244,14 +287,10 @@ def reports_index(request):
 
 @staff_required
 def report_funnel(request):
-    form, period, filters = _period(request)
-    if period is None:
-        return _report(request, "okr/report_funnel.html", {"form": form}, status=400)
-    try:
-        data = reports.funnel(period, metrics.clean_filters(metrics.REGISTRY["funnel"], filters))
-    except DomainError as error:
-        form_error(form, error)
-        return _report(request, "okr/report_funnel.html", {"form": form}, status=error_status(request, error))
+    form, period, filters, refused = _lead_report(request, "okr/report_funnel.html", "funnel")
+    if refused:
+        return refused
+    data = reports.funnel(period, filters)
     labels = dict(Stage.choices)
     for stage in data["stages"]:
         stage["label"] = labels[stage["stage"]]
@@ -295,9 +334,9 @@ def report_channels(request):
 
 @staff_required
 def report_cycle_time(request):
-    form, period, filters = _period(request)
-    if period is None:
-        return _report(request, "okr/report_cycle_time.html", {"form": form}, status=400)
+    form, period, filters, refused = _lead_report(request, "okr/report_cycle_time.html", "cycle_time_days")
+    if refused:
+        return refused
     data = reports.cycle_time_distribution(period, filters)
     for bucket in data["buckets"]:
         bucket["label"] = f"{bucket['low']}–{bucket['high']}" if bucket["high"] else f"{bucket['low']}+"
@@ -309,10 +348,15 @@ def report_cycle_time(request):
         )
     benchmark = metrics.CYCLE_TIME_BENCHMARK_DAYS
     position = next(i for i, (low, high) in enumerate(reports.CYCLE_BUCKETS) if high is None or benchmark < high)
-    chart = charts.bars(
-        [(b["label"], b["count"]) for b in data["buckets"]],
-        marker=position,
-        marker_label=_("Benchmark %(days)s days") % {"days": benchmark},
+    chart = charts.bar_chart(
+        [charts.Bar(b["label"], b["count"]) for b in data["buckets"]],
+        title=_("Leads won per cycle time"),
+        unit=charts.COUNT,
+        integer=True,
+        y_title=_("Leads won"),
+        x_title=_("Days from first handoff to won"),
+        line_at=position,
+        line_label=_("Benchmark %(days)s days") % {"days": benchmark},
     )
     context = {"form": form, "data": data, "period": period, "chart": chart, "benchmark": benchmark}
     return _report(request, "okr/report_cycle_time.html", context)
@@ -330,16 +374,135 @@ def report_nps(request):
             ["month", "responses", "promoters", "detractors", "nps"],
             [[r["month"], r["responses"], r["promoters"], r["detractors"], r["nps"]] for r in rows],
         )
-    chart = charts.line([(r["month"], r["nps"]) for r in rows], low=-100, high=100, label=_("NPS by month"))
-    total = metrics.nps(period, {})
-    return _report(
-        request, "okr/report_nps.html", {"form": form, "rows": rows, "period": period, "chart": chart, "total": total}
+    for row in rows:
+        row["note"] = reports.sample_note(row["responses"], "answers")
+    points = [
+        charts.Point(
+            r["month"],
+            r["nps"],
+            detail=ngettext("%(n)s answer", "%(n)s answers", r["responses"]) % {"n": r["responses"]},
+            faint=bool(r["note"]),
+        )
+        for r in rows
+    ]
+    chart = charts.line_chart(
+        points,
+        title=_("NPS by month"),
+        unit=charts.NPS,
+        y_title=_("NPS"),
+        low=-100,
+        high=100,
+        note=_("hollow points: fewer than %(n)s answers") % {"n": settings.RELAY_MIN_SAMPLE}
+        if any(r["note"] for r in rows)
+        else "",
     )
+    total = metrics.nps(period, {})
+    context = {"form": form, "rows": rows, "period": period, "chart": chart, "total": total}
+    return _report(request, "okr/report_nps.html", context)
+
+
+def _reason_section(kind: str, data: dict, title: str) -> dict:
+    """One kind of reasons as the page shows it: the charts by reason and by month, the tables' columns."""
+    noun = metrics.REGISTRY[f"{kind}_reasons"].sample_noun
+    note = reports.sample_note(data["sample_size"], noun)
+    by_reason = charts.hbar_chart(
+        [charts.Bar(r["label"], r["count"], detail=charts.PERCENT.text(r["share"])) for r in data["by_reason"]],
+        title=title,
+        unit=charts.COUNT,
+        x_title=_("How many"),
+    )
+    months = [m["month"] for m in data["by_month"]]
+    series = [
+        (r["label"], [m["reasons"][i]["count"] for m in data["by_month"]]) for i, r in enumerate(data["by_reason"])
+    ]
+    by_month = charts.stacked_bar_chart(
+        months, series, title=_("%(title)s by month") % {"title": title}, unit=charts.COUNT, y_title=_("How many")
+    )
+    return {
+        "kind": kind,
+        "title": title,
+        "data": data,
+        "note": note,
+        "by_reason_chart": by_reason,
+        "by_month_chart": by_month,
+    }
+
+
+@staff_required
+def report_reasons(request):
+    form, period, filters, refused = _lead_report(request, "okr/report_reasons.html", "reject_reasons")
+    if refused:
+        return refused
+    with metrics.batch():
+        data = reports.reasons(period, filters)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"reasons-{period.start}-{period.end}.csv",
+            ["kind", "breakdown", "key", "name", "reason", "count"],
+            reports.reason_rows(data),
+        )
+    sections = [
+        _reason_section("reject", data["reject"], _("Reject reasons")),
+        _reason_section("lost", data["lost"], _("Lost reasons")),
+    ]
+    close = data["close_rate"]
+    context = {
+        "form": form,
+        "period": period,
+        "sections": sections,
+        "close_rate": close,
+        "close_rate_note": reports.sample_note(close["sample_size"], metrics.REGISTRY["close_rate"].sample_noun),
+    }
+    return _report(request, "okr/report_reasons.html", context)
+
+
+@staff_required
+def report_time_in_stage(request):
+    form, period, filters, refused = _lead_report(request, "okr/report_time_in_stage.html", "time_in_stage_days")
+    if refused:
+        return refused
+    with metrics.batch():
+        data = reports.time_in_stage(period, filters)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"time-in-stage-{period.start}-{period.end}.csv",
+            ["stage", "exits", "mean_days", "median_days", "p90_days"],
+            [[r["stage"], r["exits"], r["mean"], r["median"], r["p90"]] for r in data["by_stage"]],
+        )
+    labels = dict(Stage.choices)
+    noun = metrics.REGISTRY["time_in_stage_days"].sample_noun
+    for row in data["by_stage"]:
+        row["label"] = labels[row["stage"]]
+        row["note"] = reports.sample_note(row["exits"], noun)
+    bars = [
+        charts.Bar(
+            row["label"],
+            row["median"],
+            detail=ngettext("median · %(n)s exit", "median · %(n)s exits", row["exits"]) % {"n": row["exits"]},
+            marker=row["p90"],
+            marker_label=_("p90"),
+            faint=bool(row["note"]),
+        )
+        for row in data["by_stage"]
+    ]
+    chart = charts.bar_chart(
+        bars,
+        title=_("Median days in each stage, with the p90"),
+        unit=charts.DAYS,
+        y_title=_("Days"),
+        x_title=_("Stage left in the period"),
+        note=_("bars: median; line across a bar: p90; pale bars: fewer than %(n)s exits")
+        % {"n": settings.RELAY_MIN_SAMPLE},
+    )
+    context = {"form": form, "period": period, "data": data, "chart": chart}
+    return _report(request, "okr/report_time_in_stage.html", context)
 
 
 REPORTS = (
     ("okr:report-funnel", gettext_lazy("Funnel")),
     ("okr:report-channels", gettext_lazy("Channel ROI and CAC")),
     ("okr:report-cycle-time", gettext_lazy("Cycle time")),
+    ("okr:report-time-in-stage", gettext_lazy("Time in stage")),
+    ("okr:report-reasons", gettext_lazy("Reject and lost reasons")),
     ("okr:report-nps", gettext_lazy("NPS trend")),
 )

@@ -4,9 +4,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
-from config.filters import DayFilter, IdFilter, MomentFilter
+from config.filters import DayFilter, IdFilter, MomentFilter, SortFilter
+from config.pickers import PickerWidget
 from customers.identity import normalize_email, normalize_phone
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Channel,
     ChannelSpend,
@@ -15,6 +17,7 @@ from customers.models import (
     LifecycleStage,
     Order,
     RfmSegment,
+    TeamRole,
 )
 
 
@@ -27,6 +30,17 @@ class CustomerFilter(filters.FilterSet):
     tag = filters.CharFilter(method="with_tag", label=_("Lead tag"))
     channel = filters.CharFilter(method="from_channel", label=_("Channel"))
     city = filters.CharFilter(field_name="city", lookup_expr="iexact", label=_("City"))
+    # The list's sorts (the page's ?sort=, the API's ?ordering=), each on an index of the customer table.
+    ordering = SortFilter(
+        columns={"id": "id", "name": "name", "company": "company", "city": "city", "created": "created_at"},
+        labels={
+            "id": _("Number"),
+            "name": _("Name"),
+            "company": _("Company"),
+            "city": _("City"),
+            "created": _("Created"),
+        },
+    )
 
     class Meta:
         model = Customer
@@ -68,11 +82,16 @@ def _their_leads():
 
 
 class OrderFilter(filters.FilterSet):
-    customer = IdFilter(field_name="customer_id")
-    channel = filters.CharFilter(field_name="channel__code")
-    external_id = filters.CharFilter(field_name="external_id")
+    customer = IdFilter(field_name="customer_id", label=_("Customer"), widget=PickerWidget("customers"))
+    channel = filters.CharFilter(field_name="channel__code", label=_("Channel code"))
+    external_id = filters.CharFilter(field_name="external_id", label=_("External id"))
     ordered_after = MomentFilter(field_name="ordered_at", lookup_expr="gte")
     ordered_before = MomentFilter(field_name="ordered_at", lookup_expr="lt")
+    # On the order table's indexes: ordered_at, amount (customers_order_amount_idx).
+    ordering = SortFilter(
+        columns={"id": "id", "ordered": "ordered_at", "amount": "amount"},
+        labels={"id": _("Number"), "ordered": _("Ordered at"), "amount": _("Amount")},
+    )
 
     class Meta:
         model = Order
@@ -86,7 +105,12 @@ class ChannelFilter(filters.FilterSet):
 
 
 class CampaignFilter(filters.FilterSet):
-    channel = filters.CharFilter(field_name="channel__code")
+    channel = filters.CharFilter(field_name="channel__code", label=_("Channel code"))
+    # Campaigns are few (hundreds): these sort without an index of their own.
+    ordering = SortFilter(
+        columns={"name": "name", "starts": "starts_on", "ends": "ends_on", "budget": "budget"},
+        labels={"name": _("Name"), "starts": _("Starts on"), "ends": _("Ends on"), "budget": _("Budget")},
+    )
 
     class Meta:
         model = Campaign
@@ -94,10 +118,23 @@ class CampaignFilter(filters.FilterSet):
 
 
 class ChannelSpendFilter(filters.FilterSet):
-    channel = filters.CharFilter(field_name="channel__code")
+    channel = filters.CharFilter(field_name="channel__code", label=_("Channel code"))
     month_from = DayFilter(field_name="month", lookup_expr="gte")
     month_to = DayFilter(field_name="month", lookup_expr="lte")
+    # A row per channel and month: few rows, month indexed (customers_spend_month_idx).
+    ordering = SortFilter(
+        columns={"month": "month", "amount": "amount"}, labels={"month": _("Month"), "amount": _("Amount")}
+    )
 
     class Meta:
         model = ChannelSpend
         fields = ["channel", "month_from", "month_to"]
+
+
+class AccountTeamFilter(filters.FilterSet):
+    role = filters.ChoiceFilter(choices=TeamRole.choices, label=_("Role"))
+    user = IdFilter(field_name="user_id", label=_("Person"))
+
+    class Meta:
+        model = AccountTeamMember
+        fields = ["role", "user"]

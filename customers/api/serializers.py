@@ -1,14 +1,19 @@
 """Input serializers check shape and name fields; output serializers render. Neither saves."""
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from config import moments
 from config.api.fields import MAX_ID, Code, Id, ModelInput, Moment, Text
 from config.errors import DomainError
+from customers import merging
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Channel,
     ChannelSpend,
@@ -18,7 +23,9 @@ from customers.models import (
     ImportJob,
     ImportKind,
     Order,
+    TeamRole,
 )
+from customers.selectors import member_name
 from customers.services import parse_month
 
 
@@ -88,8 +95,27 @@ class CustomerCreateOutput(CustomerOutput):
         fields = [*CustomerOutput.Meta.fields, "customer_matched"]
 
 
+class MergeKeepInput(serializers.Serializer):
+    """Whose profile value survives the merge, per field; a field left out keeps the survivor's value when it has
+    one, else the duplicate's."""
+
+    name = serializers.ChoiceField(choices=merging.KEEP_CHOICES, required=False)
+    company = serializers.ChoiceField(choices=merging.KEEP_CHOICES, required=False)
+    city = serializers.ChoiceField(choices=merging.KEEP_CHOICES, required=False)
+    language = serializers.ChoiceField(choices=merging.KEEP_CHOICES, required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                message = _("Choose among %(fields)s.") % {"fields": ", ".join(merging.CHOICE_FIELDS)}
+                raise serializers.ValidationError({key: [ErrorDetail(message, code="invalid")] for key in unknown})
+        return super().to_internal_value(data)
+
+
 class MergeInput(serializers.Serializer):
     duplicate = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    keep = MergeKeepInput(required=False)
 
 
 class UndoMergeInput(serializers.Serializer):
@@ -101,8 +127,27 @@ class MergeOutput(serializers.Serializer):
     survivor = serializers.IntegerField(source="survivor_id")
     duplicate = serializers.IntegerField(source="duplicate_id")
     moved = serializers.DictField(child=serializers.ListField(child=serializers.IntegerField()))
+    chosen = serializers.DictField(child=serializers.DictField(child=serializers.CharField(allow_blank=True)))
     merged_at = serializers.DateTimeField()
     undone_at = serializers.DateTimeField(allow_null=True)
+
+
+class TeamMemberInput(serializers.Serializer):
+    user = Id(queryset=get_user_model().objects.all())
+    role = serializers.ChoiceField(choices=TeamRole.choices)
+
+
+class TeamMemberOutput(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+    username = serializers.CharField(source="user.username")
+    department = serializers.CharField(source="member_department", allow_null=True)
+
+    class Meta:
+        model = AccountTeamMember
+        fields = ["id", "customer", "user", "name", "username", "role", "department", "added_at", "added_by"]
+
+    def get_name(self, member) -> str:
+        return member_name(member)
 
 
 class TimelineOutput(serializers.Serializer):

@@ -14,8 +14,15 @@ from config.api.rows import RowsListMixin, by_ids
 from config.errors import DomainError
 from customers import imports, permissions, selectors, services
 from customers.api import serializers as s
-from customers.api.filters import CampaignFilter, ChannelFilter, ChannelSpendFilter, CustomerFilter, OrderFilter
-from customers.models import Campaign, Channel, ChannelSpend, Customer, ImportJob, MergeRecord, Order
+from customers.api.filters import (
+    AccountTeamFilter,
+    CampaignFilter,
+    ChannelFilter,
+    ChannelSpendFilter,
+    CustomerFilter,
+    OrderFilter,
+)
+from customers.models import AccountTeamMember, Campaign, Channel, ChannelSpend, Customer, ImportJob, MergeRecord, Order
 
 
 class _ListReadUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -92,7 +99,8 @@ class CustomerViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
     @extend_schema(request=s.MergeInput, responses=s.CustomerOutput)
     @action(detail=True, methods=["post"])
     def merge(self, request, pk=None):
-        """Merge `duplicate` into this customer (managers only)."""
+        """Merge `duplicate` into this customer (managers only); `keep` chooses per profile field (name, company,
+        city, language) whether the survivor's or the duplicate's value survives."""
         permissions.require(request.user, permissions.MERGE)
         survivor = self.get_object()
         data = s.MergeInput(data=request.data)
@@ -100,7 +108,9 @@ class CustomerViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
         duplicate = Customer.objects.filter(pk=data.validated_data["duplicate"]).first()
         if duplicate is None:
             raise DomainError(_("No such customer."), field="duplicate", code="does_not_exist")
-        record = services.merge_customers(survivor=survivor, duplicate=duplicate, by=request.user)
+        record = services.merge_customers(
+            survivor=survivor, duplicate=duplicate, by=request.user, keep=data.validated_data.get("keep")
+        )
         body = dict(s.CustomerOutput(selectors.customer_base().get(pk=survivor.pk)).data)
         body["merge"] = s.MergeOutput(record).data
         return Response(body)
@@ -146,6 +156,38 @@ class CustomerViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
         except ValueError:
             raise DomainError(_("Enter a whole number."), field="limit") from None
         return Response(s.DataQualityOutput(selectors.data_quality(limit=limit)).data)
+
+
+class AccountTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`customers/{id}/team/`: the customer's account team. POST `{"user", "role"}` adds a person, DELETE
+    `team/{member_id}/` removes one (customers.permissions TEAM)."""
+
+    serializer_class = s.TeamMemberOutput
+    filterset_class = AccountTeamFilter
+
+    def customer(self) -> Customer:
+        if not hasattr(self, "_customer"):
+            self._customer = get_object_or_404(
+                Customer.objects.only("pk", "name", "merged_into_id"), pk=self.kwargs["customer_pk"]
+            )
+        return self._customer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs
+            return AccountTeamMember.objects.none()
+        return selectors.team_members().filter(customer=self.customer())
+
+    @extend_schema(request=s.TeamMemberInput, responses={201: s.TeamMemberOutput})
+    def create(self, request, *args, **kwargs):
+        data = s.TeamMemberInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.add_team_member(customer=self.customer(), by=request.user, **data.validated_data)
+        body = s.TeamMemberOutput(self.get_queryset().get(pk=member.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        services.remove_team_member(member=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class OrderViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):

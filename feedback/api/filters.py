@@ -7,7 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from config import roles
-from config.filters import IdFilter, MomentFilter, YesNoFilter
+from config.filters import IdFilter, MomentFilter, SortFilter, YesNoFilter
+from config.models import Task, TaskKind
 from customers.identity import normalize_email, normalize_phone
 from customers.models import CustomerIdentity
 from feedback import statuses
@@ -16,13 +17,13 @@ from feedback.models import (
     Complaint,
     ComplaintCategory,
     ComplaintStatus,
-    FollowUpTask,
     Insight,
     InsightTag,
     NpsCategory,
     NpsInvitation,
     NpsResponse,
     Severity,
+    severity_rank,
 )
 
 User = get_user_model()
@@ -45,6 +46,23 @@ class ComplaintFilter(filters.FilterSet):
     )
     opened_after = MomentFilter(field_name="opened_at", lookup_expr="gte", label=_("Opened from"))
     opened_before = MomentFilter(field_name="opened_at", lookup_expr="lt", label=_("Opened before"))
+    # The list's sorts (the page's ?sort=, the API's ?ordering=), each on an index of the complaint table.
+    ordering = SortFilter(
+        columns={
+            "id": "id",
+            "opened": "opened_at",
+            "severity": severity_rank(),
+            "first_response_due": "first_response_due_at",
+            "resolution_due": "resolution_due_at",
+        },
+        labels={
+            "id": _("Number"),
+            "opened": _("Opened"),
+            "severity": _("Severity"),
+            "first_response_due": _("First response due"),
+            "resolution_due": _("Resolution due"),
+        },
+    )
 
     class Meta:
         model = Complaint
@@ -79,6 +97,10 @@ class NpsResponseFilter(filters.FilterSet):
     source = filters.CharFilter(field_name="source", label=_("Source"))
     answered_after = MomentFilter(field_name="answered_at", lookup_expr="gte", label=_("From"))
     answered_before = MomentFilter(field_name="answered_at", lookup_expr="lt", label=_("Before"))
+    ordering = SortFilter(  # on answered_at's index and feedback_nps_score_idx
+        columns={"id": "id", "answered": "answered_at", "score": "score"},
+        labels={"id": _("Number"), "answered": _("Answered"), "score": _("Score")},
+    )
 
     class Meta:
         model = NpsResponse
@@ -98,13 +120,17 @@ class NpsInvitationFilter(filters.FilterSet):
 
 
 class FollowUpFilter(filters.FilterSet):
-    kind = filters.ChoiceFilter(choices=FollowUpTask.Kind.choices, label=_("Kind"))
+    """The follow-up page's filters over the service follow-ups (config.Task rows of the follow-up kinds)."""
+
+    kind = filters.ChoiceFilter(
+        choices=[(kind.value, kind.label) for kind in (TaskKind.ONBOARDING, TaskKind.DETRACTOR)], label=_("Kind")
+    )
     done = YesNoFilter(field_name="done_at", lookup_expr="isnull", exclude=True, label=_("Done"))
-    owner = filters.ModelChoiceFilter(queryset=_service_staff, label=_("Owner"))
+    owner = filters.ModelChoiceFilter(field_name="assignee", queryset=_service_staff, label=_("Owner"))
     overdue = YesNoFilter(method="filter_overdue", label=_("Overdue"))
 
     class Meta:
-        model = FollowUpTask
+        model = Task
         fields = ["kind", "done", "owner", "overdue"]
 
     def filter_overdue(self, queryset, name, value):

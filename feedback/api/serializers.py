@@ -11,7 +11,6 @@ from feedback.models import (
     ComplaintCategory,
     ComplaintStatus,
     ComplaintStatusChange,
-    FollowUpTask,
     Insight,
     InsightTag,
     NpsInvitation,
@@ -104,7 +103,8 @@ class NpsResponseInput(serializers.Serializer):
 
 class NpsResponseOutput(serializers.ModelSerializer):
     category = serializers.CharField(read_only=True)
-    follow_up = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    # The id of its detractor follow-up (a task: `tasks/{id}/`), null without one.
+    follow_up = serializers.IntegerField(source="follow_up_id", read_only=True, allow_null=True)
 
     class Meta:
         model = NpsResponse
@@ -133,17 +133,6 @@ class NpsInvitationOutput(serializers.ModelSerializer):
         model = NpsInvitation
         fields = ["id", "customer", "email", "language", "created_at", "sent_at", "expires_at", "answered_at"]
         read_only_fields = fields
-
-
-class FollowUpOutput(serializers.ModelSerializer):
-    class Meta:
-        model = FollowUpTask
-        fields = ["id", "kind", "customer", "nps_response", "lead", "owner", "due_at", "done_at", "outcome"]
-        read_only_fields = fields
-
-
-class FollowUpCompleteInput(serializers.Serializer):
-    outcome = Text()
 
 
 class InsightInput(serializers.Serializer):

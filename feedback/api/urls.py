@@ -5,6 +5,5 @@ router = Router()
 router.register("complaints", views.ComplaintViewSet, basename="complaint")
 router.register("nps-responses", views.NpsResponseViewSet, basename="nps-response")
 router.register("nps-invitations", views.NpsInvitationViewSet, basename="nps-invitation")
-router.register("follow-ups", views.FollowUpViewSet, basename="follow-up")
 router.register("insights", views.InsightViewSet, basename="insight")
 urlpatterns = router.urls

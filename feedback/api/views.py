@@ -16,7 +16,6 @@ from feedback import permissions, selectors, services
 from feedback.api import serializers as s
 from feedback.api.filters import (
     ComplaintFilter,
-    FollowUpFilter,
     InsightFilter,
     NpsInvitationFilter,
     NpsResponseFilter,
@@ -173,26 +172,6 @@ class NpsInvitationViewSet(
                 _("None of these customers has a valid email address."), field="customer", code="no_email"
             )
         return Response(s.NpsInvitationOutput(made, many=True).data, status=201)
-
-
-class FollowUpViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    permission_classes = [FeedbackPermission]
-    filterset_class = FollowUpFilter
-    serializer_class = s.FollowUpOutput
-    ordering_fields = ["id", "due_at"]
-    write_actions = {"complete": "followup.create"}
-    object_actions = {"complete": "followup.complete"}
-
-    def get_queryset(self):
-        return selectors.follow_ups()
-
-    @extend_schema(request=s.FollowUpCompleteInput, responses=s.FollowUpOutput)
-    @action(detail=True, methods=["post"])
-    def complete(self, request, pk=None):
-        data = s.FollowUpCompleteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        task = services.complete_follow_up(task=self.get_object(), by=request.user, **data.validated_data)
-        return Response(s.FollowUpOutput(task).data)
 
 
 class InsightViewSet(

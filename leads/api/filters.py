@@ -7,12 +7,12 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from config import roles
-from config.filters import DayRangeFilter, IdFilter, YesNoFilter
+from config.filters import DayRangeFilter, IdFilter, MomentFilter, SortFilter, YesNoFilter
 from config.pickers import PickerWidget
 from customers.models import Campaign, Channel, CustomerIdentity
 from leads import stages
-from leads.models import Lead
-from leads.stages import Stage
+from leads.models import Activity, ActivityKind, Lead
+from leads.stages import Stage, stage_rank
 
 User = get_user_model()
 
@@ -51,6 +51,11 @@ class LeadFilter(filters.FilterSet):
     sla_breached = YesNoFilter(method="filter_sla_breached", label=_("SLA breached"))
     referred_by = filters.ModelChoiceFilter(
         queryset=User.objects.filter(is_active=True), label=_("Referred by"), widget=PickerWidget("staff")
+    )
+    # The list's sorts (the page's ?sort=, the API's ?ordering=), each on an index of the lead table.
+    ordering = SortFilter(
+        columns={"id": "id", "created": "created_at", "updated": "updated_at", "stage": stage_rank()},
+        labels={"id": _("Number"), "created": _("Created"), "updated": _("Updated"), "stage": _("Stage")},
     )
 
     class Meta:
@@ -98,3 +103,17 @@ class LeadFilter(filters.FilterSet):
             return queryset
         breached = stages.sla_breached(timezone.now())
         return queryset.filter(breached) if value else queryset.exclude(breached)
+
+
+class ActivityFilter(filters.FilterSet):
+    """`GET /api/v1/activities/`: by lead, kind, who and when (each on an index of the activity table)."""
+
+    lead = IdFilter(field_name="lead_id", label=_("Lead"))
+    kind = filters.ChoiceFilter(choices=ActivityKind.choices, label=_("Kind"))
+    by = IdFilter(field_name="by_id", label=_("By"))
+    at_after = MomentFilter(field_name="at", lookup_expr="gte", label=_("From"))
+    at_before = MomentFilter(field_name="at", lookup_expr="lt", label=_("Before"))
+
+    class Meta:
+        model = Activity
+        fields = []

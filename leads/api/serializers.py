@@ -43,7 +43,12 @@ class PackageInput(serializers.Serializer):
     referred_by = Id(queryset=User.objects.filter(is_active=True), required=False, allow_null=True)
 
 
-class LeadCreateInput(PackageInput):
+class DealValueInput(serializers.Serializer):
+    # Money as a decimal string ("12500.00"); null clears it.
+    deal_value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True)
+
+
+class LeadCreateInput(DealValueInput, PackageInput):
     contact = ContactInput(required=False)
     customer = Id(queryset=Customer.objects.all(), required=False)
 
@@ -64,7 +69,7 @@ class LeadBulkInput(serializers.Serializer):
     items = serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=BULK_LIMIT)
 
 
-class LeadUpdateInput(PackageInput):
+class LeadUpdateInput(DealValueInput, PackageInput):
     pass
 
 
@@ -147,6 +152,7 @@ class LeadOutput(serializers.ModelSerializer):
             "reject_reason_text",
             "lost_reason",
             "lost_reason_text",
+            "deal_value",
             "won_amount",
             "won_order",
             "first_handed_off_at",

@@ -15,13 +15,17 @@ from config.api.rows import RowsListMixin, by_ids
 from config.errors import DomainError
 from leads import selectors, services
 from leads.api import serializers as s
-from leads.api.filters import LeadFilter
-from leads.models import Lead, LeadStageChange, Tag
+from leads.api.filters import ActivityFilter, LeadFilter
+from leads.models import Activity, Lead, LeadStageChange, Tag
 
 
 class HistoryPagination(StablePagination):
     ordering = ("at", "pk")  # oldest first
     page_size = 200
+
+
+class ActivityPagination(StablePagination):
+    ordering = ("-at", "-pk")  # newest first
 
 
 class LeadViewSet(RowsListMixin, ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -137,9 +141,16 @@ class LeadViewSet(RowsListMixin, ETagMixin, mixins.ListModelMixin, mixins.Retrie
         data.is_valid(raise_exception=True)
         return self._answer(services.assign_lead(lead=self._target(), by=request.user, **data.validated_data))
 
-    @extend_schema(request=s.ActivityInput, responses={201: s.ActivityOutput})
-    @action(detail=True, methods=["post"])
+    @extend_schema(methods=["GET"], responses=s.ActivityOutput(many=True))
+    @extend_schema(methods=["POST"], request=s.ActivityInput, responses={201: s.ActivityOutput})
+    @action(detail=True, methods=["get", "post"], pagination_class=ActivityPagination, filterset_class=None)
     def activities(self, request, pk=None):
+        """GET: the lead's notes, calls, meetings and emails, newest first. POST: add one."""
+        if request.method == "GET":
+            lead = self.get_object()
+            paginator = ActivityPagination()
+            page = paginator.paginate_queryset(Activity.objects.filter(lead=lead), request, view=self)
+            return paginator.get_paginated_response(s.ActivityOutput(page, many=True).data)
         data = s.ActivityInput(data=request.data)
         data.is_valid(raise_exception=True)
         activity = services.add_activity(lead=self._target(), by=request.user, **data.validated_data)
@@ -207,3 +218,14 @@ class TagViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         tag = services.create_tag(by=request.user, **data.validated_data)
         return Response(s.TagOutput(tag).data, status=status.HTTP_201_CREATED)
+
+
+class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Notes, calls, meetings and emails on every lead, newest first; filters: lead, kind, by, at_after, at_before.
+    Add one with POST leads/{id}/activities/."""
+
+    serializer_class = s.ActivityOutput
+    filterset_class = ActivityFilter
+    pagination_class = ActivityPagination
+    ordering_fields = ["id"]
+    queryset = Activity.objects.all()

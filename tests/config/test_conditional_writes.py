@@ -81,13 +81,15 @@ def test_every_mutable_resource_has_an_etag_a_304_and_a_412(resource):
 
 @pytest.mark.django_db
 def test_follow_ups_send_an_etag_and_a_stale_completion_is_412():
-    task = FollowUpTaskFactory()
+    task = FollowUpTaskFactory()  # a follow-up is a task
     api = _client(make_user("admin"))
-    etag = api.get(f"/api/v1/follow-ups/{task.pk}/")["ETag"]
-    task.outcome = "edited elsewhere"
+    etag = api.get(f"/api/v1/tasks/{task.pk}/")["ETag"]
+    task.notes = "edited elsewhere"
     task.save()
-    done = api.post(f"/api/v1/follow-ups/{task.pk}/complete/", {"outcome": "Called"}, HTTP_IF_MATCH=etag)
+    done = api.post(f"/api/v1/tasks/{task.pk}/done/", {"outcome": "Called"}, HTTP_IF_MATCH=etag)
     assert done.status_code == 412
+    task.refresh_from_db()
+    assert task.done_at is None
 
 
 @pytest.mark.postgres

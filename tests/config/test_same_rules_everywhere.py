@@ -112,6 +112,8 @@ def test_creating_a_customer(role, api_as, client_as, django_capture_on_commit_c
             "identities-0-kind": "phone",
             "identities-0-value": "13900000002",
             "identities-0-source_system": "",
+            "team_members-TOTAL_FORMS": "0",  # the account team inline
+            "team_members-INITIAL_FORMS": "0",
         },
     )
     csv = _import(api, "customers", "name,phone\nLiu Yang,13900000003\n", django_capture_on_commit_callbacks)

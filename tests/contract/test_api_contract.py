@@ -22,6 +22,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from config import tokens
 from config.wsgi import application
 from tests.factories import (
+    ActivityFactory,
     CampaignFactory,
     ChannelFactory,
     ChannelSpendFactory,
@@ -98,7 +99,8 @@ def _real_rows(owner) -> dict[str, dict[str, int]]:
         "complaints": {"id": complaint.pk},
         "nps-responses": {"id": NpsResponseFactory(customer=customer).pk},
         "nps-invitations": {"id": NpsInvitationFactory(customer=customer).pk},
-        "follow-ups": {"id": FollowUpTaskFactory(customer=customer).pk},
+        "tasks": {"id": FollowUpTaskFactory(customer=customer).pk},
+        "activities": {"id": ActivityFactory(lead=lead).pk},
         "insights": {"id": InsightFactory().pk},
         "leads": {"id": lead.pk},
         "objectives": {"id": check_in.key_result.objective_id},

@@ -20,6 +20,8 @@ def _customer_post(customer, *, name, identities):
         "identities-INITIAL_FORMS": str(sum(1 for i in identities if i.get("id"))),
         "identities-MIN_NUM_FORMS": "0",
         "identities-MAX_NUM_FORMS": "1000",
+        "team_members-TOTAL_FORMS": "0",  # the account team inline
+        "team_members-INITIAL_FORMS": "0",
     }
     for n, identity in enumerate(identities):
         data.update(

@@ -4,9 +4,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from config.models import Task
 from customers import services
 from customers.models import Customer, CustomerIdentity, MergeRecord
-from feedback.models import Complaint, FollowUpTask, NpsInvitation, NpsResponse
+from feedback.models import Complaint, NpsInvitation, NpsResponse
 from leads.models import Lead
 from tests.factories import (
     ComplaintFactory,
@@ -32,18 +33,21 @@ def pair():
         "complaint": ComplaintFactory(customer=duplicate),
         "nps": NpsResponseFactory(customer=duplicate),
         "invitation": NpsInvitationFactory(customer=duplicate),
-        "task": FollowUpTaskFactory(customer=duplicate),
+        "follow_up": FollowUpTaskFactory(customer=duplicate),  # a task about the duplicate's NPS answer
     }
     return survivor, duplicate, rows
 
 
 def _owners(rows):
-    return {name: type(obj).objects.get(pk=obj.pk).customer_id for name, obj in rows.items()}
+    """Each row's customer; a task's is the customer of the record it is about."""
+    fresh = {name: type(obj).objects.get(pk=obj.pk) for name, obj in rows.items()}
+    return {name: (obj.about if isinstance(obj, Task) else obj).customer_id for name, obj in fresh.items()}
 
 
 def test_every_related_model_is_discovered():
     models = {model for model, _field in services.customer_relations()}
-    assert {CustomerIdentity, Lead, Complaint, NpsResponse, NpsInvitation, FollowUpTask} <= models
+    assert {CustomerIdentity, Lead, Complaint, NpsResponse, NpsInvitation} <= models
+    assert Task not in models  # a task is about a lead or an answer, which move with the customer
     assert Customer not in models and MergeRecord not in models
 
 
@@ -135,7 +139,9 @@ def test_undo_is_refused_after_the_window(pair, settings):
 def test_page_merge_and_tombstone_redirect(client_as, pair):
     survivor, duplicate, rows = pair
     client = client_as("marketing_manager")
-    response = client.post(reverse("customers:customer-merge", args=[survivor.pk]), {"duplicate": duplicate.pk})
+    response = client.post(
+        reverse("customers:customer-merge", args=[survivor.pk]), {"duplicate": duplicate.pk, "confirm": "1"}
+    )
     assert response.status_code == 302
     assert set(_owners(rows).values()) == {survivor.pk}
     tomb = client.get(reverse("customers:customer-detail", args=[duplicate.pk]))
@@ -218,11 +224,11 @@ def test_page_merge_ignores_an_offsite_next(client_as, pair):
     survivor, duplicate, _rows = pair
     response = client_as("sales_manager").post(
         reverse("customers:customer-merge", args=[survivor.pk]),
-        {"duplicate": duplicate.pk, "next": "https://evil.example/"},
+        {"duplicate": duplicate.pk, "next": "https://evil.example/", "confirm": "1"},
     )
     assert response.status_code == 302 and response.url == reverse("customers:customer-detail", args=[survivor.pk])
     data_quality = client_as("sales_manager").post(
         reverse("customers:customer-merge", args=[survivor.pk]),
-        {"duplicate": CustomerFactory().pk, "next": reverse("customers:data-quality")},
+        {"duplicate": CustomerFactory().pk, "next": reverse("customers:data-quality"), "confirm": "1"},
     )
     assert data_quality.url == reverse("customers:data-quality")

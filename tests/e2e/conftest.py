@@ -1,11 +1,16 @@
 import os
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 # What Chromium refused under the Content-Security-Policy during the current test (console errors).
 CSP_VIOLATIONS: list[str] = []
+
+
+SCREENSHOTS = Path(os.environ.get("RELAY_E2E_SCREENSHOTS", "var/e2e-screenshots"))
 
 
 class _WatchedBrowser:
@@ -19,8 +24,27 @@ class _WatchedBrowser:
         context.on("console", _record_csp_violation)
         return context
 
+    def open_pages(self):
+        return [page for context in self._browser.contexts for page in context.pages if not page.is_closed()]
+
     def __getattr__(self, name):
         return getattr(self._browser, name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test leaves a full-page screenshot of every page still open (before the fixtures close
+    them) under var/e2e-screenshots/."""
+    report = yield
+    browser = getattr(item, "funcargs", {}).get("browser")
+    if report.when == "call" and report.failed and browser is not None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", item.nodeid.split("::", 1)[-1])
+        for number, page in enumerate(browser.open_pages()):
+            path = SCREENSHOTS / f"{name}-{number}.png"
+            page.screenshot(path=str(path), full_page=True)
+            report.sections.append(("screenshot", str(path)))
+    return report
 
 
 def _record_csp_violation(message):
@@ -57,13 +81,27 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+def _page(browser, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def laptop(browser):
+    """A page in a 1366 × 768 laptop viewport (the size the board must fit)."""
+    yield from _page(browser, 1366, 768)
+
+
+@pytest.fixture
+def desktop(browser):
+    yield from _page(browser, 1280, 900)
+
+
 @pytest.fixture
 def phone(browser):
     """A page in a phone-sized viewport."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-    page = context.new_page()
-    yield page
-    context.close()
+    yield from _page(browser, 390, 844)
 
 
 @pytest.fixture

@@ -3,21 +3,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from config.models import Task
 from customers.models import Order
-from feedback.models import FollowUpTask
 from leads.models import Lead
 from leads.stages import Stage
 from tests.factories import ChannelFactory, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_handoff_accept_board_move_and_close_won(browser, desktop, login, live_server):
@@ -53,8 +45,8 @@ def test_handoff_accept_board_move_and_close_won(browser, desktop, login, live_s
     page.goto(f"{live_server.url}/leads/board/")
     card = page.locator(f"li.lead-card[data-lead='{lead.pk}']")
     expect(card).to_have_count(1)
-    card.locator("select[name=stage]").select_option(Stage.CONTACTED)
-    card.locator("button").click()
+    card.locator("summary").click()  # its "Move to…" menu
+    card.locator(f'button[value="{Stage.CONTACTED}"]').click()
     expect(page.locator(f"#cards-{Stage.CONTACTED} li[data-lead='{lead.pk}']")).to_have_count(1)
     lead.refresh_from_db()
     assert lead.stage == Stage.CONTACTED
@@ -75,5 +67,5 @@ def test_handoff_accept_board_move_and_close_won(browser, desktop, login, live_s
     assert lead.stage == Stage.WON
     order = Order.objects.get(customer=lead.customer)
     assert order.amount == 4200
-    assert FollowUpTask.objects.filter(customer=lead.customer).exists()
+    assert Task.objects.filter(kind="onboarding", lead=lead).exists()
     context.close()

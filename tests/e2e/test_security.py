@@ -10,14 +10,6 @@ from tests.factories import make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def desktop(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_swagger_ui_runs_under_the_policy(desktop, login, live_server):
     login(desktop, make_user("sales"))
     desktop.goto(f"{live_server.url}/api/docs/")

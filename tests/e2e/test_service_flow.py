@@ -3,7 +3,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from feedback.models import Complaint, ComplaintStatus, FollowUpTask, NpsResponse
+from config.models import Task
+from feedback.models import Complaint, ComplaintStatus, NpsResponse
 from tests.factories import CustomerFactory, CustomerIdentityFactory, make_user
 from tests.factories.feedback import NpsInvitationFactory
 
@@ -60,7 +61,7 @@ def test_public_survey_on_a_phone_detractor_opens_a_follow_up(phone, live_server
     expect(phone.locator("body")).to_contain_text("Thank")
     response = NpsResponse.objects.get(customer=invitation.customer)
     assert response.score == 3
-    assert FollowUpTask.objects.filter(customer=invitation.customer, kind=FollowUpTask.Kind.DETRACTOR).exists()
+    assert Task.objects.filter(nps_response__customer=invitation.customer, kind="detractor").exists()
 
     # The link answers once.
     phone.goto(f"{live_server.url}/feedback/survey/{invitation.token}/")

@@ -5,6 +5,7 @@ import factory
 from django.utils import timezone
 
 from customers.models import (
+    AccountTeamMember,
     Campaign,
     Channel,
     ChannelSpend,
@@ -14,7 +15,9 @@ from customers.models import (
     ImportJob,
     ImportKind,
     Order,
+    TeamRole,
 )
+from tests.factories.users import UserFactory
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):
@@ -82,3 +85,15 @@ class ImportJobFactory(factory.django.DjangoModelFactory):
     file = "imports/customers.csv"
     original_name = factory.Sequence(lambda n: f"customers-{n}.csv")
     status = "done"
+
+
+class AccountTeamMemberFactory(factory.django.DjangoModelFactory):
+    """A sales person on a customer's account team (tests of rules add members through customers.services)."""
+
+    class Meta:
+        model = AccountTeamMember
+
+    customer = factory.SubFactory(CustomerFactory)
+    user = factory.SubFactory(UserFactory, groups=["sales"], is_staff=True)
+    role = TeamRole.SALES
+    added_at = factory.LazyFunction(timezone.now)

@@ -3,10 +3,10 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from config.models import TaskKind
 from feedback.models import (
     Complaint,
     ComplaintStatusChange,
-    FollowUpTask,
     Insight,
     InsightTag,
     NpsInvitation,
@@ -14,6 +14,7 @@ from feedback.models import (
     Severity,
 )
 from tests.factories.customers import CustomerFactory
+from tests.factories.users import TaskFactory
 
 
 class ComplaintFactory(factory.django.DjangoModelFactory):
@@ -55,12 +56,18 @@ class NpsResponseFactory(factory.django.DjangoModelFactory):
     answered_at = factory.LazyFunction(timezone.now)
 
 
-class FollowUpTaskFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = FollowUpTask
+class FollowUpTaskFactory(TaskFactory):
+    """A detractor follow-up (a config.Task) in the service queue, about a new detractor answer of `customer`
+    (a new customer by default); `about_record=` names another record."""
 
-    kind = FollowUpTask.Kind.DETRACTOR
-    customer = factory.SubFactory(CustomerFactory)
+    class Params:
+        customer = factory.SubFactory(CustomerFactory)
+        about_record = factory.LazyAttribute(lambda task: NpsResponseFactory(customer=task.customer, score=3))
+
+    title = ""
+    kind = TaskKind.DETRACTOR
+    assignee = None
+    department = "service"
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=48))
 
 

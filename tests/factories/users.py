@@ -1,8 +1,12 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
-from config.models import Notification
+from config.models import Notification, Task, TaskKind
 
 User = get_user_model()
 
@@ -42,3 +46,24 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     recipient = factory.SubFactory(UserFactory)
     kind = "info"
     message = "Something happened."
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """A to-do for a new sales user, due tomorrow; `about_record=` a lead, customer, complaint or NPS answer;
+    `assignee=None, department="service"` puts it in a queue."""
+
+    class Meta:
+        model = Task
+
+    class Params:
+        about_record = None
+
+    title = factory.Sequence(lambda n: f"Task {n}")
+    kind = TaskKind.GENERAL
+    assignee = factory.SubFactory(UserFactory, groups=["sales"])
+    department = factory.LazyAttribute(lambda task: "sales" if task.assignee is not None else "service")
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+    content_type = factory.LazyAttribute(
+        lambda task: ContentType.objects.get_for_model(task.about_record) if task.about_record is not None else None
+    )
+    object_id = factory.LazyAttribute(lambda task: task.about_record.pk if task.about_record is not None else None)

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from config import todo
 from config.models import Notification
 from feedback import selectors, services
 from feedback.models import Insight
@@ -49,7 +50,7 @@ def test_timeline_shows_status_changes_follow_ups_and_insights(django_assert_max
     services.transition_complaint(complaint=complaint, by=service, status="in_progress")
     answer = services.record_nps_response(by=service, customer=customer, score=1, comment="Bad")
     services.route_insight(by=service, complaint=complaint, tag="product", note="Hinge breaks")
-    services.complete_follow_up(task=answer.follow_up, by=service, outcome="Called back")
+    todo.complete_task(task=answer.tasks.get(), by=service, outcome="Called back")
     with django_assert_max_num_queries(4):
         events = selectors.timeline_events(customer.pk, limit=50)
     kinds = [e.kind for e in events]

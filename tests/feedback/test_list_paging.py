@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from feedback.models import Complaint, FollowUpTask, Insight, NpsInvitation, NpsResponse
+from config.models import Task
+from feedback.models import Complaint, Insight, NpsInvitation, NpsResponse
 from tests.factories import (
     ComplaintFactory,
     FollowUpTaskFactory,
@@ -82,7 +83,7 @@ LISTS = {
         _invitations,
         lambda user: sorted(NpsInvitation.objects.values_list("pk", flat=True), reverse=True),
     ),
-    "feedback:follow-up-list": (_follow_ups, lambda user: _soonest_first(FollowUpTask.objects.all(), "due_at")),
+    "feedback:follow-up-list": (_follow_ups, lambda user: _soonest_first(Task.objects.all(), "due_at")),
     "feedback:insight-list": (_insights, lambda user: _newest_first(Insight.objects.all(), "created_at")),
 }
 

@@ -5,8 +5,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from config.models import Task
 from feedback import selectors, services
-from feedback.models import FollowUpTask, NpsInvitation, NpsResponse
+from feedback.models import NpsInvitation, NpsResponse
 from tests.factories import CustomerFactory, CustomerIdentityFactory, NpsResponseFactory, make_user
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +29,10 @@ def test_api_answer_is_classified_and_detractors_open_one_follow_up(api_as, sett
     assert response.json()["category"] == category
     answer = NpsResponse.objects.get()
     assert answer.source == "api"
-    tasks = FollowUpTask.objects.filter(nps_response=answer)
+    tasks = Task.objects.filter(nps_response=answer)
     if category == "detractor":
         task = tasks.get()
-        assert task.kind == "detractor" and task.customer == customer
+        assert task.kind == "detractor" and task.about.customer == customer and task.notes == "ok"
         assert answer.answered_at + timedelta(hours=47) < task.due_at <= answer.answered_at + timedelta(hours=48)
         assert response.json()["follow_up"] == task.pk
     else:
@@ -53,7 +54,7 @@ def test_staff_enters_an_answer_on_the_page(client_as):
     assert response.status_code == 302
     answer = NpsResponse.objects.get()
     assert (answer.source, answer.entered_by, answer.score) == ("staff", client.user, 3)
-    assert answer.follow_up.kind == "detractor"
+    assert answer.tasks.get().kind == "detractor"
     bad = client.post(reverse("feedback:nps-list"), {"customer": customer.pk, "score": 12})
     assert bad.status_code == 422
     assert 'data-field="score"' in bad.content.decode()
@@ -101,7 +102,7 @@ def test_invitation_emails_an_unguessable_single_use_link(api_as, client, django
     assert answered.status_code == 200
     answer = NpsResponse.objects.get()
     assert (answer.customer, answer.score, answer.source, answer.invitation) == (customer, 4, "survey", invitation)
-    assert answer.follow_up.kind == "detractor"
+    assert answer.tasks.get().kind == "detractor"
 
     again = client.post(link, {"score": 10})
     assert again.status_code == 410

@@ -4,8 +4,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config import events
-from config.models import Notification
-from feedback.models import FollowUpTask
+from config.models import Notification, Task
 from tests.factories import LeadFactory, make_user
 
 
@@ -18,13 +17,13 @@ def test_won_lead_opens_one_onboarding_task_and_tells_service_once(db, settings)
     for _ in range(2):  # a redelivered event opens nothing more
         events.publish("lead.won", lead=lead.pk, customer=lead.customer_id, by=sales.pk, at=timezone.now())
 
-    assert FollowUpTask.objects.filter(lead=lead).count() == 1
-    task = FollowUpTask.objects.get(lead=lead)
-    assert task.kind == FollowUpTask.Kind.ONBOARDING
-    assert task.customer_id == lead.customer_id
-    assert task.owner is None
+    assert Task.objects.filter(lead=lead).count() == 1  # a task about the lead (its GenericRelation)
+    task = Task.objects.get(lead=lead)
+    assert task.kind == "onboarding"
+    assert task.about == lead and lead.customer_id == task.about.customer_id
+    assert (task.assignee, task.department) == (None, "service")  # the service queue
     assert before + timedelta(hours=24) <= task.due_at <= timezone.now() + timedelta(hours=24)
     notes = Notification.objects.filter(kind="feedback.onboarding")
     assert sorted(notes.values_list("recipient_id", flat=True)) == sorted([service.pk, manager.pk])
-    assert notes.first().url == reverse("feedback:follow-up-detail", args=[task.pk])
+    assert notes.first().url == reverse("tasks:task-detail", args=[task.pk])
     assert not Notification.objects.filter(recipient=sales).exists()

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 def test_follow_up_done_by_nobody_renders(client_as):
     task = FollowUpTaskFactory(done_at=timezone.now(), done_by=None, outcome="Closed by the system.")
-    response = client_as("service").get(reverse("feedback:follow-up-detail", args=[task.pk]))
+    response = client_as("service").get(reverse("feedback:follow-up-detail", args=[task.pk]), follow=True)
     assert response.status_code == 200
+    assert "Closed by the system." in response.content.decode() and "system" in response.content.decode()
 
 
 def test_complaint_history_with_a_system_change_renders(client_as):

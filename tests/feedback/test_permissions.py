@@ -25,7 +25,7 @@ def test_everyone_reads_every_feedback_page_and_list(client_as, api_as, role):
         assert client.get(reverse(f"feedback:{name}")).status_code == 200, name
     assert client.get(reverse("feedback:complaint-detail", args=[complaint.pk])).status_code == 200
     api = api_as(role)
-    for path in ["complaints/", f"complaints/{complaint.pk}/", "nps-responses/", "nps-invitations/", "follow-ups/"]:
+    for path in ["complaints/", f"complaints/{complaint.pk}/", "nps-responses/", "nps-invitations/", "tasks/"]:
         assert api.get(f"/api/v1/{path}").status_code == 200, path
 
 

@@ -30,6 +30,8 @@ def _take(action: str, lead: Lead, by, seller) -> None:
         services.move_lead(lead=lead, by=by, stage=to)
     elif action == "close":
         services.close_lead(lead=lead, by=by, outcome=Stage.LOST, reason="price")
+    elif action == "next_step":
+        services.set_next_step(lead=lead, by=by, title="Call back")
     else:
         raise AssertionError(action)
 

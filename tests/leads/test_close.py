@@ -5,9 +5,8 @@ from decimal import Decimal
 import pytest
 
 from config.errors import DomainError
-from config.models import Notification
+from config.models import Notification, Task
 from customers.models import Order
-from feedback.models import FollowUpTask
 from leads import services
 from leads.stages import Stage
 from tests.factories import lead_through, make_user
@@ -32,8 +31,8 @@ def test_won_creates_the_order_and_the_onboarding_task(api_as, django_capture_on
         lead.source_channel_id,
     )
     assert body["won_order"] == order.pk
-    task = FollowUpTask.objects.get()
-    assert (task.kind, task.lead_id, task.customer_id) == ("onboarding", lead.pk, lead.customer_id)
+    task = Task.objects.get()
+    assert (task.kind, task.about, task.department) == ("onboarding", lead, "service")
     lead.customer.refresh_from_db()
     assert lead.customer.lifecycle_stage == "loyalty"
 
@@ -47,7 +46,7 @@ def test_won_needs_a_positive_amount_and_changes_nothing(amount):
     assert (refused.value.field, refused.value.status) == ("amount", 400)
     lead.refresh_from_db()
     assert lead.stage == Stage.PROPOSAL
-    assert not Order.objects.exists() and not FollowUpTask.objects.exists()
+    assert not Order.objects.exists() and not Task.objects.exists()
 
 
 def test_lost_needs_a_reason():

@@ -11,7 +11,7 @@ from tests.factories import CampaignFactory, ChannelFactory, CustomerFactory, Ta
 pytestmark = pytest.mark.django_db
 
 
-def test_board_move_with_htmx_answers_the_board(client_as):
+def test_board_move_with_htmx_answers_both_columns(client_as):
     seller = make_user("sales")
     lead = lead_through(Stage.CONTACTED, owner=seller)
     client = client_as(user=seller)
@@ -25,8 +25,12 @@ def test_board_move_with_htmx_answers_the_board(client_as):
     )
     body = response.content.decode()
     assert response.status_code == 200
-    assert "<html" not in body and 'id="board"' in body
+    # Only the two columns change (tests/leads/test_board.py): their headers, out of band, and the card itself.
+    assert "<html" not in body and response["HX-Reswap"] == "none"
+    assert 'id="head-proposal" hx-swap-oob="true"' in body and 'id="head-contacted" hx-swap-oob="true"' in body
     assert 'data-testid="count-proposal">1<' in body and 'data-testid="count-contacted">0<' in body
+    assert f'hx-swap-oob="delete:#lead-card-{lead.pk}"' in body
+    assert f'<ul hx-swap-oob="afterbegin:#cards-proposal"><li class="card lead-card" id="lead-card-{lead.pk}"' in body
     lead.refresh_from_db()
     assert lead.stage == Stage.PROPOSAL
 
@@ -79,7 +83,7 @@ def test_board_without_htmx_redirects_back(client_as):
     response = client_as(user=seller).post(
         f"/leads/{lead.pk}/board-move/", {"stage": "negotiation", "seen_stage": "accepted", "board_query": "mine=true"}
     )
-    assert response.status_code == 302 and response["Location"] == "/leads/board/?mine=true"
+    assert response.status_code == 302 and response["Location"] == f"/leads/board/?mine=true#lead-card-{lead.pk}"
 
 
 def test_board_partial_for_htmx_varies(client_as):

@@ -71,20 +71,30 @@ def pipeline():
 
 
 HAND_COMPUTED = {
-    "lead_quality_score": {"value": 60.0, "accepted": 3, "rejected": 2},
-    "handoff_sla_rate": {"value": 0.6, "decided": 5, "within_sla": 3, "sla_hours": 24},
-    "close_rate": {"value": 0.75, "won": 3, "lost": 1},
+    "lead_quality_score": {"value": 60.0, "accepted": 3, "rejected": 2, "sample_size": 5},
+    "handoff_sla_rate": {"value": 0.6, "decided": 5, "within_sla": 3, "sla_hours": 24, "sample_size": 5},
+    "close_rate": {"value": 0.75, "won": 3, "lost": 1, "sample_size": 4},
     # 10, 10 5/12 and 13 days: p90 = 10 5/12 + 0.8 × (13 − 10 5/12)
-    "cycle_time_days": {"value": 10.42, "mean": 11.14, "p90": 12.48, "leads": 3, "benchmark_days": 28},
+    "cycle_time_days": {
+        "value": 10.42,
+        "mean": 11.14,
+        "p90": 12.48,
+        "leads": 3,
+        "benchmark_days": 28,
+        "sample_size": 3,
+    },
     "time_in_stage_days": {
         "value": 13.0,
         "bottleneck_stage": "negotiation",
+        "sample_size": 1,
         "by_stage": [
-            {"stage": "new", "median": 1.0, "exits": 1},
-            {"stage": "handed_off", "median": 1.0, "exits": 5},  # 1/4, 1, 1, 3, 9.5 days
-            {"stage": "accepted", "median": 2.0, "exits": 3},  # 22/24, 2, 10
-            {"stage": "contacted", "median": 7.0, "exits": 1},
-            {"stage": "negotiation", "median": 13.0, "exits": 1},
+            {"stage": "new", "median": 1.0, "exits": 1, "mean": 1.0, "p90": 1.0},
+            # 1/4, 1, 1, 3, 9.5 days: mean 14.75 / 5, p90 = 3 + 0.6 × (9.5 − 3)
+            {"stage": "handed_off", "median": 1.0, "exits": 5, "mean": 2.95, "p90": 6.9},
+            # 22/24, 2, 10: mean (22/24 + 12) / 3, p90 = 2 + 0.8 × (10 − 2)
+            {"stage": "accepted", "median": 2.0, "exits": 3, "mean": 4.31, "p90": 8.4},
+            {"stage": "contacted", "median": 7.0, "exits": 1, "mean": 7.0, "p90": 7.0},
+            {"stage": "negotiation", "median": 13.0, "exits": 1, "mean": 13.0, "p90": 13.0},
         ],
     },
 }
@@ -105,7 +115,10 @@ def test_one_stages_time_reads_the_same_closed_days(metric):
     metric("time_in_stage_days", START, END)
     body = metric("time_in_stage_days", START, END, stage="accepted")
     assert body == live("time_in_stage_days", stage="accepted")
-    assert (body["value"], body["by_stage"]) == (2.0, [{"stage": "accepted", "median": 2.0, "exits": 3}])
+    assert (body["value"], body["by_stage"]) == (
+        2.0,
+        [{"stage": "accepted", "median": 2.0, "exits": 3, "mean": 4.31, "p90": 8.4}],
+    )
 
 
 @pytest.mark.usefixtures("pipeline")
@@ -206,7 +219,7 @@ def test_percentiles_fall_back_to_sql_when_today_outgrows_the_kept_window(monkey
     for hour in range(8):
         history(("new", "handed_off", at(D(18), hour)), ("handed_off", "won", at(TODAY, hour)))
     whole = []
-    for spied in ("percentiles", "medians_by_group"):
+    for spied in ("percentiles", "stats_by_group"):
         real = getattr(metrics, spied)
         monkeypatch.setattr(
             metrics, spied, lambda *args, _real=real, **kwargs: whole.append(1) or _real(*args, **kwargs)

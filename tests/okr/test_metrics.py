@@ -47,6 +47,8 @@ def test_list_names_every_metric_of_the_design(api_as):
         "cac",
         "ltv",
         "funnel",
+        "reject_reasons",
+        "lost_reasons",
     }
     cycle = next(m for m in body["results"] if m["name"] == "cycle_time_days")
     assert cycle["direction"] == "down" and cycle["unit"] == "days" and cycle["label"]
@@ -74,6 +76,7 @@ def test_lead_quality_score_counts_decisions_in_the_period_start_inclusive_end_e
         "value": 66.67,
         "accepted": 2,
         "rejected": 1,
+        "sample_size": 3,
     }
     assert metric("lead_quality_score", START, END, channel="web")["value"] == 100.0
 
@@ -155,11 +158,13 @@ def test_time_in_stage_by_stage_over_exits_in_the_period(metric):
 
     body = metric("time_in_stage_days", START, END)
     assert body["by_stage"] == [
-        {"stage": "handed_off", "median": 4.0, "exits": 3},
-        {"stage": "accepted", "median": 1.0, "exits": 1},
-        {"stage": "contacted", "median": 6.0, "exits": 1},
+        # 2, 4 and 10 days: p90 = 4 + 0.8 × (10 − 4)
+        {"stage": "handed_off", "median": 4.0, "exits": 3, "mean": 5.33, "p90": 8.8},
+        {"stage": "accepted", "median": 1.0, "exits": 1, "mean": 1.0, "p90": 1.0},
+        {"stage": "contacted", "median": 6.0, "exits": 1, "mean": 6.0, "p90": 6.0},
     ]
     assert (body["value"], body["bottleneck_stage"]) == (6.0, "contacted")  # the slowest stage's median
+    assert body["sample_size"] == 1  # the exits behind the value
     assert metric("time_in_stage_days", START, END, stage="contacted")["value"] == 6.0
     assert metric("time_in_stage_days", START, END, stage="proposal")["value"] is None
 

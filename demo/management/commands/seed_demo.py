@@ -7,10 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from config.models import Task
 from customers.models import Campaign, ChannelSpend, Customer, CustomerIdentity, Order
 from customers.services import recompute_customer_segments
 from demo import data as demo
-from feedback.models import Complaint, ComplaintStatusChange, FollowUpTask, NpsInvitation, NpsResponse
+from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange
 from okr import metrics as okr_metrics
 from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
@@ -68,7 +69,8 @@ def wipe_demo_tables() -> None:
 
     for model in (CheckIn, MetricSnapshot, KeyResult, Objective):
         model.objects.all().delete()
-    for model in (FollowUpTask, NpsResponse, NpsInvitation, ComplaintStatusChange, Complaint):
+    Task.objects.filter(content_type__isnull=False).delete()  # the tasks about the records below
+    for model in (NpsResponse, NpsInvitation, ComplaintStatusChange, Complaint):
         model.objects.all().delete()
     for model in (Activity, LeadStageChange, Lead.tags.through, Lead):
         model.objects.all().delete()
