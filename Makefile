@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_ENV := DEBUG=1
 TEST_ENV := SECRET_KEY=relay-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz SECURE_SSL_REDIRECT=0
 
-BANDIT_PATHS = config customers leads feedback okr demo
+BANDIT_PATHS = config customers leads feedback marketing okr demo
 
 .PHONY: setup run serve test bench lint messages clean
 

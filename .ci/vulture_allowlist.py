@@ -46,3 +46,6 @@ _.state_forwards  # Django migration operation hook
 _.database_forwards  # Django migration operation hook
 _.database_backwards  # Django migration operation hook
 _.as_postgresql  # Django expression hook, per database vendor
+_.variant_keys  # factory-boy post_generation hook, passed by keyword (tests/factories/marketing.py ExperimentFactory)
+_.run_child_validation  # DRF ListField hook (marketing.api.content_serializers.TextList)
+_.own_fields  # templates/marketing/_journey_steps.html (marketing.journey_forms.StepForm)

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -7,10 +9,21 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
-from config import events, roles, todo, tokens, webhooks
+from config import bots, events, notifications, roles, todo, tokens, webhooks
 from config.audit_web import HistoryAdmin
 from config.errors import DomainError
-from config.models import Heartbeat, Notification, Task, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from config.models import (
+    BotAttempt,
+    BotDelivery,
+    ChatBot,
+    ChatBotKind,
+    Heartbeat,
+    Notification,
+    Task,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 @admin.register(Notification)
@@ -139,6 +152,138 @@ class WebhookDeliveryAdmin(AdminsOnly, admin.ModelAdmin):
         """One transaction: every selected delivery is queued again, or none is (the message names the blocker)."""
         try:
             count = webhooks.redeliver(delivery_ids=queryset.values_list("pk", flat=True), by=request.user)
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        message = ngettext("%(count)d delivery queued again.", "%(count)d deliveries queued again.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+class ChatBotForm(forms.ModelForm):
+    """The signing secret is write-only: typed here, never shown back (left empty, the current one stays). The URL
+    is checked by the model field's validator (config.webhook_targets: public addresses only)."""
+
+    webhook_url = forms.URLField(label=_("webhook URL"), max_length=500, assume_scheme="https")
+    new_secret = forms.CharField(
+        label=_("signing secret"),
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_(
+            "Feishu: the secret of the bot's signature verification. Left empty, the current secret stays. "
+            "WeCom group bots have none: their key is in the URL."
+        ),
+    )
+    remove_secret = forms.BooleanField(label=_("remove the signing secret"), required=False)
+    alert_kinds = forms.MultipleChoiceField(
+        label=_("alert kinds"),
+        choices=notifications.kind_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every alert."),
+    )
+
+    class Meta:
+        model = ChatBot
+        fields = ["kind", "name", "webhook_url", "alert_kinds", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        known = {kind for kind, _label in self.fields["alert_kinds"].choices}
+        stored = [kind for kind in (self.instance.alert_kinds or []) if kind not in known]
+        self.fields["alert_kinds"].choices = [*notifications.kind_choices(), *((k, k) for k in stored)]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == ChatBotKind.WECOM and cleaned.get("new_secret"):
+            self.add_error("new_secret", _("WeCom group bots have no signing secret: their key is in the URL."))
+        return cleaned
+
+    def save(self, commit=True):
+        bot = super().save(commit=False)
+        if self.cleaned_data.get("remove_secret") or bot.kind == ChatBotKind.WECOM:
+            bot.secret = ""  # nosec B105 — no password: the secret removed (tests/config/test_bots.py)
+        elif self.cleaned_data.get("new_secret"):
+            bot.secret = self.cleaned_data["new_secret"]
+        if commit:
+            bot.save()
+        return bot
+
+
+@admin.register(ChatBot)
+class ChatBotAdmin(AdminsOnly, admin.ModelAdmin):
+    form = ChatBotForm
+    list_display = ["name", "kind", "host", "is_signed", "forwards", "is_active", "created_at"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name"]
+    readonly_fields = ["created_at"]
+    actions = ["send_test_message"]
+
+    @admin.display(description=_("host"))
+    def host(self, bot):
+        return urlsplit(bot.webhook_url).hostname  # the path and query carry the bot's token
+
+    @admin.display(description=_("signed"), boolean=True)
+    def is_signed(self, bot):
+        return bool(bot.secret)
+
+    @admin.display(description=_("forwards"))
+    def forwards(self, bot):
+        return ", ".join(notifications.kind_label(kind) for kind in bot.alert_kinds) or gettext("every alert")
+
+    @admin.action(description=_("Send a test message to the selected bots"))
+    def send_test_message(self, request, queryset):
+        """One transaction: every selected bot gets its test message, or none does (the message names the bot)."""
+        try:
+            with transaction.atomic():
+                count = sum(bots.send_test(bot=bot, by=request.user) for bot in queryset.order_by("pk"))
+        except DomainError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        message = ngettext("%(count)d test message queued.", "%(count)d test messages queued.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+class BotAttemptInline(admin.TabularInline):
+    model = BotAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "response_status", "error", "duration_ms"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BotDelivery)
+class BotDeliveryAdmin(AdminsOnly, admin.ModelAdmin):
+    list_display = ["alert_kind", "bot", "status", "attempts", "next_attempt_at", "created_at"]
+    list_filter = ["status", "alert_kind", "bot"]
+    search_fields = ["message_id", "text"]
+    list_select_related = ["bot"]
+    readonly_fields = [
+        "bot",
+        "message_id",
+        "alert_kind",
+        "text",
+        "status",
+        "attempts",
+        "heartbeat_at",
+        "next_attempt_at",
+        "finished_at",
+        "error",
+    ]
+    fields = readonly_fields
+    inlines = [BotAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):
+        return False  # deliveries come from raised alerts (and the bots' test action) only
+
+    @admin.action(description=_("Send the selected alerts again"))
+    def redeliver(self, request, queryset):
+        """One transaction: every selected delivery is queued again, or none is (the message names the blocker)."""
+        try:
+            count = bots.redeliver(delivery_ids=queryset.values_list("pk", flat=True), by=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

@@ -22,16 +22,17 @@ Who reads which history (`READERS`): the managers named here and admins; everyon
 | `feedback.complaint` | complaints | managers of service |
 | `okr.objective`, `okr.keyresult` | objectives, key results | managers of the objective's department |
 | `config.webhookendpoint` | webhook endpoints | admins only (as the endpoints themselves) |
+| `marketing.journey`, `.journeystep` | journeys and their steps | managers of marketing |
 
 A key result whose objective is deleted too, or an objective without any row left, has no department: admins
-only. All three departments work with customers, so each one's managers read theirs. Journeys join this
-table when they exist.
+only. All three departments work with customers, so each one's managers read theirs.
 
 Bulk writes fire no model signal. The ones that change tracked records a person would look for write their
 history rows through `record_rows()`/`record_created()` (simple-history's `bulk_history_create`) in the same
 transaction: identities attached to a customer, the rows a customer merge or its undo moves (reason "merge",
 "merge_undone"), a webhook endpoint switched off after 410 Gone, and the existing customers whose blank company,
-city or language a CSV import fills in (entry point "import", by the person who started it). Deliberately not
+city or language a CSV import fills in (entry point "import", by the person who started it), and the steps a journey
+edit renumbers. Deliberately not
 recorded:
 
 * The fresh rows of a CSV import (customers.imports): customers, identities, orders and leads are COPied or
@@ -280,6 +281,8 @@ READERS: dict[str, Readers] = {
     "okr.objective": Readers(department_field="department"),
     "okr.keyresult": Readers(department_field="objective__department"),
     "config.webhookendpoint": Readers(),
+    "marketing.journey": Readers(departments=(roles.MARKETING,), detail_url="marketing:journey-detail"),
+    "marketing.journeystep": Readers(departments=(roles.MARKETING,)),
 }
 
 

@@ -3,6 +3,7 @@
 import ipaddress
 import os
 import re
+from datetime import time
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -93,6 +94,21 @@ def env_currency(name: str, default: str) -> str:
     if code not in CURRENCY_CODES:
         raise ImproperlyConfigured(f"{name} must be an ISO 4217 currency code such as CNY, got {raw!r}")
     return code
+
+
+def env_daily_window(name: str, default: str) -> tuple[time, time] | None:
+    """A daily window of local time, "HH:MM-HH:MM" (`21:00-09:00` runs past midnight); empty: none. The start and
+    the end must differ."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a daily window such as 21:00-09:00, got {raw!r}") from None
+    if start == end:
+        raise ImproperlyConfigured(f"{name} must start and end at different times, got {raw!r}")
+    return start, end
 
 
 def database_config(url: str) -> dict:

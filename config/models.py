@@ -402,3 +402,71 @@ class Task(models.Model):
 
     def is_overdue(self, now) -> bool:
         return self.done_at is None and self.due_at is not None and self.due_at < now
+
+
+class ChatBotKind(models.TextChoices):
+    FEISHU = "feishu", _("Feishu group bot")
+    WECOM = "wecom", _("WeCom group bot")
+
+
+class ChatBot(models.Model):
+    """A Feishu or WeCom group bot that hears staff alerts (`alert.raised`: SLA breaches, missed activations,
+    detractors…) as chat messages. Configured by admins in the Django admin; delivery is config/bots.py."""
+
+    kind = models.CharField(_("kind"), max_length=10, choices=ChatBotKind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    # The URL carries the bot's access token (WeCom's `key=`, Feishu's hook id): the admin list shows its host only.
+    webhook_url = models.URLField(_("webhook URL"), max_length=500, validators=[webhook_targets.validate_url])
+    # Feishu's signing secret ("signature verification"); WeCom group bots sign nothing. Write-only in the admin.
+    secret = models.CharField(_("signing secret"), max_length=200, blank=True)
+    alert_kinds = models.JSONField(_("alert kinds"), default=list, blank=True, help_text=_("Empty: every alert."))
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("chat bot")
+        verbose_name_plural = _("chat bots")
+        ordering = ["name", "pk"]
+
+    def __str__(self):
+        return self.name
+
+
+class BotDelivery(TrackedJob):
+    """One alert for one chat bot; retried with backoff (config.webhooks.RETRY_DELAYS) until delivered."""
+
+    resume_task = "config.tasks.deliver_bot_message"
+
+    bot = models.ForeignKey(ChatBot, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("chat bot"))
+    message_id = models.CharField(_("message id"), max_length=100)
+    alert_kind = models.CharField(_("alert kind"), max_length=50)
+    text = models.TextField(_("text"))
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("chat bot delivery")
+        verbose_name_plural = _("chat bot deliveries")
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["bot", "message_id"], name="config_botdelivery_once")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="config_botdelivery_due_idx")]
+
+    def __str__(self):
+        return f"{self.alert_kind} → {self.bot_id}"
+
+
+class BotAttempt(models.Model):
+    delivery = models.ForeignKey(
+        BotDelivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    at = models.DateTimeField(_("at"))
+    response_status = models.PositiveSmallIntegerField(_("response status"), null=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+
+    class Meta:
+        verbose_name = _("chat bot attempt")
+        verbose_name_plural = _("chat bot attempts")
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.delivery_id} @ {self.at:%Y-%m-%d %H:%M}"

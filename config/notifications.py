@@ -33,6 +33,11 @@ def kind_label(kind: str) -> str:
     return str(_KIND_LABELS.get(kind, kind))
 
 
+def kind_choices() -> list[tuple[str, str]]:
+    """Every registered kind with its label, by label (what a chat bot may forward: config.bots)."""
+    return sorted(((kind, str(label)) for kind, label in _KIND_LABELS.items()), key=lambda choice: choice[1])
+
+
 def notify(
     *,
     recipients: Iterable,
@@ -83,6 +88,7 @@ def notify(
             message=str(message),
             url=url,
             recipients=sorted(u.get_username() for u in users.values()),
+            dedupe_key=dedupe_key,  # chat bots (config.bots) send each alert once, as webhooks do per event_id
         )
     if email and created:
         outbox.enqueue(

@@ -9,7 +9,7 @@ DEPARTMENTS = (MARKETING, SALES, SERVICE)
 DEPARTMENT_LABELS = {MARKETING: _("Marketing"), SALES: _("Sales"), SERVICE: _("Service")}
 ROLE_GROUPS = (*DEPARTMENTS, MANAGER)
 
-RELAY_APPS = ("customers", "leads", "feedback", "okr")
+RELAY_APPS = ("customers", "leads", "feedback", "marketing", "okr")
 
 # Model permissions per group; every group also views every Relay model.
 # Object-level rules (own leads only, department managers) live in each app's permissions.py.

@@ -13,6 +13,7 @@ from config.env import (
     database_config,
     env_bool,
     env_currency,
+    env_daily_window,
     env_float,
     env_int,
     env_list,
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "customers",
     "leads",
     "feedback",
+    "marketing",
     "okr",
     "demo",
 ]
@@ -301,6 +303,11 @@ SPECTACULAR_SETTINGS = {
         "TeamRoleEnum": "customers.models.TeamRole",
         "JobStatusEnum": "config.models.JobStatus",
         "ReviewNoteKindEnum": "okr.models.ReviewNoteKind",
+        "JourneyStepKindEnum": "marketing.models.StepKind",
+        "ExperimentStatusEnum": "marketing.models.ExperimentStatus",
+        # A customer's lifecycle stage and the stage content is written for: one set of choices.
+        "LifecycleStageEnum": "customers.models.LifecycleStage",
+        "ExperimentGoalEnum": "marketing.models.ExperimentGoal",
     },
 }
 
@@ -356,6 +363,7 @@ CELERY_BEAT_SCHEDULE = {
     "relay-job-sweep": {"task": "config.tasks.sweep_stalled_jobs", "schedule": timedelta(minutes=5)},
     "relay-token-sweep": {"task": "config.tasks.sweep_expired_tokens", "schedule": timedelta(hours=1)},
     "relay-webhook-retries": {"task": "config.tasks.retry_due_webhooks", "schedule": timedelta(seconds=30)},
+    "relay-bot-retries": {"task": "config.tasks.retry_due_bot_messages", "schedule": timedelta(seconds=30)},
     "relay-task-reminders": {"task": "config.tasks.remind_due_tasks", "schedule": timedelta(minutes=5)},
     "relay-task-overdue-alerts": {"task": "config.tasks.alert_overdue_tasks", "schedule": timedelta(minutes=5)},
     # customers schedule
@@ -368,6 +376,19 @@ CELERY_BEAT_SCHEDULE = {
     "leads-recycle": {"task": "leads.tasks.recycle_stale_leads", "schedule": crontab(minute=15)},
     # feedback schedule
     "feedback-sla-alerts": {"task": "feedback.tasks.check_service_slas", "schedule": timedelta(minutes=10)},
+    # marketing schedule
+    "marketing-activation-missed": {
+        "task": "marketing.tasks.raise_missed_activations",
+        "schedule": timedelta(minutes=5),
+    },
+    "marketing-run-due-enrolments": {  # journeys' waits that are over
+        "task": "marketing.tasks.run_due_enrolments",
+        "schedule": timedelta(minutes=1),
+    },
+    "marketing-release-queued": {  # messages held by the quiet hours, sent once they end
+        "task": "marketing.tasks.release_queued_messages",
+        "schedule": timedelta(minutes=1),
+    },
     # okr schedule
     "okr-daily-snapshots": {"task": "okr.tasks.snapshot_key_results", "schedule": crontab(minute=50, hour=23)},
 }
@@ -420,6 +441,19 @@ RELAY_WORKING_DAYS = env_list("RELAY_WORKING_DAYS", ["0", "1", "2", "3", "4"])  
 RELAY_HOLIDAYS = env_list("RELAY_HOLIDAYS", [])  # ISO dates, e.g. "2025-10-01,2025-10-02"
 RELAY_NPS_INVITATION_DAYS = env_int("RELAY_NPS_INVITATION_DAYS", 14)
 RELAY_SURVEY_BASE_URL = env_str("RELAY_SURVEY_BASE_URL", "http://127.0.0.1:8000")  # public origin of survey links
+# marketing settings
+RELAY_ACTIVATION_WINDOW_HOURS = env_int("RELAY_ACTIVATION_WINDOW_HOURS", 72)  # sign-up to activated, else missed
+# An event may be stamped this far ahead of Relay's clock (the sender's clock runs fast); further is refused.
+RELAY_EVENT_CLOCK_SKEW_SECONDS = env_int("RELAY_EVENT_CLOCK_SKEW_SECONDS", 300)
+# Sending (marketing/sending.py): at most this many messages reach a customer in any 7 days, across journeys; none
+# during the quiet hours (local time, TIME_ZONE; "" for none), when a send waits for their end.
+RELAY_MAX_MESSAGES_PER_WEEK = env_int("RELAY_MAX_MESSAGES_PER_WEEK", 3)
+RELAY_QUIET_HOURS = env_daily_window("RELAY_QUIET_HOURS", "21:00-09:00")
+RELAY_ATTRIBUTION_DAYS = env_int("RELAY_ATTRIBUTION_DAYS", 7)  # a lead, order or goal this soon after a message
+# Experiments (marketing/experiments.py): a winner is declared only once every variant has this many sends.
+RELAY_EXPERIMENT_MIN_SAMPLE = env_int("RELAY_EXPERIMENT_MIN_SAMPLE", 100)
+# The public origin of the links in messages (open pixel, click redirect, unsubscribe): customers open them.
+RELAY_TRACKING_BASE_URL = env_str("RELAY_TRACKING_BASE_URL", RELAY_SURVEY_BASE_URL)
 # okr settings
 RELAY_MIN_SAMPLE = env_int("RELAY_MIN_SAMPLE", 30)  # fewer observations: a report notes the value is unreliable
 

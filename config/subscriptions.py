@@ -6,13 +6,16 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
-from config import events, home, notifications, pickers, roles, sessions, todo, webhooks
-from config.models import WebhookEndpoint
+from config import bots, events, home, notifications, pickers, roles, sessions, todo, webhooks
+from config.models import ChatBot, WebhookEndpoint
 
 post_migrate.connect(roles.sync_role_permissions_signal, sender=apps.get_app_config("config"))
 events.forward_to(webhooks.publish)  # every domain event is offered to the webhook endpoints that want it
 post_save.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
 post_delete.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
+events.subscribe("alert.raised", bots.forward_alert)  # staff alerts also go to Feishu / WeCom group bots
+post_save.connect(bots.forget_bots, sender=ChatBot)
+post_delete.connect(bots.forget_bots, sender=ChatBot)
 user_logged_in.connect(sessions.stamp_login)  # idle expiry counts from the login
 pickers.register("sales-owners", search=roles.pick_people(roles.SALES), label=roles.person_label)
 pickers.register("staff", search=roles.pick_people(), label=roles.person_label)

@@ -5,6 +5,7 @@ from config import task_views
 app_name = "tasks"
 urlpatterns = [
     path("", task_views.task_list, name="task-list"),
+    path("export.csv", task_views.task_export, name="task-export"),
     path("<int:pk>/", task_views.task_detail, name="task-detail"),
     path("<int:pk>/done/", task_views.task_done, name="task-done"),
     path("<int:pk>/reopen/", task_views.task_reopen, name="task-reopen"),

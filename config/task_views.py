@@ -1,4 +1,4 @@
-"""Task pages: "My tasks" with its tabs, a task's page, and the done, reopen and delete buttons.
+"""Task pages: "My tasks" with its tabs and its CSV export, a task's page, and the done, reopen and delete buttons.
 
 Thin: parse the form, call one config.todo service or selector, render. A refusal by a rule shows on its form
 field (422, 409 for a task already done); a refusal by role is the 403 page.
@@ -7,18 +7,19 @@ field (422, 409 for a task already done); a refusal by role is the 403 page.
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from config import about, todo
+from config import about, spreadsheet, todo
 from config.errors import DomainError
 from config.models import Task
 from config.pages import error_status, form_error, staff_required
-from config.pagination import keyset_page_for
+from config.pagination import KeysetOrder, keyset_page_for
 from config.task_forms import DoneForm, TaskForm
 
 TAB_LABELS = {
@@ -82,9 +83,7 @@ def task_list(request):
                 return redirect("tasks:task-list")
     counts = todo.tab_counts(user, now=now)
     tabs = todo.visible_tabs(user)
-    current = request.GET.get("tab", "")
-    if current not in tabs:  # the first tab with something in it, else today
-        current = next((tab for tab in ("overdue", "today", "upcoming") if counts.get(tab)), "today")
+    current = _current_tab(request, user, now, counts=counts)
     queryset, order = todo.my_tasks(user, tab=current, now=now)
     page, paging = keyset_page_for(request, queryset, order=order)
     page.rows = _dress(user, page.rows, now)
@@ -96,8 +95,33 @@ def task_list(request):
         "form": form,
         "now": now,
         "done_form": DoneForm(),
+        "export_url": f"{reverse('tasks:task-export')}?{urlencode({'tab': current})}",
     }
     return render(request, "tasks/task_list.html", context, status=status)
+
+
+def _current_tab(request, user, now, *, counts: dict | None = None) -> str:
+    """The tab `?tab=` asks for when the person has it, else the first of overdue, today and upcoming with something
+    in it (today when all are empty): the page and its export show the same tab."""
+    current = request.GET.get("tab", "")
+    if current in todo.visible_tabs(user):
+        return current
+    counts = counts if counts is not None else todo.tab_counts(user, now=now)
+    return next((tab for tab in ("overdue", "today", "upcoming") if counts.get(tab)), "today")
+
+
+@staff_required
+@require_GET
+def task_export(request):
+    """The tab of "My tasks" the page shows, as CSV: all its tasks (not one page) in the page's order, streamed,
+    each with the label of the record it is about."""
+    user, now = request.user, timezone.now()
+    tab = _current_tab(request, user, now)
+    queryset, order = todo.my_tasks(user, tab=tab, now=now)
+    rows = queryset.order_by(*KeysetOrder(queryset, order).order_by())
+    return spreadsheet.streaming_response(
+        header=todo.EXPORT_HEADER, rows=todo.export_rows(rows, now=now), filename=f"tasks-{tab}.csv"
+    )
 
 
 def _detail_context(request, task: Task, **forms) -> dict:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from config import jobs, notifications, outbox, todo, tokens, webhooks
+from config import bots, jobs, notifications, outbox, todo, tokens, webhooks
 from config.models import Heartbeat, Notification
 from config.queues import INTERACTIVE, MAINTENANCE
 
@@ -84,6 +84,19 @@ def retry_due_webhooks() -> int:
     ids = webhooks.due_delivery_ids()
     with transaction.atomic():
         outbox.enqueue_many(deliver_webhook, [[pk] for pk in ids])
+    return len(ids)
+
+
+@shared_task(queue=INTERACTIVE)
+def deliver_bot_message(delivery_id: int) -> str | None:
+    return bots.deliver(delivery_id)
+
+
+@shared_task(queue=MAINTENANCE)
+def retry_due_bot_messages() -> int:
+    ids = bots.due_delivery_ids()
+    with transaction.atomic():
+        outbox.enqueue_many(deliver_bot_message, [[pk] for pk in ids])
     return len(ids)
 
 

@@ -15,13 +15,15 @@ record, whoever's action caused them, with no permission asked.
 """
 
 from datetime import datetime, time, timedelta
+from itertools import islice
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -262,6 +264,43 @@ def ensure_task(
     )
 
 
+def open_task(
+    *,
+    title: str,
+    department: str = "",
+    assignee=None,
+    due_at: datetime | None = None,
+    notes: str = "",
+    about_record=None,
+    now=None,
+) -> Task:
+    """A to-do Relay itself opens for a person, or a department's queue without one (a marketing journey's task
+    step): no one's permission is asked. Not idempotent by itself: the caller keys it (the journey's step run holds
+    the task it opened, under its row lock). The assignee is told. Raises DomainError(field=title|department|
+    about)."""
+    title = _clean_title(title, kind=TaskKind.GENERAL)
+    if not title:
+        raise DomainError(_("Give the task a title."), field="title", code="required")
+    if assignee is not None:
+        department = roles.department_of(assignee) or ""
+    elif department not in roles.DEPARTMENTS:
+        raise DomainError(_("Choose a person or a department's queue."), field="department", code="required")
+    content_type, object_id = _reference(about_record) if about_record is not None else (None, None)
+    task = Task.objects.create(
+        kind=TaskKind.GENERAL,
+        title=title,
+        notes=(notes or "").strip(),
+        due_at=due_at,
+        assignee=assignee,
+        department=department,
+        content_type=content_type,
+        object_id=object_id,
+        created_at=now or timezone.now(),
+    )
+    _notify_assignee(task, None)
+    return task
+
+
 @transaction.atomic
 def update_task(*, task: Task, by, now=None, **fields) -> Task:
     """Change title, notes, due time, or who has it (assignee, or a department's queue with assignee None).
@@ -360,6 +399,37 @@ def finish_open_tasks(*, about_record, kind: str, outcome: str, now=None) -> int
     return Task.objects.filter(content_type=content_type, object_id=object_id, kind=kind, done_at__isnull=True).update(
         done_at=now, outcome=outcome, updated_at=now
     )
+
+
+@transaction.atomic
+def move_tasks(*, from_record, to_record, ids=None, now=None) -> list[int]:
+    """Make the tasks about `from_record` tasks about `to_record`, a record of the same kind: a customer merged into
+    another, and back when the merge is undone (`ids`: only these tasks, those still about `from_record`). Run it in
+    the caller's transaction, under its row locks on both records. Returns the ids of the tasks moved.
+
+    A task that would make `to_record` break a once-per-record rule stays where it is, as a merge leaves a duplicate
+    account owner on the tombstone: an open next step when `to_record` has one (its own plan wins), a follow-up of
+    a kind `to_record` already has. Raises DomainError(field=about) for records of different or unknown kinds.
+    """
+    from_type, from_id = _reference(from_record)
+    to_type, to_id = _reference(to_record)
+    if from_type != to_type:
+        raise DomainError(_("Tasks move only between records of one kind."), field="about")
+    target = Task.objects.filter(content_type=to_type, object_id=to_id)
+    taken = set(target.filter(kind__in=ONCE_PER_RECORD_KINDS).values_list("kind", flat=True))
+    if target.filter(kind=TaskKind.NEXT_STEP, done_at__isnull=True).exists():
+        taken.add(TaskKind.NEXT_STEP)
+    rows = Task.objects.select_for_update().filter(content_type=from_type, object_id=from_id)
+    if ids is not None:
+        rows = rows.filter(pk__in=list(ids))
+    moving = [
+        pk
+        for pk, kind, done_at in rows.order_by("pk").values_list("pk", "kind", "done_at")
+        if kind not in taken or (kind == TaskKind.NEXT_STEP and done_at is not None)
+    ]
+    if moving:
+        Task.objects.filter(pk__in=moving).update(object_id=to_id, updated_at=now or timezone.now())
+    return moving
 
 
 # ---------------------------------------------------------------- reminders and alerts (beat)
@@ -541,6 +611,76 @@ def open_tasks_about(record) -> list[Task]:
     return list(
         tasks().filter(content_type=content_type, object_id=object_id, done_at__isnull=True).order_by("due_at", "pk")
     )
+
+
+EXPORT_HEADER = [
+    "id",
+    "title",
+    "kind",
+    "about_type",
+    "about_id",
+    "about",
+    "assignee",
+    "department",
+    "due_at",
+    "overdue",
+    "done_at",
+    "done_by",
+    "outcome",
+    "created_by",
+    "created_at",
+    "notes",
+]
+
+
+def export_rows(queryset: QuerySet[Task], *, now, chunk: int = 2000):
+    """Tasks (filtered, ordered) as CSV rows in EXPORT_HEADER's order, each with the label of the record it is
+    about. The tasks are one query read in chunks; what a chunk's tasks are about is one query per kind of record
+    in it (config.about.describe), so the count stays fixed up to `chunk` tasks and grows by chunk, not by row."""
+
+    def local(moment):
+        return timezone.localtime(moment).isoformat() if moment else ""
+
+    def username(user):
+        return user.get_username() if user is not None else ""
+
+    tasks_ = queryset.iterator(chunk_size=chunk)
+    while rows := list(islice(tasks_, chunk)):
+        found = about.describe((task.content_type_id, task.object_id) for task in rows)
+        for task in rows:
+            record = found.get((task.content_type_id, task.object_id))
+            yield [
+                task.pk,
+                task.display_title,
+                task.kind,
+                record.type if record else "",
+                record.id if record else "",
+                record.label if record else "",
+                username(task.assignee),
+                task.department,
+                local(task.due_at),
+                "yes" if task.is_overdue(now) else "no",
+                local(task.done_at),
+                username(task.done_by),
+                task.outcome,
+                username(task.created_by),
+                local(task.created_at),
+                task.notes,
+            ]
+
+
+def count_about(name: str, ref: str = "pk") -> Coalesce:
+    """How many tasks are about each row of a registered kind (open or done), for `annotate()` on that kind's rows:
+    a subquery on the task index, no query of its own once the kind's content type is cached."""
+    content_type = about.content_type_of(name)
+    counted = (
+        Task.objects.filter(content_type=content_type, object_id=OuterRef(ref))
+        .order_by()
+        .values("object_id")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(counted), 0)
 
 
 def about_filter(name: str, ids) -> Q:

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("leads.api.urls")),
     path("", include("feedback.api.urls")),
+    path("", include("marketing.api.urls")),
     path("", include("okr.api.urls")),
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
 ]
@@ -40,6 +41,8 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("leads/", include("leads.urls")),
     path("feedback/", include("feedback.urls")),
+    path("marketing/", include("marketing.urls")),
+    path("m/", include("marketing.tracking_urls")),  # the links in messages: open pixel, click, unsubscribe
     path("okr/", include("okr.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

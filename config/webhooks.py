@@ -142,13 +142,13 @@ def _active_endpoints() -> list[tuple[int, list]]:
 
 def publish(*, event_type: str, data: dict, event_id: str = "") -> int:
     """Queue `event_type` for every active endpoint that wants it; once per `event_id`."""
+    endpoints = [pk for pk, types in _active_endpoints() if not types or event_type in types]
+    if not endpoints:  # first: a bulk change announces thousands of events that most installs send nowhere
+        return 0
     message_id = "msg_" + (hashlib.sha256(event_id.encode()).hexdigest()[:32] if event_id else secrets.token_hex(16))
     payload = json.loads(
         json.dumps({"type": event_type, "timestamp": timezone.now(), "data": data}, cls=DjangoJSONEncoder)
     )
-    endpoints = [pk for pk, types in _active_endpoints() if not types or event_type in types]
-    if not endpoints:
-        return 0
     WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(endpoint_id=pk, message_id=message_id, event_type=event_type, payload=payload)
@@ -165,8 +165,9 @@ def publish(*, event_type: str, data: dict, event_id: str = "") -> int:
     return len(ids)
 
 
-def _post(target: webhook_targets.Target, body: bytes, headers: dict) -> int:
-    """POST to the checked address; the response status, redirects included (never followed).
+def post(target: webhook_targets.Target, body: bytes, headers: dict, *, answer_limit: int = 0) -> tuple[int, bytes]:
+    """POST to the checked address; the response status, redirects included (never followed), and the first
+    `answer_limit` bytes of the answer (chat bots answer 200 with an error code in the body: config/bots.py).
 
     The pool connects to `target.address` (not a fresh lookup of the name), while the Host header, TLS SNI and
     the certificate check use the host name. Raises urllib3's HTTPError or OSError when nothing answers.
@@ -195,8 +196,9 @@ def _post(target: webhook_targets.Target, body: bytes, headers: dict) -> int:
             redirect=False,
             preload_content=False,
         )
+        answer = response.read(answer_limit) if answer_limit else b""
         response.close()
-        return response.status
+        return response.status, answer
 
 
 def _switch_off_gone(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now) -> None:
@@ -244,7 +246,7 @@ def deliver(delivery_id: int) -> str | None:
     started = time.monotonic()
     status, error = None, ""
     try:
-        status = _post(webhook_targets.check(endpoint.url), body, headers)
+        status, _answer = post(webhook_targets.check(endpoint.url), body, headers)
     except ValidationError as exc:  # the name now points somewhere private (or the URL no longer passes)
         error = f"refused: {exc.messages[0]}"[:500]
     except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -73,7 +73,9 @@ def _rowcount(cursor) -> int:
     return cursor.fetchone()[0]
 
 
-def recompute_lifecycle(customer_ids=None) -> int:
+def recompute_lifecycle(customer_ids=None) -> list[tuple[int, str]]:
+    """Rewrite the stage of the customers whose evidence moved them; returns (customer id, new stage) of each, in
+    the UPDATE's own RETURNING (no second scan), so the caller can announce exactly these changes."""
     customer_t = Customer._meta.db_table
     evidence = [*_own_evidence(), *_evidence]
     params: list = []
@@ -90,13 +92,19 @@ def recompute_lifecycle(customer_ids=None) -> int:
         WITH s AS (SELECT c.id AS id, {stage_case} AS stage FROM {customer_t} c WHERE {where})
         UPDATE {customer_t} SET lifecycle_stage = s.stage
         FROM s WHERE {customer_t}.id = s.id AND {customer_t}.lifecycle_stage <> s.stage
+        RETURNING {customer_t}.id, {customer_t}.lifecycle_stage
     """  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return _rowcount(cursor)
+        return [(int(pk), stage) for pk, stage in cursor.fetchall()]
 
 
-def recompute_rfm(customer_ids=None, *, now) -> int:
+def recompute_rfm(customer_ids=None, *, now) -> tuple[int, list[tuple[int, str]]]:
+    """Rewrite the RFM scores that changed; returns (rows rewritten, [(customer id, segment entered)]).
+
+    Recency moves every day, so most rewrites keep their segment: the segments before the UPDATE are read first
+    (one indexed scan of the rows in scope) and compared with what its RETURNING reports (SQLite's RETURNING cannot
+    see the old values). A customer whose orders left the window leaves their segment and enters none."""
     customer_t = Customer._meta.db_table
     order_t = Order._meta.db_table
     since = now - timedelta(days=WINDOW_DAYS)
@@ -142,6 +150,7 @@ def recompute_rfm(customer_ids=None, *, now) -> int:
             OR {customer_t}.rfm_m <> final.m OR {customer_t}.rfm_segment <> final.segment
             OR {customer_t}.rfm_frequency <> final.freq OR {customer_t}.rfm_monetary <> final.total
             OR {customer_t}.rfm_recency_days IS NULL OR {customer_t}.rfm_recency_days <> final.recency_days)
+        RETURNING {customer_t}.id, {customer_t}.rfm_segment
     """  # nosec B608
     # Customers whose orders all left the window (or were moved by a merge) lose their scores.
     reset_params: list = [since_p, now_p]
@@ -154,8 +163,14 @@ def recompute_rfm(customer_ids=None, *, now) -> int:
               SELECT 1 FROM {order_t} o WHERE o.customer_id = {customer_t}.id
               AND o.ordered_at >= %s AND o.ordered_at < %s)) {reset_filter}
     """  # nosec B608
+    before = Customer.objects.filter(merged_into__isnull=True)
+    if customer_ids is not None:
+        before = before.filter(pk__in=[int(i) for i in customer_ids])
+    segment_before = dict(before.values_list("pk", "rfm_segment").iterator(chunk_size=5000))
     with connection.cursor() as cursor:
         cursor.execute(scored + set_sql, params)
-        changed = _rowcount(cursor)
+        rewritten = cursor.fetchall()
         cursor.execute(reset_sql, reset_params)
-        return changed + _rowcount(cursor)
+        reset = _rowcount(cursor)
+    entered = [(int(pk), segment) for pk, segment in rewritten if segment and segment_before.get(pk) != segment]
+    return len(rewritten) + reset, entered

@@ -29,8 +29,9 @@ from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from config import roles, search
+from config import roles, search, todo
 from config.api.fields import MAX_ID
+from config.models import Task
 from config.money import format_money
 from config.timeline import TimelineEvent
 from customers import merging
@@ -292,7 +293,8 @@ def _counted_relations() -> list[tuple[type, str]]:
 
 def merge_preview(*, survivor_id: int, duplicate_id: int) -> MergePreview:
     """Both customers side by side with what of the duplicate would move (3 queries, whatever either holds):
-    the two customers with a count per related model (one subquery each), their identities, their teams.
+    the two customers with a count per related model and of the tasks about them (one subquery each), their
+    identities, their teams.
 
     Raises Customer.DoesNotExist when either is missing."""
     relations = _counted_relations()
@@ -309,6 +311,7 @@ def merge_preview(*, survivor_id: int, duplicate_id: int) -> MergePreview:
         )
         for index, (model, field) in enumerate(relations)
     }
+    counts["tasks_about"] = todo.count_about("customer")  # tasks about the customer itself (config.todo.move_tasks)
     identities = Prefetch("identities", queryset=CustomerIdentity.objects.order_by("kind", "source_system", "value"))
     both = {
         c.pk: c
@@ -335,6 +338,13 @@ def merge_preview(*, survivor_id: int, duplicate_id: int) -> MergePreview:
                 duplicate=getattr(duplicate, f"belongings_{index}"),
             )
             for index, (model, _field) in enumerate(relations)
+        ]
+        + [
+            BelongingCount(
+                label=capfirst(Task._meta.verbose_name_plural),
+                survivor=survivor.tasks_about,
+                duplicate=duplicate.tasks_about,
+            )
         ],
         identities=[
             IdentityMove(

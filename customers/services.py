@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from config import audit, events, moments, outbox, roles
+from config import audit, events, moments, outbox, roles, todo
 from config.errors import Conflict, DomainError
 from config.money import format_money, parse_amount
 from config.notifications import notify
@@ -503,16 +503,38 @@ def recompute_customer_segments(*, customer_ids=None, now=None) -> int:
     """Recompute lifecycle stage and RFM (quintiles over the trailing 365 days) in SQL.
 
     `customer_ids` limits which rows are written (quintiles are still over every customer); None means all.
-    Returns the number of rows changed.
+    Returns the number of rows changed. Announces each customer whose stage changed (`lifecycle.changed`) and each
+    that entered an RFM segment (`segment.entered`), in one batch per kind after the SQL (journeys start on them).
     """
 
     now = now or timezone.now()
     ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
-    return segments.recompute_lifecycle(ids) + segments.recompute_rfm(ids, now=now)
+    stages = segments.recompute_lifecycle(ids)
+    rewritten, entered = segments.recompute_rfm(ids, now=now)
+    stamp = now.isoformat()
+    events.publish_many(
+        "lifecycle.changed",
+        [
+            (f"customers.lifecycle.{pk}.{stage}.{stamp}", {"customer": pk, "stage": stage, "at": now})
+            for pk, stage in stages
+        ],
+    )
+    events.publish_many(
+        "segment.entered",
+        [
+            (f"customers.segment.{pk}.{segment}.{stamp}", {"customer": pk, "segment": segment, "at": now})
+            for pk, segment in entered
+        ],
+    )
+    return len(stages) + rewritten
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Merge and undo
+
+
+# The key of MergeRecord.moved that lists the tasks about the duplicate (config.Task) the merge moved.
+TASKS_MOVED = "config.task.about"
 
 
 def _lock_pair(first_pk: int, second_pk: int) -> dict[int, Customer]:
@@ -591,7 +613,9 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, keep: dict |
 
     `keep` chooses per profile field (name, company, city, language) whose value survives: "survivor" or
     "duplicate"; a field not given keeps the survivor's value when it has one, else the duplicate's. The record
-    keeps what was chosen. The duplicate's account team joins the survivor's without duplicates.
+    keeps what was chosen. The duplicate's account team joins the survivor's without duplicates, and the tasks
+    about the duplicate become the survivor's (config.todo.move_tasks: an open next step stays when the survivor
+    has one).
 
     Raises PermissionDenied (not a manager), MergeRefused (field "duplicate": same customer, or already merged;
     field "survivor": the survivor was merged) and DomainError (field "keep.<name>": an unknown field or choice).
@@ -618,6 +642,10 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, keep: dict |
     team = _move_team(survivor, duplicate)
     if team:
         moved[f"{AccountTeamMember._meta.label_lower}.customer"] = team
+    # Tasks about the duplicate itself (tasks about its leads, complaints… follow those rows).
+    tasks = todo.move_tasks(from_record=duplicate, to_record=survivor, now=now)
+    if tasks:
+        moved[TASKS_MOVED] = tasks
     duplicate.merged_into = survivor
     duplicate.merged_at = now
     duplicate.save(update_fields=["merged_into", "merged_at", "updated_at"])
@@ -686,6 +714,9 @@ def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
             code="survivor_merged",
         )
     for key, pks in (record.moved or {}).items():
+        if key == TASKS_MOVED:  # no foreign key: a task names its record by content type and id
+            todo.move_tasks(from_record=survivor, to_record=duplicate, ids=pks, now=now)
+            continue
         label, field = key.rsplit(".", 1)
         model = apps.get_model(label)
         # Only rows still on the survivor go back: one moved on to a third customer since stays where it is.

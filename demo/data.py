@@ -17,7 +17,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -34,7 +34,7 @@ from config.roles import MANAGER, MARKETING, SALES, SERVICE
 from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
 from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange, Tag
-from leads.stages import NEXT, Stage, stage_stamps
+from leads.stages import NEXT, PIPELINE, Stage, stage_stamps
 from okr.models import CheckIn, KeyResult, Objective
 
 DEMO_PASSWORD = "relay-demo"  # nosec B105
@@ -232,6 +232,51 @@ INTERESTS = [
     "Upgrade from basic plan",
     "团购咨询",
     "Partnership",
+]
+# What a deal of each interest is typically worth (CNY, the median): a lead's deal value scatters around it, larger
+# for a company than for a private buyer, between DEAL_VALUE_RANGE (the board's pipeline totals).
+INTEREST_DEAL_VALUES = {
+    "Product demo": 30_000,
+    "Annual plan": 45_000,
+    "企业版报价": 110_000,
+    "门店会员卡": 6_000,
+    "Bulk order": 80_000,
+    "Installation service": 15_000,
+    "试用申请": 12_000,
+    "Upgrade from basic plan": 20_000,
+    "团购咨询": 28_000,
+    "Partnership": 150_000,
+}
+DEAL_VALUE_RANGE = (5_000, 200_000)
+# Share of leads with a deal value by stage: sales estimates every deal it works, marketing some before handoff.
+DEAL_VALUE_SHARE = {Stage.NEW: 0.2, Stage.HANDED_OFF: 0.55, Stage.LOST: 0.7, Stage.WON: 1.0}
+# The next step a lead's owner set, by stage (config.Task, kind next_step).
+NEXT_STEPS = {
+    Stage.ACCEPTED: ["First call: confirm the need", "首次电话,确认需求", "Send a welcome message on WeCom"],
+    Stage.CONTACTED: ["Book a product demo", "安排产品演示", "Send the brochure and two case studies"],
+    Stage.QUALIFIED: ["Confirm budget and decision-maker", "确认预算和决策人", "Prepare the proposal"],
+    Stage.PROPOSAL: ["Follow up on the proposal", "跟进报价反馈", "Walk the buyer through the quote"],
+    Stage.NEGOTIATION: ["Send the contract draft", "确认合同条款", "Agree the discount with the sales manager"],
+}
+NEXT_STEP_SHARE = 0.85  # of open leads from accepted on; the others wait for their owner to set one
+# Each department's own to-dos: (department, title, who: index into the department's Staff list or None for the
+# department's queue, due: (days from today, hour, minute), done, about a customer).
+GENERAL_TASKS = [
+    (MARKETING, "Brief the agency on the Double 11 Douyin videos", 1, (2, 10, 0), False, False),
+    (MARKETING, "整理小红书 KOL 测评反馈", None, (0, 16, 0), False, False),
+    (MARKETING, "Check last month's channel spend against the invoices", 2, (-1, 17, 0), False, False),
+    (MARKETING, "Update the trade-show lead form", 0, (5, 11, 0), False, False),
+    (MARKETING, "Send the case study draft to legal", 0, (-3, 15, 0), True, False),
+    (SALES, "Prepare the weekly pipeline review", 3, (1, 9, 30), False, False),
+    (SALES, "更新企业版报价单", None, (3, 15, 0), False, False),
+    (SALES, "Call about the annual plan renewal", 0, (0, 17, 0), False, True),
+    (SALES, "Plan the Shanghai Expo follow-up calls", 1, (7, 10, 0), False, False),
+    (SALES, "Share the new price list with the team", 2, (-2, 11, 0), True, False),
+    (SERVICE, "Restock replacement units for exchanges", None, (1, 14, 0), False, False),
+    (SERVICE, "整理本周投诉分类,周五例会用", 0, (4, 16, 0), False, False),
+    (SERVICE, "Coach the team on the detractor call script", 2, (-1, 10, 0), False, False),
+    (SERVICE, "Visit to check the installation", 1, (6, 14, 0), False, True),
+    (SERVICE, "回访上周换货的客户", 0, (-2, 16, 30), True, True),
 ]
 NOTES = [
     "Asked for a quote for 20 seats.",
@@ -741,6 +786,7 @@ class Sizes:
 class CustomerInfo:
     created_at: datetime
     channel_id: int | None
+    has_company: bool = False
 
 
 class Generator:
@@ -759,10 +805,10 @@ class Generator:
         ids: Ids,
     ):
         self.M = self.model_map()
-        # What the follow-up tasks are about: a won lead (onboarding), a detractor answer.
+        # What the tasks are about: a lead (its next step, onboarding once won), a detractor answer, a customer.
         self.task_about = {
             name: ContentType.objects.get_for_model(model).pk
-            for name, model in (("lead", Lead), ("nps_response", NpsResponse))
+            for name, model in (("lead", Lead), ("nps_response", NpsResponse), ("customer", Customer))
         }
         self.seed = seed
         self.now = now
@@ -877,7 +923,7 @@ class Generator:
                         "updated_at": created_at,
                     }
                 )
-                self.customers.append(CustomerInfo(created_at, channel_id))
+                self.customers.append(CustomerInfo(created_at, channel_id, bool(p["company"])))
                 if len(originals) < 5000 and p["company"]:
                     originals.append((pk, p, channel_id))
 
@@ -928,8 +974,10 @@ class Generator:
         return rng.sample(self.tags, min(k, len(self.tags)))
 
     def lead_chunks(self) -> Iterator[dict[str, list[dict]]]:
-        """Leads with their stage history, tags, activities, won orders and onboarding tasks."""
+        """Leads with their stage history, tags, activities, deal values, won orders, onboarding tasks and the next
+        steps of the leads sales works."""
         rng = self.rng("leads")
+        deals, next_steps = self.rng("deals"), self.rng("next-steps")
         M = self.M
         n, chunk = self.sizes.leads, self.sizes.chunk
         window = 182 * 24  # two quarters, in hours
@@ -952,23 +1000,22 @@ class Generator:
                 )
                 lead_id = self.ids.take(M["lead"])
                 f = walk.fields
-                won_order_id = None
+                won_order_id = won_order = None
                 if walk.stage == Stage.WON:
                     won_order_id = self.ids.take(M["order"])
                     self.won_orders += 1
-                    rows["order"].append(
-                        {
-                            "id": won_order_id,
-                            "customer_id": customer_id,
-                            "amount": f["won_amount"],
-                            "ordered_at": f["closed_at"],
-                            "channel_id": channel_id,
-                            "external_id": "",
-                            "created_by_id": f["owner_id"],
-                            "created_at": f["closed_at"],
-                            "updated_at": f["closed_at"],
-                        }
-                    )
+                    won_order = {
+                        "id": won_order_id,
+                        "customer_id": customer_id,
+                        "amount": f["won_amount"],  # the won amount, set near the deal value below
+                        "ordered_at": f["closed_at"],
+                        "channel_id": channel_id,
+                        "external_id": "",
+                        "created_by_id": f["owner_id"],
+                        "created_at": f["closed_at"],
+                        "updated_at": f["closed_at"],
+                    }
+                    rows["order"].append(won_order)
                     self._remember_order(rng, customer_id, won_order_id, f["closed_at"])
                     onboarding_sla = settings.RELAY_ONBOARDING_TASK_HOURS
                     undone = rng.random() >= 0.85 and self.now - f["closed_at"] < onboarding_sla * H  # not due yet
@@ -988,23 +1035,28 @@ class Generator:
                     )
                 pipeline = walk.stage not in (Stage.NEW, Stage.HANDED_OFF)
                 created_by_id = walk.changes[0][3] if walk.changes else rng.choice(staff.marketing)
-                rows["lead"].append(
-                    {
-                        "id": lead_id,
-                        "customer_id": customer_id,
-                        "created_by_id": created_by_id,
-                        "source_channel_id": channel_id,
-                        "campaign_id": self._campaign(rng, channel_id, created_at),
-                        "interest": rng.choice(INTERESTS),
-                        "note": rng.choice(NOTES),
-                        "referred_by_id": rng.choice(staff.everyone) if rng.random() < 0.08 else None,
-                        "is_high_intent": pipeline and rng.random() < 0.15,
-                        "won_order_id": won_order_id,
-                        "created_at": created_at,
-                        "updated_at": f["last_activity_at"],
-                        **f,
-                    }
-                )
+                lead = {
+                    "id": lead_id,
+                    "customer_id": customer_id,
+                    "created_by_id": created_by_id,
+                    "source_channel_id": channel_id,
+                    "campaign_id": self._campaign(rng, channel_id, created_at),
+                    "interest": rng.choice(INTERESTS),
+                    "note": rng.choice(NOTES),
+                    "referred_by_id": rng.choice(staff.everyone) if rng.random() < 0.08 else None,
+                    "is_high_intent": pipeline and rng.random() < 0.15,
+                    "won_order_id": won_order_id,
+                    "created_at": created_at,
+                    "updated_at": f["last_activity_at"],
+                    **f,
+                }
+                rows["lead"].append(lead)
+                # Their own random streams: the deal values and next steps leave every other demo row as it was.
+                self._value_deal(deals, lead, has_company=info.has_company)
+                if won_order is not None:
+                    won_order["amount"] = lead["won_amount"]
+                if walk.stage in PIPELINE and next_steps.random() < NEXT_STEP_SHARE:
+                    rows["follow_up"].append(self._next_step(next_steps, lead))
                 entered_at = None  # like leads.services: the previous change's `at`, null for the first
                 # As leads.services.create_lead: the history starts with "" → new when the lead is created.
                 created = ("", Stage.NEW, created_at, created_by_id, "")
@@ -1030,6 +1082,135 @@ class Generator:
                 for tag_id in self._tags(rng):
                     rows["lead_tag"].append({"id": self.ids.take(M["lead_tag"]), "lead_id": lead_id, "tag_id": tag_id})
             yield rows
+
+    def _value_deal(self, rng: random.Random, lead: dict, *, has_company: bool) -> None:
+        """Set the lead's deal value as its owner estimated it (by interest, larger for a company), and a won lead's
+        amount near it: most deals close a little under the estimate, a few above. Some early or lost leads have
+        none (the board shows "No value")."""
+        lead["deal_value"] = None
+        if rng.random() >= DEAL_VALUE_SHARE.get(lead["stage"], 0.92):
+            return
+        median = INTEREST_DEAL_VALUES.get(lead["interest"], 20_000) * (1.6 if has_company else 0.6)
+        low, high = DEAL_VALUE_RANGE
+        value = min(max(rng.lognormvariate(math.log(median), 0.45), low), high)
+        step = 500 if value < 20_000 else 1_000  # estimates are round numbers
+        lead["deal_value"] = money(round(value / step) * step * 100)
+        if lead["stage"] == Stage.WON:
+            lead["won_amount"] = money(round(float(lead["deal_value"]) * rng.uniform(0.85, 1.05), -1) * 100)
+
+    def _slot(self, rng: random.Random, days: int) -> datetime:
+        """A working time (9:00 to 17:30, on the half hour, local) `days` days from today; one that falls on a
+        weekend moves to the Monday after (a past one: the Friday before)."""
+        day = timezone.localdate(self.now) + timedelta(days=days)
+        if days > 0 and day.weekday() >= 5:
+            day += timedelta(days=7 - day.weekday())
+        elif days < 0 and day.weekday() >= 5:  # a past one: the Friday before
+            day -= timedelta(days=day.weekday() - 4)
+        minutes = 9 * 60 + 30 * rng.randrange(18)
+        at = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minutes)
+        return timezone.make_aware(at, timezone.get_current_timezone())
+
+    def _due_later(self, rng: random.Random, days: int, after: datetime) -> datetime:
+        """A working time `days` from today, else on one of the next working days when that one is not after
+        `after` (today's slots run out as the day goes on, so a late seed has few tasks due today)."""
+        due = self._slot(rng, days)
+        while due <= after:
+            days = max(days, 0) + rng.randint(1, 3)
+            due = self._slot(rng, days)
+        return due
+
+    def _sent(self, task: dict) -> dict:
+        """The beat's stamps on an open task (config.todo.remind_due_tasks, alert_overdue_tasks run every five
+        minutes): one past its due time was reminded and alerted when it fell due, as a team running Relay would
+        have been, so a fresh demo does not raise every overdue alert at once. Tasks due soon are reminded by the
+        first run."""
+        due = task["due_at"]
+        if task["done_at"] is None and due is not None and due < self.now:
+            remind_window = timedelta(minutes=settings.RELAY_TASK_REMIND_MINUTES)
+            task["reminded_at"] = max(task["created_at"], due - remind_window)
+            alerted = due + timedelta(minutes=5)
+            task["alerted_at"] = alerted if alerted <= self.now else None
+        return task
+
+    def _next_step(self, rng: random.Random, lead: dict) -> dict:
+        """The open next step (config.Task, kind next_step) the owner of a lead in the pipeline set at their last
+        touch: mostly due in the coming days, a few later today, about one in ten overdue."""
+        owner, set_at = lead["owner_id"], lead["last_activity_at"]
+        r = rng.random()
+        # Drawn a little more often than they end up: a slot drawn for today may still be ahead, and a due time
+        # before the owner's last touch moves to a later day.
+        if r < 0.17:  # overdue: a working time of the last few days that passed
+            due = self._slot(rng, -rng.choice([0, 1, 1, 2, 3, 4]))
+            if due <= set_at:
+                due = self._due_later(rng, 1, self.now)
+        else:  # later today (when the slot drawn is still ahead), else within the next two weeks
+            due = self._due_later(rng, 0 if r < 0.27 else rng.randint(1, 14), max(self.now, set_at))
+        return self._sent(
+            {
+                "id": self.ids.take(self.M["follow_up"]),
+                "kind": TaskKind.NEXT_STEP,
+                "title": rng.choice(NEXT_STEPS[lead["stage"]]),
+                "notes": "",
+                "department": SALES,
+                "assignee_id": owner,
+                "content_type_id": self.task_about["lead"],
+                "object_id": lead["id"],
+                "due_at": due,
+                "created_by_id": owner,
+                "created_at": set_at,
+                "updated_at": set_at,
+                "done_at": None,
+                "done_by_id": None,
+                "outcome": "",
+                "reminded_at": None,
+                "alerted_at": None,
+            }
+        )
+
+    # ---- every department's own to-dos
+
+    def task_chunks(self) -> Iterator[dict[str, list[dict]]]:
+        """A few to-dos of each department (config.Task, kind general, GENERAL_TASKS): for a person or the
+        department's queue, some about a customer, a few done already."""
+        rng = self.rng("tasks")
+        people = {MARKETING: self.staff.marketing, SALES: self.staff.sales, SERVICE: self.staff.service}
+        companies = [i for i, info in enumerate(self.customers) if info.has_company] or range(len(self.customers))
+        rows = []
+        for department, title, who, (days, hour, minute), done, about_customer in GENERAL_TASKS:
+            assignee = people[department][who] if who is not None else None
+            day = timezone.localdate(self.now) + timedelta(days=days)
+            due = timezone.make_aware(datetime.combine(day, time(hour, minute)), timezone.get_current_timezone())
+            if days >= 0 and due <= self.now:  # meant for later today, and today is over: the next day
+                due += D
+            while due > self.now and timezone.localtime(due).weekday() >= 5:  # not on a weekend
+                due += D
+            created_at = min(due, self.now) - timedelta(hours=rng.uniform(20, 120))
+            done_at = due - timedelta(hours=rng.uniform(1, 20)) if done else None
+            customer = self.first_customer_id + rng.choice(companies) if about_customer else None
+            rows.append(
+                self._sent(
+                    {
+                        "id": self.ids.take(self.M["follow_up"]),
+                        "kind": TaskKind.GENERAL,
+                        "title": title,
+                        "notes": "",
+                        "department": department,
+                        "assignee_id": assignee,
+                        "content_type_id": self.task_about["customer"] if customer else None,
+                        "object_id": customer,
+                        "due_at": due,
+                        "created_by_id": self.staff.managers[department],
+                        "created_at": created_at,
+                        "updated_at": done_at or created_at,
+                        "done_at": done_at,
+                        "done_by_id": assignee if done else None,
+                        "outcome": "",
+                        "reminded_at": None,
+                        "alerted_at": None,
+                    }
+                )
+            )
+        yield {"follow_up": rows}
 
     # ---- orders that did not come from a lead (store tills, the web shop, mini-programs)
 

@@ -399,6 +399,16 @@ def _save_response(*, customer, score, comment, source, by, invitation=None, now
         source=response.source,
         at=now,
     )
+    if nps_category(response.score) == "detractor":
+        # Its own event, so journeys (an apology, say) and integrations start on detractors alone.
+        events.publish(
+            "nps.detractor",
+            event_id=f"feedback.nps.{response.pk}.detractor",
+            response=response.pk,
+            customer=response.customer_id,
+            score=response.score,
+            at=now,
+        )
     return response
 
 

@@ -265,6 +265,24 @@ def board_value():
     return Coalesce(F("won_amount"), F("deal_value"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
+@dataclass(frozen=True)
+class DealValue:
+    """A lead's worth on its page, as the board counts it: `value` (its won amount once won, else its deal value;
+    None when not estimated) and `weighted`, the value times its stage's win probability (`percent`)."""
+
+    value: Decimal | None
+    percent: int
+    weighted: Decimal | None
+
+
+def deal_value(lead: Lead) -> DealValue:
+    """One lead's board_value() and weighted value (board_sums for a single card), without a query."""
+    value = lead.won_amount if lead.won_amount is not None else lead.deal_value
+    percent = stages.WIN_PROBABILITY[lead.stage]
+    weighted = None if value is None else (value * percent / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return DealValue(value=value, percent=percent, weighted=weighted)
+
+
 def _win_percent():
     """The lead's stage's win probability (leads.stages.WIN_PROBABILITY), as SQL."""
     whens = [When(stage=stage, then=Value(percent)) for stage, percent in stages.WIN_PROBABILITY.items()]

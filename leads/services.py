@@ -162,6 +162,44 @@ def _lead_url(lead) -> str:
 # --- marketing: create, edit, hand off -------------------------------------------------------------------------
 
 
+def _set_tags(lead: Lead, names, *, by, now, replace: bool, fresh: bool = False) -> list[Tag]:
+    """Give the lead these tags (`replace`: exactly these; `fresh`: a new lead, which has none yet). Each tag newly
+    on the lead is announced as `lead.tagged` (marketing's journeys may start on one); re-adding a tag it has
+    announces nothing."""
+    tags = _tags_from_names(names)
+    had = set() if fresh else set(lead.tags.values_list("pk", flat=True))
+    if replace:
+        lead.tags.set(tags)
+    else:
+        lead.tags.add(*tags)
+    for tag in tags:
+        if tag.pk not in had:
+            events.publish(
+                "lead.tagged",
+                event_id=f"leads.lead.{lead.pk}.tagged.{tag.pk}.{now.isoformat()}",
+                lead=lead.pk,
+                customer=lead.customer_id,
+                tag=tag.name,
+                by=getattr(by, "pk", None),
+                at=now,
+            )
+    return tags
+
+
+@transaction.atomic
+def tag_customer_lead(*, customer_id: int, name: str, now=None) -> Lead | None:
+    """Relay itself tags a customer's lead (a journey's tag step): their most recent open lead, else their most
+    recent lead; None when they have no lead. Adding a tag the lead already has changes nothing."""
+    now = now or timezone.now()
+    leads = Lead.objects.filter(customer_id=customer_id).order_by("-created_at", "-pk")
+    lead = leads.exclude(stage__in=stages.CLOSED_STAGES).first() or leads.first()
+    if lead is None:
+        return None
+    lead = _lock(lead.pk)
+    _set_tags(lead, [name], by=None, now=now, replace=False)
+    return lead
+
+
 @transaction.atomic
 def create_lead(
     *,
@@ -207,11 +245,22 @@ def create_lead(
         referred_by=referred_by,
         deal_value=deal_value,
     )
-    if tags:  # a new lead has none to compare with
-        lead.tags.add(*_tags_from_names(tags))
+    if tags:
+        _set_tags(lead, tags, by=by, now=now, replace=False, fresh=True)
     # The lead's first history row: it entered "new" now (time in stage "new" starts here).
     LeadStageChange.objects.create(lead=lead, from_stage="", to_stage=Stage.NEW, at=now, by=by)
     customer_services.queue_segment_refresh([customer.pk])
+    # Marketing counts a lead soon after a message as that message's conversion (and webhooks hear of it).
+    events.publish(
+        "lead.created",
+        event_id=f"leads.lead.{lead.pk}.created",
+        lead=lead.pk,
+        customer=customer.pk,
+        source_channel=source_channel.code if source_channel else None,
+        campaign=getattr(campaign, "pk", None),
+        by=getattr(by, "pk", None),
+        at=now,
+    )
     return lead, matched
 
 
@@ -257,7 +306,7 @@ def update_lead(*, lead: Lead, by, tags=None, expected_updated_at=None, **fields
         setattr(lead, name, value)
     lead.save()
     if tags is not None:
-        lead.tags.set(_tags_from_names(tags))
+        _set_tags(lead, tags, by=by, now=timezone.now(), replace=True)
     return lead
 
 
@@ -312,7 +361,7 @@ def handoff_lead(
             setattr(lead, name, value)
             package.append(name)
     if tags is not None:
-        lead.tags.set(_tags_from_names(tags))
+        _set_tags(lead, tags, by=by, now=now, replace=True)
     missing = handoff_missing(lead)
     if missing:
         raise HandoffIncomplete(
@@ -568,6 +617,8 @@ def flag_high_intent(*, lead: Lead, by, now=None) -> Lead:
     if not lead.is_high_intent:
         lead.is_high_intent = True
         lead.save(update_fields=["is_high_intent", "updated_at"])
+        # Once per lead (the flag is never cleared): marketing's journeys start on it, webhooks hear it.
+        _announce("lead.flagged_high_intent", lead, by=by, now=now, owner=lead.owner_id)
     recipients = [*roles.members(roles.MARKETING, managers_only=True), lead.created_by]
     notify(
         recipients=recipients,

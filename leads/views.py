@@ -455,6 +455,9 @@ def _lead_page(request, lead: Lead, *, bound: dict | None = None, status: int = 
         "action_error": error,
         "tasks": _open_tasks(request.user, lead),
         "now": timezone.now(),
+        "deal": selectors.deal_value(lead),
+        # The edit page: the whole package for who may edit it, the deal value alone for sales working the lead.
+        "may_set_value": permissions.can(request.user, permissions.SET_DEAL_VALUE, lead),
     }
     return render(request, "leads/lead_detail.html", context, status=status)
 

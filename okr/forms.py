@@ -9,6 +9,7 @@ from config.pickers import PickerWidget
 from config.task_forms import DueField
 from customers.models import Channel
 from leads.stages import Stage
+from marketing import selectors as marketing_selectors
 from okr import metrics, selectors
 from okr.models import Direction, ReviewNoteKind
 
@@ -76,6 +77,12 @@ class KeyResultForm(forms.Form):
         required=False,
         choices=[("", "—"), *((s.value, s.label) for s in Stage if s.value in metrics.EXITABLE_STAGES)],
     )
+    content = forms.IntegerField(
+        label=_("Filter: content"), required=False, min_value=1, help_text=_("A content item's number.")
+    )
+    journey = forms.IntegerField(
+        label=_("Filter: journey"), required=False, min_value=1, help_text=_("A journey's number.")
+    )
     baseline = forms.DecimalField(label=_("Baseline"), max_digits=14, decimal_places=4)
     target = forms.DecimalField(label=_("Target"), max_digits=14, decimal_places=4)
     direction = forms.ChoiceField(label=_("Direction"), choices=Direction.choices, initial=Direction.UP)
@@ -83,11 +90,15 @@ class KeyResultForm(forms.Form):
         label=_("Current value (manual key results only)"), max_digits=14, decimal_places=4, required=False
     )
 
-    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage")
+    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage", "content", "journey")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = _channel_choices()
+        # The content metrics filter on the message's channel (email, sms, …), the others on the sales channel.
+        self.fields["channel"].choices = [
+            *_channel_choices(),
+            (_("Message channels (content metrics)"), list(marketing_selectors.message_channel_choices())),
+        ]
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

@@ -54,6 +54,7 @@ from feedback.models import Complaint
 from leads import selectors as lead_selectors
 from leads.models import Lead, LeadStageChange
 from leads.stages import PROGRESS, Stage
+from marketing import selectors as marketing_selectors
 
 CYCLE_TIME_BENCHMARK_DAYS = 28
 
@@ -281,7 +282,7 @@ class Period:
         return Q(**{f"{field}__gte": self.start_at, f"{field}__lt": self.end_at})
 
 
-FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage")
+FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage", "content", "journey")
 LEAD_FILTERS = ("department", "channel", "owner", "campaign")
 
 
@@ -848,6 +849,48 @@ def complaint_rate(period: Period, filters: dict) -> dict:
     return {"value": value, "complaints": complaints, "customers": customers, "sample_size": customers}
 
 
+def activation_rate(period: Period, filters: dict) -> dict:
+    """Among customers who signed up in the period, the share with an `activated` event within the activation
+    window (RELAY_ACTIVATION_WINDOW_HOURS after the sign-up)."""
+    row = marketing_selectors.activation_counts(period.start_at, period.end_at, channel=filters.get("channel"))
+    signed_up, activated = row["signed_up"], row["activated"]
+    value = _round(activated / signed_up) if signed_up else None
+    return {"value": value, "signed_up": signed_up, "activated": activated, "sample_size": signed_up}
+
+
+MESSAGE_FILTERS = ("content", "journey", "channel")  # channel: the message's (email, sms, wechat, wecom)
+MESSAGE_METRICS = frozenset({"content_open_rate", "content_click_rate", "content_conversion_rate"})
+
+
+def _message_rate(period: Period, filters: dict, rate: str) -> dict:
+    """A rate over the messages sent in the period (marketing.selectors.rates: opened, clicked or converted ÷
+    sent), with the counts."""
+    counts = marketing_selectors.message_counts(
+        period.start_at,
+        period.end_at,
+        content=filters.get("content"),
+        journey=filters.get("journey"),
+        channel=filters.get("channel", ""),
+    )
+    value = marketing_selectors.rates(counts)[rate]
+    return {"value": _round(value), **counts, "sample_size": counts["sent"]}
+
+
+def content_open_rate(period: Period, filters: dict) -> dict:
+    """Over messages sent in the period: opened ÷ sent."""
+    return _message_rate(period, filters, "open_rate")
+
+
+def content_click_rate(period: Period, filters: dict) -> dict:
+    """Over messages sent in the period: clicked ÷ sent."""
+    return _message_rate(period, filters, "click_rate")
+
+
+def content_conversion_rate(period: Period, filters: dict) -> dict:
+    """Over messages sent in the period: converted (a lead, an order or the journey's goal soon after) ÷ sent."""
+    return _message_rate(period, filters, "conversion_rate")
+
+
 def _won_leads_sql(period: Period, filters: dict, connection) -> tuple[str, tuple]:
     """SQL of (channel, customer) for each lead of a channel (all, or the `channel` filter's) won in the period.
 
@@ -1259,6 +1302,52 @@ REGISTRY: dict[str, Metric] = {
             sample_noun="customers",
         ),
         Metric(
+            "activation_rate",
+            _("Activation rate"),
+            "ratio",
+            UP,
+            activation_rate,
+            ("channel",),
+            _(
+                "Among customers who signed up in the period, the share with an activated event within the "
+                "activation window."
+            ),
+            sample_noun="customers",
+        ),
+        Metric(
+            "content_open_rate",
+            _("Content open rate"),
+            "ratio",
+            UP,
+            content_open_rate,
+            MESSAGE_FILTERS,
+            _("Over messages sent in the period: opened ÷ sent."),
+            sample_noun="messages",
+        ),
+        Metric(
+            "content_click_rate",
+            _("Content click rate"),
+            "ratio",
+            UP,
+            content_click_rate,
+            MESSAGE_FILTERS,
+            _("Over messages sent in the period: clicked ÷ sent."),
+            sample_noun="messages",
+        ),
+        Metric(
+            "content_conversion_rate",
+            _("Content conversion rate"),
+            "ratio",
+            UP,
+            content_conversion_rate,
+            MESSAGE_FILTERS,
+            _(
+                "Over messages sent in the period: converted ÷ sent (a lead, an order or the journey's goal within "
+                "the attribution days)."
+            ),
+            sample_noun="messages",
+        ),
+        Metric(
             "channel_roi",
             _("Channel ROI"),
             "ratio",
@@ -1357,7 +1446,7 @@ def clean_filters(metric: Metric, raw: dict) -> dict:
                 % {"metric": metric.name, "filter": name},
                 field=name,
             )
-        if name in ("owner", "campaign"):
+        if name in ("owner", "campaign", "content", "journey"):
             try:
                 cleaned[name] = int(value)
             except (TypeError, ValueError):
@@ -1370,6 +1459,10 @@ def clean_filters(metric: Metric, raw: dict) -> dict:
             if value not in EXITABLE_STAGES:
                 raise InvalidMetricFilter(gettext("Choose an open stage."), field=name)
             cleaned[name] = (value,)
+        elif name == "channel" and metric.name in MESSAGE_METRICS:
+            if value not in marketing_selectors.MESSAGE_CHANNELS:
+                raise InvalidMetricFilter(gettext("Choose email, sms, wechat or wecom."), field=name)
+            cleaned[name] = value
         else:
             cleaned[name] = str(value)
     return cleaned

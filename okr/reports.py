@@ -148,6 +148,9 @@ SAMPLE_NOTES = {
     "customers": ngettext_lazy(
         "based on %(n)s customer — too few to rely on", "based on %(n)s customers — too few to rely on", "n"
     ),
+    "messages": ngettext_lazy(
+        "based on %(n)s message — too few to rely on", "based on %(n)s messages — too few to rely on", "n"
+    ),
 }
 
 

@@ -19,6 +19,8 @@ class MetricPeriodInput(serializers.Serializer):
     owner = Text(max_length=100, required=False, allow_blank=True)
     campaign = Text(max_length=100, required=False, allow_blank=True)
     stage = Text(max_length=100, required=False, allow_blank=True)
+    content = Text(max_length=100, required=False, allow_blank=True, help_text="A content item's id (content metrics).")
+    journey = Text(max_length=100, required=False, allow_blank=True, help_text="A journey's id (content metrics).")
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:

@@ -368,7 +368,8 @@ def test_the_login_page_has_the_policy_too(client):
     assert "camera=()" in response["Permissions-Policy"]
 
 
-TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
+# Email bodies are read by mail clients, not served under the site's policy, and mail clients need inline styles.
+TEMPLATES = sorted(path for path in (ROOT / "templates").rglob("*.html") if "email" not in path.parent.parts)
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: str(path.relative_to(ROOT / "templates")))

@@ -4,6 +4,7 @@
 import ast
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 import tests.paging
-from config import spreadsheet
+from config import spreadsheet, todo
 from config.spreadsheet import safe_cell, unescape_cell
 from customers import selectors as customers_selectors
 from customers.models import Customer, ImportRowError
@@ -32,6 +34,7 @@ from tests.factories import (
     NpsResponseFactory,
     OrderFactory,
     TagFactory,
+    TaskFactory,
     UserFactory,
 )
 
@@ -271,3 +274,114 @@ def test_outsiders_get_no_export(client, kind):
     assert response.status_code == 302 and "/login/" in response["Location"]
     client.force_login(UserFactory())  # signed in, in no department
     assert client.get(url).status_code == 403
+
+
+# --- "My tasks" exports its tab (config.task_views.task_export) ------------------------------------------------
+
+
+TASK_EXPORT = reverse("tasks:task-export")
+
+
+def _task_rows(response) -> list[dict[str, str]]:
+    rows = _rows(response)
+    assert rows[0] == todo.EXPORT_HEADER
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+@pytest.mark.django_db
+def test_the_task_export_names_what_each_task_is_about_and_neutralises_formulas(client_as):
+    client = client_as("sales")
+    lead = LeadFactory()
+    about_lead = TaskFactory(assignee=client.user, title="=cmd|' /C calc'!A0", about_record=lead, notes="-1")
+    customer = CustomerFactory(name=FORMULA, company="Harbor Foods")
+    about_customer = TaskFactory(assignee=client.user, title="Renewal call", about_record=customer)
+    alone = TaskFactory(assignee=client.user, title="Expense report")
+    rows = _task_rows(client.get(TASK_EXPORT, {"tab": "upcoming"}))
+    by_id = {int(row["id"]): row for row in rows}
+    assert set(by_id) == {about_lead.pk, about_customer.pk, alone.pk}
+    first = by_id[about_lead.pk]
+    assert (first["title"], first["notes"]) == ("'=cmd|' /C calc'!A0", "'-1")
+    assert (first["about_type"], first["about_id"]) == ("lead", str(lead.pk))
+    assert first["about"] == leads_selectors.lead_labels([lead.pk])[lead.pk]  # "#12 · Li Na · … · Accepted"
+    second = by_id[about_customer.pk]
+    assert (second["about_type"], second["about_id"]) == ("customer", str(customer.pk))
+    assert second["about"] == "'" + customers_selectors.customer_labels([customer.pk])[customer.pk]
+    assert FORMULA + " · Harbor Foods" in second["about"]
+    assert (by_id[alone.pk]["about_type"], by_id[alone.pk]["about"]) == ("", "")
+    assert first["assignee"] == client.user.username and first["department"] == "sales" and first["overdue"] == "no"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in _rows(client.get(TASK_EXPORT)) for cell in row)
+
+
+@pytest.mark.django_db
+def test_the_task_export_has_the_pages_tab_every_task_of_it_in_the_pages_order(client_as):
+    client = client_as("service")
+    me, now = client.user, timezone.now()
+    overdue = [TaskFactory(assignee=me, due_at=now - timedelta(hours=n)) for n in (3, 1, 2, 5, 4)]
+    TaskFactory(assignee=me, due_at=now + timedelta(days=3))  # upcoming
+    TaskFactory(assignee=None, department="service")  # the queue
+    TaskFactory(due_at=now - timedelta(days=1))  # a colleague's
+    page = client.get(reverse("tasks:task-list"), {"size": 2})
+    assert page.context["current"] == "overdue"  # the first tab with work, on the page and in its export
+    assert page.context["export_url"] == f"{TASK_EXPORT}?tab=overdue"
+    assert f'href="{TASK_EXPORT}?tab=overdue"' in page.content.decode()
+    exported = [int(row["id"]) for row in _task_rows(client.get(TASK_EXPORT))]
+    soonest_first = [t.pk for t in sorted(overdue, key=lambda t: t.due_at)]
+    assert exported == soonest_first  # all five, though the page shows two
+    assert exported[:2] == [task.pk for task in page.context["page"]]
+    queue = _task_rows(client.get(TASK_EXPORT, {"tab": "queue"}))
+    assert [row["assignee"] for row in queue] == [""] and queue[0]["department"] == "service"
+    for tab in ("bogus", "team"):  # no such tab, or not this person's (the team tab is the managers'): the default
+        assert [int(row["id"]) for row in _task_rows(client.get(TASK_EXPORT, {"tab": tab}))] == soonest_first
+
+
+@pytest.mark.django_db
+def test_the_task_export_of_done_tasks_says_who_did_what(client_as):
+    client = client_as("marketing")
+    done = TaskFactory(assignee=client.user, done_at=timezone.now(), done_by=client.user, outcome="Sent the brief")
+    [row] = _task_rows(client.get(TASK_EXPORT, {"tab": "done"}))
+    assert (int(row["id"]), row["outcome"], row["done_by"]) == (done.pk, "Sent the brief", client.user.username)
+    assert row["done_at"] and row["overdue"] == "no"
+
+
+@pytest.mark.django_db
+def test_the_task_export_costs_the_same_queries_for_2_tasks_as_for_40(client_as, django_assert_max_num_queries):
+    client = client_as("sales_manager")
+    me = client.user
+
+    def make(n: int) -> None:
+        for index in range(n):  # about leads, customers and complaints, and about nothing
+            record = [LeadFactory, CustomerFactory, ComplaintFactory, lambda: None][index % 4]()
+            TaskFactory(assignee=me, about_record=record, due_at=timezone.now() + timedelta(days=2))
+
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            rows = _rows(client.get(TASK_EXPORT, {"tab": "upcoming"}))
+        return len(queries.captured_queries), len(rows) - 1
+
+    make(4)
+    count()  # warm per-process caches (content types)
+    small, shown = count()
+    assert shown == 4
+    make(36)
+    with django_assert_max_num_queries(small):
+        large, shown = count()
+    assert (large, shown) == (small, 40)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_every_staff_role_exports_its_tasks(client_as, role):
+    client = client_as(role)
+    mine = TaskFactory(assignee=client.user, department="")
+    response = client.get(TASK_EXPORT, {"tab": "upcoming"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="tasks-upcoming.csv"'
+    assert [int(row["id"]) for row in _task_rows(response)] == [mine.pk]
+
+
+@pytest.mark.django_db
+def test_outsiders_get_no_task_export(client):
+    response = client.get(TASK_EXPORT)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    client.force_login(UserFactory())  # signed in, in no department
+    assert client.get(TASK_EXPORT).status_code == 403

@@ -1,11 +1,15 @@
 from collections import Counter
+from datetime import datetime
+from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
-from config.models import Task
-from config.todo import alert_overdue_tasks
+from config.models import Task, TaskKind
+from config.todo import alert_overdue_tasks, day_bounds
 from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
 from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
 from feedback.services import check_service_slas
@@ -173,3 +177,66 @@ def test_a_fresh_demo_already_follows_the_recycle_and_sla_rules():
     assert recycle_stale_leads() == 0
     alerts = check_lead_slas() + sum(check_service_slas().values()) + alert_overdue_tasks()
     assert alerts <= 0.02 * Lead.objects.count()
+
+
+def test_the_pipeline_has_deal_values_and_won_leads_closed_near_theirs():
+    seed()
+    pipeline = Lead.objects.filter(stage__in=PIPELINE)
+    valued = pipeline.filter(deal_value__isnull=False).count()
+    assert valued >= 0.85 * pipeline.count()  # the board shows a value on most cards, "No value" on a few
+    values = list(Lead.objects.filter(deal_value__isnull=False).values_list("deal_value", flat=True))
+    assert min(values) >= Decimal("5000") and max(values) <= Decimal("200000")
+    assert len(set(values)) > 20  # by interest and customer, not one figure
+    for lead in Lead.objects.filter(stage=Stage.WON).select_related("won_order"):
+        assert lead.deal_value is not None, lead.pk
+        assert Decimal("0.84") <= lead.won_amount / lead.deal_value <= Decimal("1.06"), lead.pk
+        assert lead.won_order.amount == lead.won_amount
+
+
+def test_most_leads_sales_works_have_a_next_step_for_their_owner_mostly_ahead():
+    now = timezone.make_aware(datetime(2026, 11, 18, 10))  # a Wednesday morning, on the hour: demo_now()
+    with time_machine.travel(now, tick=False):
+        seed()
+    steps = Task.objects.filter(kind=TaskKind.NEXT_STEP, done_at__isnull=True)
+    leads = {lead.pk: lead for lead in Lead.objects.filter(stage__in=PIPELINE)}
+    assert steps.count() >= 0.75 * len(leads)
+    for step in steps:
+        lead = leads[step.object_id]  # about an open lead in the pipeline (one step each: the constraint)
+        assert (step.assignee_id, step.created_by_id, step.department) == (lead.owner_id, lead.owner_id, "sales")
+        assert step.title and step.created_at <= now and step.due_at > step.created_at
+    overdue = steps.filter(due_at__lt=now)
+    _start, tomorrow = day_bounds(now)
+    assert 0.04 * steps.count() <= overdue.count() <= 0.2 * steps.count()
+    assert steps.filter(due_at__gte=now, due_at__lt=tomorrow).exists()  # a few due later today
+    assert steps.filter(due_at__gte=tomorrow).count() > steps.count() / 2
+    # Overdue work was alerted when it fell due, as the beat does every five minutes: no flood on the first run.
+    assert not overdue.filter(alerted_at__isnull=True).exists()
+    assert alert_overdue_tasks(now=now) == 0
+
+
+def test_every_department_has_a_few_to_dos_of_its_own():
+    seed()
+    general = Task.objects.filter(kind=TaskKind.GENERAL)
+    for department in ("marketing", "sales", "service"):
+        mine = general.filter(department=department)
+        assert mine.count() >= 3
+        assert mine.filter(assignee__isnull=True, done_at__isnull=True).exists()  # its queue
+        assert not mine.exclude(assignee__isnull=True).exclude(assignee__groups__name=department).exists()
+    assert general.filter(assignee__isnull=True).exists() and general.filter(done_at__isnull=False).exists()
+    assert Customer.objects.filter(pk__in=general.filter(object_id__isnull=False).values("object_id")).exists()
+
+
+def test_deal_values_and_tasks_are_the_same_on_every_run():
+    def snapshot():
+        return (
+            list(Lead.objects.order_by("pk").values_list("deal_value", "won_amount")),
+            list(Task.objects.order_by("pk").values_list("kind", "title", "object_id", "due_at", "assignee_id")),
+        )
+
+    with time_machine.travel(timezone.make_aware(datetime(2026, 11, 18, 10)), tick=False):
+        seed()
+        first = snapshot()
+        seed(reset=True)
+        assert snapshot()[0] == first[0]
+        again = snapshot()[1]
+    assert [row[:2] + row[3:] for row in again] == [row[:2] + row[3:] for row in first[1]]  # same tasks, new ids

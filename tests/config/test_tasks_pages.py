@@ -131,6 +131,14 @@ def test_a_tasks_page_edits_reopens_and_deletes(client_as):
     assert not Task.objects.exists()
 
 
+def test_the_edit_button_reads_as_an_edit_in_chinese(client_as):
+    """ "Change" the verb (修改) here; the review's "Change" column is the difference (变化), a msgid with context."""
+    client = client_as("sales")
+    task = TaskFactory(assignee=client.user)
+    page = client.get(reverse("tasks:task-detail", args=[task.pk]), headers={"accept-language": "zh-hans"})
+    assert "<summary>修改</summary>" in page.content.decode()
+
+
 def test_someone_elses_task_is_read_only(client_as):
     client = client_as("sales")
     task = TaskFactory()  # a colleague's

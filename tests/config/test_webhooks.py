@@ -331,6 +331,15 @@ def test_every_domain_event_of_the_spec_is_known():
         "complaint.resolved",
         "nps.received",
         "alert.raised",
+        "customer.event",
+        "activation.missed",
+        "lead.created",
+        "message.send",
+        "lead.flagged_high_intent",
+        "lead.tagged",
+        "lifecycle.changed",
+        "segment.entered",
+        "nps.detractor",
     }
 
 

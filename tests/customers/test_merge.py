@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from config.models import Task
+from config.models import Task, TaskKind
 from customers import services
 from customers.models import Customer, CustomerIdentity, MergeRecord
 from feedback.models import Complaint, NpsInvitation, NpsResponse
@@ -18,6 +18,7 @@ from tests.factories import (
     NpsInvitationFactory,
     NpsResponseFactory,
     OrderFactory,
+    TaskFactory,
     make_user,
 )
 
@@ -232,3 +233,64 @@ def test_page_merge_ignores_an_offsite_next(client_as, pair):
         {"duplicate": CustomerFactory().pk, "next": reverse("customers:data-quality"), "confirm": "1"},
     )
     assert data_quality.url == reverse("customers:data-quality")
+
+
+def _about(task) -> int:
+    """The id of the customer a task is about now."""
+    task = Task.objects.get(pk=task.pk)
+    assert task.content_type.model == "customer"
+    return task.object_id
+
+
+@pytest.mark.django_db
+def test_tasks_about_the_duplicate_move_to_the_survivor_and_undo_moves_them_back(api_as):
+    survivor, duplicate = CustomerFactory(), CustomerFactory()
+    to_do = TaskFactory(about_record=duplicate, title="Call about the renewal")
+    done_step = TaskFactory(about_record=duplicate, kind=TaskKind.NEXT_STEP, done_at=timezone.now(), outcome="Met")
+    open_step = TaskFactory(about_record=duplicate, kind=TaskKind.NEXT_STEP, title="Send the quote")
+    survivors_step = TaskFactory(about_record=survivor, kind=TaskKind.NEXT_STEP, title="Visit the office")
+    on_lead = TaskFactory(about_record=LeadFactory(customer=duplicate))  # follows its lead
+    manager = make_user("sales_manager")
+    api = api_as("sales_manager", user=manager)
+
+    merged = api.post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk}, format="json")
+    assert merged.status_code == 200, merged.content
+    assert (_about(to_do), _about(done_step), _about(survivors_step)) == (survivor.pk,) * 3
+    # The survivor keeps its own open next step: the duplicate's stays on the tombstone, where undo finds it.
+    assert _about(open_step) == duplicate.pk
+    assert Task.objects.get(pk=on_lead.pk).about.customer_id == survivor.pk
+    record = MergeRecord.objects.get(duplicate=duplicate)
+    assert record.moved[services.TASKS_MOVED] == [to_do.pk, done_step.pk]
+
+    later = TaskFactory(about_record=survivor, title="Arrives after the merge")  # stays with the survivor
+    undone = api.post(f"/api/v1/customers/{duplicate.pk}/undo-merge/", {}, format="json")
+    assert undone.status_code == 200, undone.content
+    assert (_about(to_do), _about(done_step), _about(open_step)) == (duplicate.pk,) * 3
+    assert (_about(survivors_step), _about(later)) == (survivor.pk, survivor.pk)
+
+
+@pytest.mark.django_db
+def test_the_duplicates_open_next_step_moves_when_the_survivor_has_none(client_as):
+    survivor, duplicate = CustomerFactory(), CustomerFactory()
+    step = TaskFactory(about_record=duplicate, kind=TaskKind.NEXT_STEP)
+    TaskFactory(about_record=survivor, kind=TaskKind.NEXT_STEP, done_at=timezone.now())  # done: no collision
+    client = client_as("marketing_manager")
+    preview = client.get(reverse("customers:customer-merge", args=[survivor.pk]), {"duplicate": duplicate.pk})
+    tasks = next(count for count in preview.context["preview"].counts if count.label == "Tasks")
+    assert (tasks.survivor, tasks.duplicate, tasks.after) == (1, 1, 2)
+    response = client.post(
+        reverse("customers:customer-merge", args=[survivor.pk]), {"duplicate": duplicate.pk, "confirm": "1"}
+    )
+    assert response.status_code == 302
+    assert _about(step) == survivor.pk
+    assert Task.objects.filter(object_id=survivor.pk, kind=TaskKind.NEXT_STEP, done_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["marketing", "sales", "service"])
+def test_a_refused_merge_moves_no_task(api_as, role):
+    survivor, duplicate = CustomerFactory(), CustomerFactory()
+    task = TaskFactory(about_record=duplicate)
+    response = api_as(role).post(f"/api/v1/customers/{survivor.pk}/merge/", {"duplicate": duplicate.pk}, format="json")
+    assert response.status_code == 403
+    assert _about(task) == duplicate.pk

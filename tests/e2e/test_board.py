@@ -124,6 +124,35 @@ def test_every_column_fits_1366_and_cards_move_by_drag_keys_and_dialog(laptop, l
     assert _no_page_scrollbar(page)
 
 
+def test_a_card_dragged_onto_won_is_won_for_its_deal_value_once_the_dialog_is_confirmed(laptop, login, live_server):
+    seller = make_user("sales")
+    lead = lead_through(Stage.PROPOSAL, owner=seller, deal_value="48000.00")
+    page = laptop
+    login(page, seller)
+    page.goto(f"{live_server.url}/leads/board/")
+
+    _drag(page, f"#lead-card-{lead.pk} .card-meta", "#column-won")
+    dialog = page.locator("#board-dialog")
+    expect(dialog).to_be_visible()
+    amount = dialog.locator("input[name=amount]")
+    expect(amount).to_have_value("48000.00")  # the deal value, to confirm or correct
+    expect(amount).to_be_focused()
+    expect(page.locator(f"#cards-proposal > #lead-card-{lead.pk}")).to_have_count(1)  # nothing moves before the dialog
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.PROPOSAL
+
+    dialog.locator("button.primary").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator(f"#cards-won > #lead-card-{lead.pk}")).to_have_count(1)
+    expect(page.locator(f"#cards-proposal #lead-card-{lead.pk}")).to_have_count(0)
+    expect(page.locator('[data-testid="count-won"]')).to_have_text("1")
+    expect(page.locator('[data-testid="total-won"]')).to_have_text("48,000")
+    expect(page.locator("#board-status")).to_have_text(f"Lead #{lead.pk} closed as won.")
+    won = Lead.objects.get(pk=lead.pk)
+    assert (won.stage, won.won_amount) == (Stage.WON, Decimal("48000.00"))
+    assert (won.won_order.amount, won.won_order.customer_id) == (Decimal("48000.00"), lead.customer_id)
+    assert _no_page_scrollbar(page)
+
+
 def test_a_refused_drop_says_why_on_the_board(laptop, login, live_server):
     seller = make_user("sales")
     lead = lead_through(Stage.CONTACTED, owner=seller)

@@ -128,3 +128,72 @@ def test_the_customer_page_links_each_complaint(client_as):
     complaint = ComplaintFactory()
     body = client_as("service").get(f"/customers/{complaint.customer_id}/").content.decode()
     assert f'href="/feedback/complaints/{complaint.pk}/"' in body
+
+
+# --- the deal value and the weighted value (the pipeline board's numbers, for one lead) ------------------------
+
+
+@pytest.fixture
+def _cny(settings):
+    settings.RELAY_CURRENCY = "CNY"
+
+
+def _value_cell(body: str, testid: str) -> str:
+    return re.search(rf'<dd data-testid="{testid}">(.*?)</dd>', body, re.S).group(1)
+
+
+@pytest.mark.parametrize(
+    "role, may_set",
+    [
+        ("owner", True),
+        ("sales", False),  # another seller: not theirs
+        ("sales_manager", True),
+        ("marketing", False),  # marketing's package was handed off
+        ("marketing_manager", False),
+        ("service", False),
+        ("service_manager", False),
+        ("admin", True),
+    ],
+)
+def test_the_page_shows_the_deal_value_weighted_by_the_stage_and_who_may_change_it(_cny, client_as, role, may_set):
+    seller = make_user("sales")
+    lead = lead_through(Stage.PROPOSAL, owner=seller, deal_value="12500.00")
+    client = client_as(user=seller) if role == "owner" else client_as(role)
+    body = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert _value_cell(body, "deal-value").startswith("CNY\u00a012,500.00")
+    weighted = _value_cell(body, "weighted-value")
+    assert "CNY\u00a07,500.00" in weighted and "× 60 %" in weighted  # a proposal is won six times in ten
+    edit = f'href="/leads/{lead.pk}/edit/" data-testid="edit-deal-value">Change the deal value</a>'
+    assert (edit in body) is may_set
+
+
+def test_a_lead_without_a_value_says_so_and_its_owner_sets_one_from_the_page(_cny, client_as):
+    seller = make_user("sales")
+    lead = lead_through(Stage.NEGOTIATION, owner=seller)
+    client = client_as(user=seller)
+    body = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "No value" in _value_cell(body, "deal-value") and "Set the deal value</a>" in body
+    assert _value_cell(body, "weighted-value").startswith("—")
+    form = client.get(f"/leads/{lead.pk}/edit/")
+    assert list(form.context["form"].fields) == ["deal_value"]  # sales edits the value, not marketing's package
+    assert client.post(f"/leads/{lead.pk}/edit/", {"deal_value": "40000"}).status_code == 302
+    body = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert _value_cell(body, "deal-value").startswith("CNY\u00a040,000.00")
+    assert "CNY\u00a032,000.00" in _value_cell(body, "weighted-value")  # negotiation: 80 %
+
+
+def test_a_won_lead_shows_its_estimate_beside_the_amount_won_and_no_weighted_value(_cny, client_as):
+    seller = make_user("sales")
+    lead = lead_through(Stage.WON, owner=seller, deal_value="5000.00")
+    body = client_as(user=seller).get(f"/leads/{lead.pk}/").content.decode()
+    assert _value_cell(body, "deal-value") == "CNY\u00a05,000.00"  # closed: nobody changes the estimate any more
+    assert 'data-testid="weighted-value"' not in body and 'data-testid="won-amount"' in body
+
+
+def test_the_values_read_in_the_readers_language(_cny, client_as):
+    seller = make_user("sales")
+    lead = lead_through(Stage.QUALIFIED, owner=seller, deal_value="1234567.50")
+    client = client_as(user=seller)
+    body = client.get(f"/leads/{lead.pk}/", headers={"accept-language": "zh-hans"}).content.decode()
+    assert _value_cell(body, "deal-value").startswith("¥1,234,567.50")
+    assert "¥493,827.00" in _value_cell(body, "weighted-value")  # 40 %

@@ -620,6 +620,7 @@ def test_the_page_renders_in_chinese(client_as, fixture):
     assert response["Content-Language"] == "zh-hans"
     html = response.content.decode()
     assert "跟进太慢" in html and 'lang="zh-hans"' in html
+    assert "<th>变化</th>" in html  # the change since the previous quarter ("Change", context "difference")
     with translation.override("zh-hans"):
         assert 'data-testid="review-funnel"' in html
 

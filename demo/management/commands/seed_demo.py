@@ -5,12 +5,14 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from config.models import Task
+from config.models import Task, TaskKind
 from customers.models import Campaign, ChannelSpend, Customer, CustomerIdentity, Order
 from customers.services import recompute_customer_segments
 from demo import data as demo
+from demo import marketing as demo_marketing
 from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange
 from okr import metrics as okr_metrics
@@ -65,11 +67,16 @@ def write_rows(model, rows: list[dict], auto_fields, now) -> int:
 
 
 def wipe_demo_tables() -> None:
-    """Delete every customer, lead, feedback and OKR row (channels and users stay)."""
+    """Delete every customer, lead, feedback, marketing and OKR row (channels and users stay)."""
+    demo_marketing.wipe_marketing()
 
     for model in (CheckIn, MetricSnapshot, KeyResult, Objective):
         model.objects.all().delete()
-    Task.objects.filter(content_type__isnull=False).delete()  # the tasks about the records below
+    # The tasks about the records below, and the to-dos the demo's managers give (demo.GENERAL_TASKS); other
+    # people's tasks, and the review actions (okr.ReviewNote keeps its task), stay.
+    managers = [username for username, _first, _last, _department, manager in demo.DEMO_USERS if manager]
+    demo_to_dos = Q(kind=TaskKind.GENERAL, content_type__isnull=True, created_by__username__in=managers)
+    Task.objects.filter(Q(content_type__isnull=False) | demo_to_dos).delete()
     for model in (NpsResponse, NpsInvitation, ComplaintStatusChange, Complaint):
         model.objects.all().delete()
     for model in (Activity, LeadStageChange, Lead.tags.through, Lead):
@@ -89,9 +96,9 @@ def print_logins(stdout, style) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Fill the database with deterministic demo data (customers, leads with stage history, orders, "
-        "complaints, NPS, channel spend, this quarter's OKRs) and the demo users. Safe to run twice: "
-        "when customers exist already only the demo users are ensured."
+        "Fill the database with deterministic demo data (customers, leads with stage history and deal "
+        "values, orders, complaints, NPS, tasks, channel spend, this quarter's OKRs) and the demo users. Safe to run "
+        "twice: when customers exist already only the demo users are ensured."
     )
 
     def add_arguments(self, parser):
@@ -123,6 +130,7 @@ class Command(BaseCommand):
 
         counts = self.seed(users=users, n_customers=customers, n_leads=leads, seed=seed)
         self.recompute_segments()
+        counts.update(self.seed_marketing(users=users, seed=seed))
         self.backfill_snapshots()
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{n} {name}" for name, n in counts.items())
@@ -162,7 +170,7 @@ class Command(BaseCommand):
             for chunks in (gen.customer_chunks(), gen.lead_chunks(), gen.order_chunks()):
                 for rows in chunks:
                     self._write(rows, counts, auto_fields)
-            for chunks in (gen.complaint_chunks(), gen.nps_chunks()):
+            for chunks in (gen.complaint_chunks(), gen.nps_chunks(), gen.task_chunks()):
                 for rows in chunks:
                     self._write(rows, counts, auto_fields)
         demo.reset_sequences(models.values())
@@ -175,6 +183,12 @@ class Command(BaseCommand):
         for kind in WRITE_ORDER:
             if kind in rows:
                 counts[kind] += write_rows(models[kind], rows[kind], auto_fields, timezone.now())
+
+    @transaction.atomic
+    def seed_marketing(self, *, users, seed: int) -> dict[str, int]:
+        """Content, journeys, customer events and an experiment (demo/marketing.py), once the segments are known:
+        the journeys' stage-matched content reads them."""
+        return demo_marketing.seed_marketing(seed=seed, now=demo.demo_now(), users=users)
 
     def backfill_snapshots(self):
         """The board's trend lines: one snapshot per key result for each day of this quarter so far."""
