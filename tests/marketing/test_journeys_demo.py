@@ -2,10 +2,13 @@
 and the content of their stage; a lead sales flags high intent gets decision-stage content and its owner a task; a
 detractor gets an apology and service a task."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from config.models import Task
 from marketing.models import Enrolment, EnrolmentStatus, Message, MessageStatus, StepRun
@@ -119,3 +122,45 @@ def test_a_detractor_gets_an_apology_and_service_a_task(clock, api_as, django_ca
         NOW + timedelta(hours=4),
     )
     assert Task.objects.filter(kind="detractor").count() == 1  # service's own follow-up stays as it was
+
+
+def test_the_welcome_journey_from_sign_up_to_the_metrics(clock, api_as, client, django_capture_on_commit_callbacks):
+    """Event in → message out → the customer opens it and clicks its link → activates (the goal) → the content
+    metrics count one sent, opened, clicked and converted message."""
+    welcome = content("Welcome to Relay", stage="consideration", urls=["https://example.com/offer"])
+    live_journey([{"kind": "send", "content": welcome.pk, "channel": "email"}], name="Welcome", goal="activated")
+    marketer = api_as("marketing")
+    event = {"contact": {"name": "Ada", "email": "ada@example.com"}, "source": "web", "at": NOW.isoformat()}
+    with committing(django_capture_on_commit_callbacks):
+        signed_up = marketer.post(
+            "/api/v1/events/", {**event, "type": "signed_up", "external_id": "signup-1"}, format="json"
+        )
+    assert signed_up.status_code == 201, signed_up.json()
+    (email,) = mail.outbox
+    body = email.alternatives[0][0] if email.alternatives else email.body
+    pixel = re.search(r"https://relay\.example\.com(/m/o/[^\"' ]+\.gif)", body).group(1)
+    link = html.unescape(re.search(r"https://relay\.example\.com(/m/c/[^\"' <>]+)", body).group(1))
+
+    clock.shift(timedelta(hours=1))
+    assert client.get(pixel).status_code == 200
+    clicked = client.get(link)
+    assert (clicked.status_code, clicked["Location"]) == (302, "https://example.com/offer")
+    clock.shift(timedelta(days=2))
+    with committing(django_capture_on_commit_callbacks):
+        activated = marketer.post(
+            "/api/v1/events/",
+            {**event, "type": "activated", "external_id": "activate-1", "at": timezone.now().isoformat()},
+            format="json",
+        )
+    assert activated.status_code == 201, activated.json()
+
+    message = Message.objects.get()
+    assert (message.opened_at, message.clicked_at) == (NOW + timedelta(hours=1), NOW + timedelta(hours=1))
+    assert (message.converted_at, message.conversion_kind) == (NOW + timedelta(days=2, hours=1), "goal")
+    day = timezone.localdate(NOW)
+    period = {"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat(), "content": welcome.pk}
+    for metric in ("content_open_rate", "content_click_rate", "content_conversion_rate"):
+        answer = marketer.get(f"/api/v1/metrics/{metric}/", period)
+        assert (answer.status_code, answer.json()["value"]) == (200, 1.0), (metric, answer.json())
+    empty = marketer.get("/api/v1/metrics/content_open_rate/", {**period, "start": "2026-01-01", "end": "2026-01-02"})
+    assert empty.json()["value"] is None
