@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, UniqueConstraint
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -537,6 +537,28 @@ def recompute_customer_segments(*, customer_ids=None, now=None) -> int:
 TASKS_MOVED = "config.task.about"
 
 
+def _unique_clash(model, field: str, survivor_pk: int) -> Q | None:
+    """The rows of a customer that a unique rule naming the customer forbids on the survivor (an unsubscribe from
+    the same channel, an active enrolment in the same journey…): the survivor already has one with the same values.
+    None when the model has no such rule."""
+    rules = [(list(fields), None) for fields in model._meta.unique_together if field in fields]
+    rules += [
+        (list(c.fields), c.condition)
+        for c in model._meta.constraints
+        if isinstance(c, UniqueConstraint) and field in c.fields
+    ]
+    clash = None
+    for fields, condition in rules:
+        held = model._base_manager.filter(**{f"{field}_id": survivor_pk})
+        if condition is not None:
+            held = held.filter(condition)
+        rule = Q(Exists(held.filter(**{name: OuterRef(name) for name in fields if name != field})))
+        if condition is not None:
+            rule &= condition
+        clash = rule if clash is None else clash | rule
+    return clash
+
+
 def _lock_pair(first_pk: int, second_pk: int) -> dict[int, Customer]:
     # Lock in pk order so two merges of the same pair in opposite directions cannot deadlock.
     return {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first_pk, second_pk]).order_by("pk")}
@@ -634,6 +656,9 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, keep: dict |
             continue  # moved by _move_team: the one-owner and one-role-per-person rules hold on the survivor
         # The FK rows are pinned: inserting a row that references the locked duplicate waits for this commit.
         rows = model._base_manager.filter(**{f"{field}_id": duplicate.pk})
+        clash = _unique_clash(model, field, survivor.pk)
+        if clash is not None:
+            rows = rows.exclude(clash)  # stays on the tombstone: the survivor already holds its like
         pks = list(rows.values_list("pk", flat=True))
         if pks:
             rows.update(**{f"{field}_id": survivor.pk})
