@@ -147,6 +147,7 @@ LEAD_COLUMNS = [
             "reject_reason_text",
             "lost_reason",
             "lost_reason_text",
+            "deal_value",
             "won_amount",
         )
     ],

@@ -96,6 +96,8 @@ class VariantUpdateInput(serializers.Serializer):
 
 class VariantOutput(serializers.ModelSerializer):
     content = serializers.IntegerField(source="item_id", read_only=True)
+    # A string, not a "uri": a variant without a cover answers "" (the model's URLField would promise a URI).
+    cover_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = ContentVariant

@@ -28,10 +28,15 @@ from tests.factories import (
     ChannelSpendFactory,
     CheckInFactory,
     ComplaintFactory,
+    ContentVariantFactory,
+    CustomerEventFactory,
     CustomerFactory,
     CustomerIdentityFactory,
+    ExperimentFactory,
     FollowUpTaskFactory,
     InsightFactory,
+    JourneyFactory,
+    MessageFactory,
     NpsInvitationFactory,
     NpsResponseFactory,
     OrderFactory,
@@ -90,6 +95,7 @@ def _real_rows(owner) -> dict[str, dict[str, int]]:
     complaint = ComplaintFactory(customer=customer)
     lead = lead_through("contacted", owner=owner if owner.groups.filter(name="sales").exists() else None)
     check_in = CheckInFactory()
+    variant = ContentVariantFactory()
     return {
         "customers": {"id": customer.pk, "duplicate": duplicate.pk},
         "orders": {"id": order.pk},
@@ -107,6 +113,13 @@ def _real_rows(owner) -> dict[str, dict[str, int]]:
         "key-results": {"id": check_in.key_result_id, "key_result_pk": check_in.key_result_id},
         "check-ins": {"id": check_in.pk},
         "users": {"id": owner.pk},
+        "events": {"id": CustomerEventFactory(customer=customer).pk},
+        "content": {"id": variant.item_id},
+        "variants": {"id": variant.pk, "content_pk": variant.item_id},
+        "messages": {"id": MessageFactory(customer=customer, variant=variant).pk},
+        "experiments": {"id": ExperimentFactory().pk},
+        "journeys": {"id": JourneyFactory().pk},
+        "reviews": {"quarter": "2026Q3"},
     }
 
 
@@ -119,6 +132,8 @@ def _steer(case, rows, index: int) -> None:
     parameters = case.path_parameters or {}
     parts = [p for p in case.operation.path.split("/") if p and not p.startswith("{")]
     resource = "check-ins" if "check-ins" in parts else parts[2] if len(parts) > 2 else ""
+    if resource == "content" and "variants" in parts:
+        resource = "variants"
     known = {**rows["key-results"], **rows["check-ins"]} if resource == "check-ins" else rows.get(resource, {})
     for name in parameters:
         if name in known:
@@ -131,6 +146,7 @@ def _steer(case, rows, index: int) -> None:
             "duplicate": rows["customers"]["duplicate"],
             "order": rows["orders"]["id"],
             "lead": rows["leads"]["id"],
+            "content": rows["content"]["id"],
         }
         for name, value in references.items():
             if name in case.body:
