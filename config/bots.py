@@ -169,17 +169,7 @@ def redeliver(*, delivery_ids: Iterable[int], by) -> int:
             )
         if delivery.status == JobStatus.RUNNING:
             raise DomainError(_("Delivery #%(id)s is being sent right now.") % {"id": delivery.pk}, field="status")
-    BotDelivery.objects.filter(pk__in=[d.pk for d in rows]).update(
-        status=JobStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=None,
-        finished_at=None,
-        error="",
-        claimed_by="",
-        heartbeat_at=timezone.now(),  # queued with a sign of life: the stall sweep leaves it to its message
-    )
-    outbox.enqueue_many(DELIVER_TASK, [[d.pk] for d in rows])
-    return len(rows)
+    return webhooks.requeue(rows, task=DELIVER_TASK)
 
 
 def _hide_token(error: str, url: str) -> str:

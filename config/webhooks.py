@@ -106,16 +106,22 @@ def redeliver(*, delivery_ids: Iterable[int], by) -> int:
             )
         if delivery.status == JobStatus.RUNNING:
             raise DomainError(_("Delivery #%(id)s is being sent right now.") % {"id": delivery.pk}, field="status")
-    WebhookDelivery.objects.filter(pk__in=[d.pk for d in rows]).update(
-        status=JobStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=None,
-        finished_at=None,
-        error="",
-        claimed_by="",
-        heartbeat_at=timezone.now(),  # queued with a sign of life: the stall sweep leaves it to its message
-    )
-    outbox.enqueue_many("config.tasks.deliver_webhook", [[d.pk] for d in rows])
+    return requeue(rows, task="config.tasks.deliver_webhook")
+
+
+def requeue(rows: list, *, task: str) -> int:
+    """Queue locked delivery rows (webhooks or chat bots) again from a fresh retry schedule; returns how many."""
+    if rows:
+        type(rows[0]).objects.filter(pk__in=[d.pk for d in rows]).update(
+            status=JobStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            finished_at=None,
+            error="",
+            claimed_by="",
+            heartbeat_at=timezone.now(),  # queued with a sign of life: the stall sweep leaves it to its message
+        )
+    outbox.enqueue_many(task, [[d.pk] for d in rows])
     return len(rows)
 
 
