@@ -360,6 +360,7 @@ class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers")
     LEADS = "leads", _("Leads")
     ORDERS = "orders", _("Orders")
+    TOUCHPOINTS = "touchpoints", _("Touchpoints")  # marketing registers its rules (marketing/subscriptions.py)
 
 
 class ImportJob(TrackedJob):

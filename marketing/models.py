@@ -440,3 +440,68 @@ class Unsubscribe(models.Model):
 
     def __str__(self):
         return f"{self.customer_id}: {self.channel}"
+
+
+class TouchpointKind(models.TextChoices):
+    IMPRESSION = "impression", _("Impression")
+    CLICK = "click", _("Click")
+    VISIT = "visit", _("Visit")
+    SCAN = "scan", _("Store scan")
+    MESSAGE = "message", _("Message")
+
+
+class Touchpoint(models.Model):
+    """One contact of a customer with a channel (and perhaps a campaign): posted by integrations, imported by CSV,
+    or written by Relay for its own messages ("message:<id>") and leads' source channels ("lead:<id>")."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="touchpoints", verbose_name=_("customer")
+    )
+    channel = models.ForeignKey(
+        "customers.Channel", on_delete=models.PROTECT, related_name="touchpoints", verbose_name=_("channel")
+    )
+    campaign = models.ForeignKey(
+        "customers.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touchpoints",
+        verbose_name=_("campaign"),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=TouchpointKind.choices)
+    at = models.DateTimeField(_("at"))
+    external_id = models.CharField(_("external id"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+
+    class Meta:
+        verbose_name = _("touchpoint")
+        verbose_name_plural = _("touchpoints")
+        ordering = ["-at", "-pk"]
+        constraints = [
+            # A resend of the same touch (same channel and id) is recognised, never written twice.
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="marketing_touchpoint_one_per_channel_id",
+            ),
+        ]
+        indexes = [
+            # Overlap reads (customer, channel) for a period from this index alone.
+            models.Index(fields=["at", "channel", "customer"], name="marketing_touch_at_idx"),
+            # Attribution's lookback before each win, and the customer's timeline.
+            models.Index(fields=["customer", "at"], name="marketing_touch_cust_idx"),
+            # Exclusion lists and the list's channel filter.
+            models.Index(fields=["channel", "at"], name="marketing_touch_channel_idx"),
+            models.Index(fields=["-at", "-id"], name="marketing_touch_list_idx"),  # the list's sort
+        ]
+
+    def __str__(self):
+        return _("Touchpoint #%(id)s") % {"id": self.pk}

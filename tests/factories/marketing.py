@@ -19,8 +19,10 @@ from marketing.models import (
     Message,
     MessageChannel,
     MessageStatus,
+    Touchpoint,
+    TouchpointKind,
 )
-from tests.factories.customers import CustomerFactory
+from tests.factories.customers import ChannelFactory, CustomerFactory
 
 # ---------------------------------------------------------------- customer events
 
@@ -149,3 +151,20 @@ class JourneyStepFactory(factory.django.DjangoModelFactory):
     position = factory.LazyAttribute(lambda s: s.journey.steps.count())
     kind = "wait"
     config = factory.LazyFunction(lambda: {"hours": 24})
+
+
+# ---------------------------------------------------------------- touchpoints
+
+
+class TouchpointFactory(factory.django.DjangoModelFactory):
+    """A bare touchpoint row: record touchpoints through the API or marketing.touchpoints when matching or
+    deduplication matters."""
+
+    class Meta:
+        model = Touchpoint
+
+    customer = factory.SubFactory(CustomerFactory)
+    channel = factory.SubFactory(ChannelFactory)
+    kind = TouchpointKind.CLICK
+    at = factory.LazyFunction(timezone.now)
+    external_id = factory.Sequence(lambda n: f"touch-{n}")
