@@ -130,7 +130,14 @@ def sync_role_permissions(apps=None) -> None:
 
 
 def sync_role_permissions_signal(sender, **kwargs):
-    sync_role_permissions()
+    """post_migrate, heard for every app: auth creates each app's permissions as the signal reaches that app, so
+    the groups are synced once the last app with models has had its turn (a new model's permissions exist then,
+    without a data migration per model)."""
+    from django.apps import apps as global_apps
+
+    last = [app for app in global_apps.get_app_configs() if app.models_module is not None][-1]
+    if sender is last:
+        sync_role_permissions()
 
 
 def _person_label(user) -> str:

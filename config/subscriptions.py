@@ -1,7 +1,6 @@
 """config's wiring, imported once by ConfigAppConfig.ready(): role permissions follow each migrate; webhook endpoint
 changes end the "no endpoints" cache; a login starts its session's idle clock."""
 
-from django.apps import apps
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
@@ -9,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from config import bots, events, home, notifications, pickers, roles, sessions, todo, webhooks
 from config.models import ChatBot, WebhookEndpoint
 
-post_migrate.connect(roles.sync_role_permissions_signal, sender=apps.get_app_config("config"))
+post_migrate.connect(roles.sync_role_permissions_signal)
 events.forward_to(webhooks.publish)  # every domain event is offered to the webhook endpoints that want it
 post_save.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
 post_delete.connect(webhooks.forget_endpoints, sender=WebhookEndpoint)
