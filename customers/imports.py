@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
@@ -65,6 +66,7 @@ IMPORT_SOURCE = "import"  # source_system of `external_id` identities from custo
 FIRST_DATA_ROW = 2  # row numbers are spreadsheet rows: the header is row 1
 
 CONTACT_COLUMNS = ("name", "company", "city", *CONTACT_IDENTITY_KEYS)
+# The built-in kinds' columns; a kind registered from above (touchpoints) names its own (ImportKindRules.columns).
 KIND_COLUMNS = {
     ImportKind.CUSTOMERS: (*CONTACT_COLUMNS, "language", "external_id"),
     ImportKind.LEADS: (*CONTACT_COLUMNS, "source_channel", "campaign", "tags", "interest", "note"),
@@ -103,6 +105,11 @@ HEADER_ALIASES = {
     "下单时间": "ordered_at",
     "外部编号": "external_id",
     "活动": "campaign",
+    "触点类型": "kind",
+    "类型": "kind",
+    "时间": "at",
+    "触达时间": "at",
+    "客户编号": "customer_id",
 }
 LIMITS = {
     "name": 200,
@@ -160,20 +167,32 @@ def _header(reader_row: list[str]) -> list[str]:
     return out
 
 
+def _kind_columns(kind: str) -> tuple[str, ...]:
+    if kind in KIND_COLUMNS:
+        return KIND_COLUMNS[kind]
+    return (*CONTACT_COLUMNS, *_kinds[kind].columns)
+
+
+def _by_customer_id(kind: str) -> bool:
+    rules = _kinds.get(kind)
+    return bool(rules and rules.by_customer_id)
+
+
 def _check_header(kind: str, columns: list[str]) -> None:
-    known = set(KIND_COLUMNS[kind])
-    if not known & set(columns):
+    known = _kind_columns(kind)
+    if not set(known) & set(columns):
         raise ImportRefused(
-            _("The first row must name the columns, e.g. %(columns)s.") % {"columns": ", ".join(KIND_COLUMNS[kind])},
+            _("The first row must name the columns, e.g. %(columns)s.") % {"columns": ", ".join(known)},
             field="file",
             code="no_header",
         )
-    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in columns]
+    required = REQUIRED_COLUMNS[kind] if kind in REQUIRED_COLUMNS else _kinds[kind].required
+    missing = [c for c in required if c not in columns]
     if missing:
         raise ImportRefused(
             _("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)}, field="file", code="missing_columns"
         )
-    by_id = kind == ImportKind.ORDERS and "customer_id" in columns
+    by_id = _by_customer_id(kind) and "customer_id" in columns
     if not by_id and not set(CONTACT_IDENTITY_KEYS) & set(columns) and "name" not in columns:
         raise ImportRefused(
             _("Add a name or contact column (phone, email, wecom, wechat, member_card)."),
@@ -189,7 +208,7 @@ def start_import(*, by, kind: str, upload, dry_run: bool = True) -> ImportJob:
     Raises PermissionDenied and ImportRefused(field "file"|"kind").
     """
     if kind not in ImportKind.values:
-        raise ImportRefused(_("Choose customers, leads or orders."), field="kind")
+        raise ImportRefused(_("Choose customers, leads, orders or touchpoints."), field="kind")
     _require_may_import(by, kind)
     fileobj = upload.file if hasattr(upload, "file") else upload
     encoding, estimate = _sniff(fileobj)
@@ -319,7 +338,7 @@ def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tu
     if not contact["name"]:
         if identities:
             contact["name"] = identities[0][1]
-        elif not (kind == ImportKind.ORDERS and _clean(raw, "customer_id")):
+        elif not (_by_customer_id(kind) and _clean(raw, "customer_id")):
             errors.append(("name", _("Give a name or a contact method.")))
     return contact, identities
 
@@ -332,7 +351,9 @@ def _parse_amount(value: str, errors: list) -> Decimal | None:
         return None
 
 
-def _parse_when(value: str, errors: list) -> datetime | None:
+def parse_moment(value: str, errors: list, *, column: str) -> datetime | None:
+    """A cell's date or date and time, aware in the current zone; None with an error on `column` when it is not
+    one."""
     text = value.strip().replace("/", "-")
     parsed = None
     try:
@@ -343,11 +364,11 @@ def _parse_when(value: str, errors: list) -> datetime | None:
     except ValueError:
         parsed = None
     if parsed is None:
-        errors.append(("ordered_at", _("Use a date like 2026-03-01 or 2026-03-01 14:30.")))
+        errors.append((column, _("Use a date like 2026-03-01 or 2026-03-01 14:30.")))
         return None
     refused = moments.refusal(parsed)
     if refused is not None:
-        errors.append(("ordered_at", refused[1]))
+        errors.append((column, refused[1]))
         return None
     return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
 
@@ -358,6 +379,8 @@ class _Lookups:
     def __init__(self, kind: str):
         self.channels = dict(Channel.objects.values_list("code", "pk"))
         self.campaigns: dict[str, int] = {}
+        rules = _kinds.get(kind)
+        self.reference = rules.load() if rules is not None and rules.load is not None else None  # the kind's own
         if kind == ImportKind.LEADS:
             for pk, name in Campaign.objects.order_by("-pk").values_list("pk", "name").iterator():
                 self.campaigns.setdefault(name, pk)
@@ -390,7 +413,8 @@ def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Ro
         data["amount"] = _parse_amount(_clean(raw, "amount"), errors) if _clean(raw, "amount") else None
         if data["amount"] is None and not any(c == "amount" for c, _r in errors):
             errors.append(("amount", _("This field is required.")))
-        data["ordered_at"] = _parse_when(_clean(raw, "ordered_at"), errors) if _clean(raw, "ordered_at") else None
+        ordered_at = _clean(raw, "ordered_at")
+        data["ordered_at"] = parse_moment(ordered_at, errors, column="ordered_at") if ordered_at else None
         if data["ordered_at"] is None and not any(c == "ordered_at" for c, _r in errors):
             errors.append(("ordered_at", _("This field is required.")))
         code = _clean(raw, "channel")
@@ -401,6 +425,9 @@ def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Ro
         if len(external) > LIMITS["external_id"]:
             errors.append(("external_id", _("At most %(n)s characters.") % {"n": LIMITS["external_id"]}))
         data["external_id"] = external
+    elif (rules := _kinds.get(kind)) is not None and rules.parse is not None:
+        data = rules.parse(partial(_clean, raw), errors, lookups.reference)
+    if _by_customer_id(kind):
         customer_id = _clean(raw, "customer_id")
         if customer_id and not customer_id.isdigit():
             errors.append(("customer_id", _("Not a customer id.")))
@@ -865,12 +892,25 @@ def _resolver():
 class ImportKindRules:
     """Who may import a kind and how its rows are written: the rules of creating that row through the API.
 
-    `apply(rows, dry_run=, seen=, by=)` returns (created, updated); a dry run writes nothing. Customers and
-    orders are registered here; leads registers its kind in its AppConfig.ready().
+    `apply(rows, dry_run=, seen=, by=)` returns (created, updated); a dry run writes nothing. `seen` holds what
+    the rows applied before in this file wrote (the whole file in a dry run, the batch in a real run, whose
+    earlier batches are in the database). Customers and orders are registered here; leads and touchpoints
+    register their kinds from their apps' subscriptions modules.
+
+    A kind registered from above also names its own columns (after the contact columns, which every kind
+    parses) and those the header must have, and parses them: `load()` reads its reference data once per job,
+    and `parse(cell, errors, reference)` turns a row into the kind's `Row.data` without touching the database
+    (it runs in a helper thread), where `cell(column)` is the cell's cleaned text and each bad cell appends
+    (column, reason) to `errors`. With `by_customer_id`, a row may name `customer_id` instead of a contact.
     """
 
     may_import: Callable[[object], bool]
     apply: Callable[..., tuple[int, int]] | None = None
+    columns: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    by_customer_id: bool = False
+    load: Callable[[], object] | None = None
+    parse: Callable[[Callable[[str], str], list, object], dict] | None = None
 
 
 _kinds: dict[str, ImportKindRules] = {}
@@ -883,7 +923,7 @@ def register_kind(kind: str, rules: ImportKindRules) -> None:
 def _require_may_import(by, kind: str) -> None:
     rules = _kinds.get(kind)
     if rules is None:
-        raise ImportRefused(_("Choose customers, leads or orders."), field="kind")
+        raise ImportRefused(_("Choose customers, leads, orders or touchpoints."), field="kind")
     if by is not None and not rules.may_import(by):
         raise PermissionDenied(_("Your role may not create these records, so it may not import them."))
 
@@ -1020,7 +1060,7 @@ def _process(job: ImportJob) -> None:
         rows, errors = parsed.rows, parsed.errors
         failed_rows = {n for n, _c, _r in errors}
         with transaction.atomic():
-            if job.kind == ImportKind.ORDERS:
+            if _by_customer_id(job.kind):
                 rows = _attach_customer_ids(rows, errors)
                 failed_rows = {n for n, _c, _r in errors}
             contact_rows = [r for r in rows if r.customer_id is None]  # grouped by _parse_batches
@@ -1062,5 +1102,9 @@ def _would_create(row: Row) -> bool:
 register_kind(ImportKind.CUSTOMERS, ImportKindRules(may_import=lambda user: permissions.can(user, permissions.CREATE)))
 register_kind(
     ImportKind.ORDERS,
-    ImportKindRules(may_import=lambda user: permissions.can(user, permissions.ORDER_WRITE), apply=_apply_orders),
+    ImportKindRules(
+        may_import=lambda user: permissions.can(user, permissions.ORDER_WRITE),
+        apply=_apply_orders,
+        by_customer_id=True,
+    ),
 )

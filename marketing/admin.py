@@ -23,6 +23,7 @@ from marketing.models import (
     JourneyStep,
     Message,
     StepRun,
+    Touchpoint,
     Unsubscribe,
 )
 
@@ -385,3 +386,18 @@ class EnrolmentAdmin(MarketingAdminMixin, admin.ModelAdmin):
     readonly_fields = [f.name for f in Enrolment._meta.fields]
     inlines = [StepRunInline]
     show_full_result_count = False
+
+
+@admin.register(Touchpoint)
+class TouchpointAdmin(MarketingAdminMixin, admin.ModelAdmin):
+    """Read-only: touchpoints come in through the API and imports, and from Relay's own messages and leads
+    (marketing.touchpoints)."""
+
+    list_display = ["pk", "at", "customer", "channel", "campaign", "kind", "external_id"]
+    list_filter = ["channel", "kind"]
+    search_fields = ["=external_id", "=customer__id", "customer__name"]
+    list_select_related = ["customer", "channel", "campaign"]
+    raw_id_fields = ["customer", "campaign", "created_by"]
+    readonly_fields = ["customer", "channel", "campaign", "kind", "at", "external_id", "created_at", "created_by"]
+    date_hierarchy = "at"
+    show_full_result_count = False  # no COUNT(*) over every touchpoint on each page

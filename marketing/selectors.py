@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from config.timeline import TimelineEvent
+from customers.models import Channel
 from marketing import event_types, sending
 from marketing.models import (
     ActivationWindow,
@@ -19,6 +20,8 @@ from marketing.models import (
     Message,
     MessageChannel,
     MessageStatus,
+    Touchpoint,
+    TouchpointKind,
 )
 
 # ---------------------------------------------------------------- customer events
@@ -226,3 +229,41 @@ def message_timeline_events(customer_id: int, limit: int = 200) -> list[Timeline
         for at, kind, text in entries
         if at is not None
     ]
+
+
+# ---------------------------------------------------------------- touchpoints
+
+
+def touchpoints() -> QuerySet[Touchpoint]:
+    """Touchpoints as the touchpoints page shows them (customer, channel and campaign joined), newest first."""
+    return Touchpoint.objects.select_related("customer", "channel", "campaign").order_by("-at", "-pk")
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """Every channel as (code, name), by name: the touchpoints page's channel filter."""
+    return list(Channel.objects.order_by("name", "code").values_list("code", "name"))
+
+
+def touchpoint_list_url(customer_id: int) -> str:
+    return f"{reverse('marketing:touchpoint-list')}?{urlencode({'customer': customer_id})}"
+
+
+def touchpoint_timeline_events(customer_id: int, limit: int = 200) -> list[TimelineEvent]:
+    """The customer's touchpoints on their timeline, newest first: each a kind on a channel (and campaign). One
+    query whatever the history length."""
+    url = touchpoint_list_url(customer_id)
+    rows = (
+        Touchpoint.objects.filter(customer_id=customer_id)
+        .order_by("-at", "-pk")
+        .values_list("kind", "at", "channel__name", "campaign__name")[:limit]
+    )
+    kinds = dict(TouchpointKind.choices)
+    entries = []
+    for kind, at, channel, campaign in rows:
+        names = {"kind": kinds.get(kind, kind), "channel": channel, "campaign": campaign}
+        if campaign:
+            text = _("%(kind)s on %(channel)s (campaign %(campaign)s)") % names
+        else:
+            text = _("%(kind)s on %(channel)s") % names
+        entries.append(TimelineEvent(at=at, department="marketing", kind=f"touchpoint.{kind}", text=text, url=url))
+    return entries

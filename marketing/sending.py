@@ -33,7 +33,7 @@ from config import events, outbox
 from config.errors import DomainError
 from customers.models import Customer, CustomerIdentity, IdentityKind
 from feedback.services import customer_languages
-from marketing import experiments, tracking
+from marketing import experiments, touchpoints, tracking
 from marketing.models import (
     ContentItem,
     ContentVariant,
@@ -122,8 +122,9 @@ def _decide(message: Message, now: datetime) -> str | None:
 
 
 def _deliver(message: Message, address: str, now: datetime) -> None:
-    """A message just marked sent (and saved) goes out: an email after commit through the outbox, anything else as
-    the `message.send` event."""
+    """A message just marked sent (and saved) is a touchpoint on its channel (marketing.touchpoints) and goes out:
+    an email after commit through the outbox, anything else as the `message.send` event."""
+    touchpoints.message_sent(message)
     if message.channel == MessageChannel.EMAIL:
         outbox.enqueue("marketing.tasks.deliver_email", message.pk, now=now)
     else:

@@ -7,16 +7,20 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from config.api.bulk import bulk_answer
 from config.api.concurrency import ETagMixin, etag_for
 from config.api.fields import require_whole_object
 from config.api.pagination import StablePagination
-from config.api.problems import flatten_errors
 from config.api.rows import RowsListMixin, by_ids
-from config.errors import DomainError
 from leads import selectors, services
 from leads.api import serializers as s
 from leads.api.filters import ActivityFilter, LeadFilter
 from leads.models import Activity, Lead, LeadStageChange, Tag
+
+
+def _lead_result(outcome: tuple[Lead, bool]) -> dict:
+    lead, matched = outcome
+    return {"id": lead.pk, "customer": lead.customer_id, "customer_matched": matched}
 
 
 class HistoryPagination(StablePagination):
@@ -167,34 +171,13 @@ class LeadViewSet(RowsListMixin, ETagMixin, mixins.ListModelMixin, mixins.Retrie
     )
     @action(detail=False, methods=["post"], pagination_class=None)
     def bulk(self, request):
-        body = request.data
-        envelope = s.LeadBulkInput(data={"items": body} if isinstance(body, list) else body)
-        envelope.is_valid(raise_exception=True)
-        results, valid = [], []
-        for index, item in enumerate(envelope.validated_data["items"]):
-            data = s.LeadCreateInput(data=item)
-            refused = not data.is_valid()
-            results.append(
-                {
-                    "index": index,
-                    "status": status.HTTP_400_BAD_REQUEST if refused else status.HTTP_201_CREATED,
-                    "id": None,
-                    "customer": None,
-                    "customer_matched": None,
-                    "errors": flatten_errors(data.errors) if refused else [],
-                }
-            )
-            if not refused:
-                valid.append((index, data.validated_data))
-        outcomes = services.create_leads(by=request.user, items=[item for _index, item in valid])
-        for (index, _item), outcome in zip(valid, outcomes, strict=True):
-            if isinstance(outcome, DomainError):
-                error = {"field": outcome.field, "code": outcome.code, "message": outcome.message}
-                results[index].update(status=outcome.status, errors=[error])
-            else:
-                lead, matched = outcome
-                results[index].update(id=lead.pk, customer=lead.customer_id, customer_matched=matched)
-        return Response(results, status=status.HTTP_207_MULTI_STATUS)
+        return bulk_answer(
+            request,
+            envelope=s.LeadBulkInput,
+            item_input=s.LeadCreateInput,
+            write=lambda items: services.create_leads(by=request.user, items=items),
+            describe=_lead_result,
+        )
 
     @extend_schema(responses=s.StageChangeOutput(many=True))
     @action(detail=True, methods=["get"], pagination_class=HistoryPagination, filterset_class=None)

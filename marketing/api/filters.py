@@ -16,6 +16,8 @@ from marketing.models import (
     Message,
     MessageChannel,
     MessageStatus,
+    Touchpoint,
+    TouchpointKind,
 )
 
 
@@ -77,3 +79,18 @@ class EnrolmentFilter(filters.FilterSet):
     class Meta:
         model = Enrolment
         fields = ["status", "customer"]
+
+
+class TouchpointFilter(filters.FilterSet):
+    """The touchpoints list (the page and `touchpoints/`): a channel by its code, a campaign by its id."""
+
+    customer = IdFilter(field_name="customer_id", label=_("Customer"))
+    channel = filters.CharFilter(field_name="channel__code", label=_("Channel"))
+    campaign = IdFilter(field_name="campaign_id", label=_("Campaign"))
+    kind = filters.ChoiceFilter(choices=TouchpointKind.choices, label=_("Kind"))
+    at_after = MomentFilter(field_name="at", lookup_expr="gte", label=_("From"))
+    at_before = MomentFilter(field_name="at", lookup_expr="lt", label=_("Before"))
+
+    class Meta:
+        model = Touchpoint
+        fields = ["customer", "channel", "campaign", "kind"]

@@ -5,15 +5,16 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from config.api.bulk import bulk_answer
 from config.api.pagination import StablePagination
-from config.api.problems import flatten_errors
 from config.api.rows import RowsListMixin
-from config.errors import DomainError
-from marketing import services
+from marketing import services, touchpoints
 from marketing.api import serializers as s
-from marketing.api.filters import CustomerEventFilter
+from marketing.api.filters import CustomerEventFilter, TouchpointFilter
 from marketing.api.permissions import MarketingPermission
-from marketing.models import CustomerEvent
+from marketing.models import CustomerEvent, Touchpoint
+from marketing.services import RecordedEvent
+from marketing.touchpoints import RecordedTouchpoint
 
 
 class EventPagination(StablePagination):
@@ -57,35 +58,78 @@ class CustomerEventViewSet(RowsListMixin, mixins.ListModelMixin, mixins.Retrieve
     )
     @action(detail=False, methods=["post"], pagination_class=None, filterset_class=None)
     def bulk(self, request):
-        body = request.data
-        envelope = s.EventBulkInput(data={"items": body} if isinstance(body, list) else body)
-        envelope.is_valid(raise_exception=True)
-        results, valid = [], []
-        for index, item in enumerate(envelope.validated_data["items"]):
-            data = s.EventInput(data=item)
-            refused = not data.is_valid()
-            results.append(
-                {
-                    "index": index,
-                    "status": status.HTTP_400_BAD_REQUEST if refused else status.HTTP_201_CREATED,
-                    "id": None,
-                    "customer": None,
-                    "customer_matched": None,
-                    "errors": flatten_errors(data.errors) if refused else [],
-                }
-            )
-            if not refused:
-                valid.append((index, data.validated_data))
-        outcomes = services.record_events(by=request.user, items=[item for _index, item in valid])
-        for (index, _item), outcome in zip(valid, outcomes, strict=True):
-            if isinstance(outcome, DomainError):
-                error = {"field": outcome.field, "code": outcome.code, "message": outcome.message}
-                results[index].update(status=outcome.status, errors=[error])
-            else:
-                results[index].update(
-                    status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
-                    id=outcome.event.pk,
-                    customer=outcome.event.customer_id,
-                    customer_matched=outcome.customer_matched,
-                )
-        return Response(results, status=status.HTTP_207_MULTI_STATUS)
+        return bulk_answer(
+            request,
+            item_input=s.EventInput,
+            write=lambda items: services.record_events(by=request.user, items=items),
+            describe=_event_result,
+        )
+
+
+def _event_result(recorded: RecordedEvent) -> dict:
+    return {
+        "status": status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        "id": recorded.event.pk,
+        "customer": recorded.event.customer_id,
+        "customer_matched": recorded.customer_matched,
+    }
+
+
+class TouchpointPagination(StablePagination):
+    ordering = ("-at", "-pk")  # newest first, on marketing_touch_list_idx
+
+
+class TouchpointViewSet(RowsListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Touches of customers with channels and campaigns, newest first; filters: customer, channel (a code),
+    campaign, kind, at_after, at_before. Integrations post one touchpoint, or up to 1,000 with `bulk/`."""
+
+    permission_classes = [MarketingPermission]
+    write_actions = {"create": touchpoints.CREATE, "bulk": touchpoints.CREATE}
+    serializer_class = s.TouchpointOutput
+    filterset_class = TouchpointFilter
+    pagination_class = TouchpointPagination
+    ordering_fields = ["id"]
+    queryset = Touchpoint.objects.select_related("channel")
+
+    @extend_schema(
+        request=s.TouchpointInput,
+        responses={201: s.TouchpointCreateOutput, 200: s.TouchpointCreateOutput},
+        description="Record one touch of a customer with a channel (an ad impression, a click, a visit, a store"
+        " scan, a message), perhaps in one of its campaigns. The customer is `customer` (an id) or `contact`"
+        " (identities, matched as lead intake does; a new person becomes a new customer). A resend with the same"
+        " `channel` and `external_id` answers 200 with the touchpoint recorded before and writes nothing.",
+    )
+    def create(self, request):
+        data = s.TouchpointInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        recorded = touchpoints.record_touchpoint(by=request.user, **data.validated_data)
+        body = {**s.TouchpointOutput(recorded.touchpoint).data, "customer_matched": recorded.customer_matched}
+        return Response(body, status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=s.TouchpointInput(many=True),
+        responses={207: s.TouchpointBulkResultOutput(many=True)},
+        description='Up to 1,000 touchpoints in one request: a JSON list of touchpoint payloads (or `{"items":'
+        " [...]}`). Each item is recorded on its own, as `POST touchpoints/` would, and the answer (207) has one"
+        " result per item, in order: `status` 201 with the new touchpoint's `id`, 200 with the id of the"
+        " touchpoint a resend repeats, or the item's refusal in `errors`. A refused item is not written and does"
+        " not stop the others. More than 1,000 items is a 400; a user who may not record touchpoints gets 403 for"
+        " the whole request.",
+    )
+    @action(detail=False, methods=["post"], pagination_class=None, filterset_class=None)
+    def bulk(self, request):
+        return bulk_answer(
+            request,
+            item_input=s.TouchpointInput,
+            write=lambda items: touchpoints.record_touchpoints(by=request.user, items=items),
+            describe=_touchpoint_result,
+        )
+
+
+def _touchpoint_result(recorded: RecordedTouchpoint) -> dict:
+    return {
+        "status": status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        "id": recorded.touchpoint.pk,
+        "customer": recorded.touchpoint.customer_id,
+        "customer_matched": recorded.customer_matched,
+    }

@@ -40,6 +40,7 @@ from tests.factories import (
     NpsInvitationFactory,
     NpsResponseFactory,
     OrderFactory,
+    TouchpointFactory,
     lead_through,
     make_user,
 )
@@ -86,7 +87,8 @@ def _keep_the_test_connection():
 
 def _real_rows(owner) -> dict[str, dict[str, int]]:
     """Some rows of every kind, and which id each path's parameters may point at."""
-    for code in ("web", "wechat", "tmall"):
+    web = ChannelFactory(code="web")
+    for code in ("wechat", "tmall"):
         ChannelFactory(code=code)
     customer = CustomerFactory()
     CustomerIdentityFactory(customer=customer)
@@ -99,7 +101,7 @@ def _real_rows(owner) -> dict[str, dict[str, int]]:
     return {
         "customers": {"id": customer.pk, "duplicate": duplicate.pk},
         "orders": {"id": order.pk},
-        "channels": {"id": ChannelFactory().pk},
+        "channels": {"id": ChannelFactory().pk, "code": "web"},  # code: channels/{code}/exclusion-list/
         "campaigns": {"id": CampaignFactory().pk},
         "channel-spend": {"id": ChannelSpendFactory().pk},
         "complaints": {"id": complaint.pk},
@@ -114,6 +116,8 @@ def _real_rows(owner) -> dict[str, dict[str, int]]:
         "check-ins": {"id": check_in.pk},
         "users": {"id": owner.pk},
         "events": {"id": CustomerEventFactory(customer=customer).pk},
+        "touchpoints": {"id": TouchpointFactory(customer=customer, channel=web).pk},
+        "web-campaign": {"id": CampaignFactory(channel=web).pk},
         "content": {"id": variant.item_id},
         "variants": {"id": variant.pk, "content_pk": variant.item_id},
         "messages": {"id": MessageFactory(customer=customer, variant=variant).pk},
@@ -138,6 +142,8 @@ def _steer(case, rows, index: int) -> None:
     for name in parameters:
         if name in known:
             parameters[name] = known[name]
+    if isinstance(case.query, dict) and {"start", "end"} <= case.query.keys():
+        case.query.update(start="2026-11-01", end="2026-12-01")  # a period the limits take (metrics, overlap)
     if isinstance(case.body, dict):
         references = {
             "channel": "web",
@@ -147,6 +153,7 @@ def _steer(case, rows, index: int) -> None:
             "order": rows["orders"]["id"],
             "lead": rows["leads"]["id"],
             "content": rows["content"]["id"],
+            "campaign": rows["web-campaign"]["id"],  # a campaign of the channel "web" the body names
         }
         for name, value in references.items():
             if name in case.body:
