@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
         # A customer's lifecycle stage and the stage content is written for: one set of choices.
         "LifecycleStageEnum": "customers.models.LifecycleStage",
         "ExperimentGoalEnum": "marketing.models.ExperimentGoal",
+        "TouchpointKindEnum": "marketing.models.TouchpointKind",
     },
 }
 
@@ -456,6 +457,8 @@ RELAY_EXPERIMENT_MIN_SAMPLE = env_int("RELAY_EXPERIMENT_MIN_SAMPLE", 100)
 RELAY_TRACKING_BASE_URL = env_str("RELAY_TRACKING_BASE_URL", RELAY_SURVEY_BASE_URL)
 # okr settings
 RELAY_MIN_SAMPLE = env_int("RELAY_MIN_SAMPLE", 30)  # fewer observations: a report notes the value is unreliable
+# The touch attribution models of channel_roi and cac read a won customer's touchpoints this many days before the win.
+RELAY_ATTRIBUTION_LOOKBACK_DAYS = env_int("RELAY_ATTRIBUTION_LOOKBACK_DAYS", 90)
 
 LOGGING = {
     "version": 1,

@@ -539,35 +539,64 @@ def _ensure_quarter_okrs(staff: Staff, now: datetime, quarter_span: tuple[str, d
         owner = staff.managers[department]
         objective = Objective.objects.create(department=department, quarter=quarter, owner_id=owner, title=title)
         created += 1
-        for kr_title, metric, baseline, target, direction, manual in krs:
-            kr = KeyResult.objects.create(
-                objective=objective,
-                title=kr_title,
-                metric=metric,
-                baseline=Decimal(baseline),
-                target=Decimal(target),
-                direction=direction,
-                manual_value=Decimal(manual) if manual else None,
-            )
-            check_ins = []
-            at = start_at + timedelta(days=7)
-            confidence = rng.randint(5, 7)
-            while at < check_ins_until:
-                confidence = max(1, min(10, confidence + rng.choice([-1, 0, 0, 1])))
-                value = Decimal(manual) * Decimal(rng.randint(60, 100)) / 100 if manual else None
-                check_ins.append(
-                    CheckIn(
-                        key_result=kr,
-                        by_id=owner,
-                        at=at,
-                        confidence=confidence,
-                        value=value.quantize(Decimal("0.01")) if value is not None else None,
-                        comment=rng.choice(["On track.", "进展顺利。", "Blocked on budget approval.", ""]),
-                    )
-                )
-                at += timedelta(days=14)
-            CheckIn.objects.bulk_create(check_ins)
+        for plan in krs:
+            _key_result(rng, objective, owner, plan, start_at, check_ins_until)
     return created
+
+
+def _key_result(rng: random.Random, objective, owner: int, plan: tuple, start_at: datetime, until: datetime) -> None:
+    """A key result of `plan` (title, metric, baseline, target, direction, manual value) with its owner's check-ins
+    every two weeks from the quarter's second week until `until`."""
+    kr_title, metric, baseline, target, direction, manual = plan
+    kr = KeyResult.objects.create(
+        objective=objective,
+        title=kr_title,
+        metric=metric,
+        baseline=Decimal(baseline),
+        target=Decimal(target),
+        direction=direction,
+        manual_value=Decimal(manual) if manual else None,
+    )
+    check_ins = []
+    at = start_at + timedelta(days=7)
+    confidence = rng.randint(5, 7)
+    while at < until:
+        confidence = max(1, min(10, confidence + rng.choice([-1, 0, 0, 1])))
+        value = Decimal(manual) * Decimal(rng.randint(60, 100)) / 100 if manual else None
+        check_ins.append(
+            CheckIn(
+                key_result=kr,
+                by_id=owner,
+                at=at,
+                confidence=confidence,
+                value=value.quantize(Decimal("0.01")) if value is not None else None,
+                comment=rng.choice(["On track.", "进展顺利。", "Blocked on budget approval.", ""]),
+            )
+        )
+        at += timedelta(days=14)
+    CheckIn.objects.bulk_create(check_ins)
+
+
+# Marketing's overlap goal (issue 17), bound to the metric the demo's touchpoints feed. The marketing part of
+# seed_demo adds it, after writing those touchpoints; the benchmark's board (bench_data) keeps the key results above.
+OVERLAP_KEY_RESULT = ("Cut duplicate reach below 15 %", "duplicate_reach_rate", "0.25", "0.15", "down", None)
+
+
+def ensure_overlap_key_results(now: datetime) -> int:
+    """OVERLAP_KEY_RESULT on marketing's objective of last and this quarter, with check-ins; skipped where present."""
+    this_quarter_starts = quarter_of(timezone.localtime(now).date())[1]
+    quarters = (quarter_of(this_quarter_starts - timedelta(days=1)), quarter_of(this_quarter_starts))
+    added = 0
+    for quarter, q_start, q_end in quarters:
+        objective = Objective.objects.filter(quarter=quarter, department=MARKETING).order_by("pk").first()
+        if objective is None or objective.key_results.filter(metric=OVERLAP_KEY_RESULT[1]).exists():
+            continue
+        rng = random.Random(f"{DEFAULT_SEED}-okr-{quarter}-overlap")  # nosec B311
+        start_at = timezone.make_aware(datetime.combine(q_start, datetime.min.time()))
+        until = min(now, timezone.make_aware(datetime.combine(q_end, datetime.min.time())))
+        _key_result(rng, objective, objective.owner_id, OVERLAP_KEY_RESULT, start_at, until)
+        added += 1
+    return added
 
 
 # --------------------------------------------------------------------------- ids

@@ -9,7 +9,9 @@ What a marketing team using Relay for a few months would have:
   activation window, page views, form submissions), written in bulk as history, with their activation windows
   derived by the same rule `marketing.services` applies; windows that passed long ago were raised already (as the
   beat would have), the last day's are left for the first beat run: a fresh demo shows a few missed activations;
-* the experiment's sent messages with their opens and clicks, so its results page has a verdict.
+* the experiment's sent messages with their opens and clicks, so its results page has a verdict;
+* the touchpoints of the channels and of the leads (demo/touchpoints.py), and marketing's key result to cut the
+  duplicate reach they show.
 
 Deterministic: a seeded `random.Random` and the demo's fixed `now`, so two runs the same hour write the same rows.
 """
@@ -22,7 +24,8 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from customers.models import Customer, CustomerIdentity
-from demo.data import D, H, wait
+from demo.data import D, H, ensure_overlap_key_results, wait
+from demo.touchpoints import seed_touchpoints
 from marketing import experiments, journeys, sending
 from marketing import services as marketing_services
 from marketing.models import (
@@ -35,6 +38,7 @@ from marketing.models import (
     Message,
     MessageChannel,
     MessageStatus,
+    Touchpoint,
     Unsubscribe,
 )
 
@@ -159,6 +163,8 @@ def seed_marketing(*, seed: int, now: datetime, users: dict) -> dict[str, int]:
     flows = _journeys(manager, items, now)
     events, windows, live = _history(rng, now)
     messages = _experiment(rng, now, manager, items[EXPERIMENT_ITEM])
+    touchpoints = seed_touchpoints(seed=seed, now=now)
+    overlap_goals = ensure_overlap_key_results(now)
     customers = Customer.objects.in_bulk({event.customer_id for event in live})
     for event in live:
         marketing_services.record_event(
@@ -177,6 +183,8 @@ def seed_marketing(*, seed: int, now: datetime, users: dict) -> dict[str, int]:
         "customer event": events + len(live),
         "activation window": windows,
         "message": messages,
+        "touchpoint": touchpoints,
+        "key result": overlap_goals,
     }
 
 
@@ -387,5 +395,5 @@ def _experiment(rng: random.Random, now: datetime, by, item: ContentItem) -> int
 
 def wipe_marketing() -> None:
     """Delete every marketing row (seed_demo --reset): messages first, they protect the content they sent."""
-    for model in (Message, Experiment, Journey, ContentItem, Unsubscribe, CustomerEvent):
+    for model in (Message, Experiment, Journey, ContentItem, Unsubscribe, CustomerEvent, Touchpoint):
         model.objects.all().delete()

@@ -36,3 +36,16 @@ class JourneyLoop(DomainError):
     check_loop): 400 naming the step."""
 
     code = "loop"
+
+
+class InvalidOverlap(DomainError):
+    """A channel overlap or exclusion list the limits refuse (marketing/overlap.py): an end not after the start or a
+    period over two years (`end`), more than 20 or unknown channels (`channel`), an unknown kind or campaign."""
+
+    code = "invalid"
+
+
+class ChannelNotFound(DomainError):
+    """An exclusion list for a channel code that names no channel: 404 naming `code`."""
+
+    status, code = 404, "not_found"

@@ -1,8 +1,8 @@
 """Who may do what in marketing (DESIGN.md "Roles").
 
-Everyone signed in reads. Marketing owns customer events, content, journeys, messages and experiments; its
-managers (and an admin) also activate and pause journeys and declare experiment winners. Everything else is
-refused.
+Everyone signed in reads. Marketing owns customer events, touchpoints, content, journeys, messages and
+experiments; its managers (and an admin) also activate and pause journeys, declare experiment winners and
+download channels' exclusion lists. Everything else is refused.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -15,6 +15,7 @@ READ = "view"
 _MARKETING_ACTIONS = frozenset(
     {
         "event.create",
+        "touchpoint.create",
         "content.create",
         "content.change",
         "journey.create",
@@ -25,7 +26,7 @@ _MARKETING_ACTIONS = frozenset(
     }
 )
 # What only marketing's managers (and admins) may do.
-_MANAGER_ACTIONS = frozenset({"journey.activate", "journey.pause", "experiment.declare"})
+_MANAGER_ACTIONS = frozenset({"journey.activate", "journey.pause", "experiment.declare", "overlap.export"})
 
 
 def can(user, action: str, obj=None) -> bool:

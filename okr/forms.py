@@ -40,6 +40,21 @@ class PeriodForm(forms.Form):
         return cleaned
 
 
+class ChannelPeriodForm(PeriodForm):
+    """The channel report's filters: the period, a channel, and the attribution model its ROI and CAC credit by."""
+
+    model = forms.ChoiceField(
+        label=_("Attribution model"),
+        required=False,
+        choices=metrics.attribution_model_choices(),
+    )
+
+    def __init__(self, data=None, **kwargs):
+        super().__init__(data, **kwargs)
+        if not self.data.get("model"):  # the default shows as chosen, and "Show" sends it on
+            self.data = {**self.data, "model": metrics.LEAD_SOURCE}
+
+
 class LeadPeriodForm(PeriodForm):
     """The lead reports' filters: the period and the source channel, plus the owner and the campaign by name."""
 
@@ -83,6 +98,12 @@ class KeyResultForm(forms.Form):
     journey = forms.IntegerField(
         label=_("Filter: journey"), required=False, min_value=1, help_text=_("A journey's number.")
     )
+    model = forms.ChoiceField(
+        label=_("Filter: attribution model"),
+        required=False,
+        choices=[("", "—"), *metrics.attribution_model_choices()],
+        help_text=_("Channel ROI and CAC only; lead source when empty."),
+    )
     baseline = forms.DecimalField(label=_("Baseline"), max_digits=14, decimal_places=4)
     target = forms.DecimalField(label=_("Target"), max_digits=14, decimal_places=4)
     direction = forms.ChoiceField(label=_("Direction"), choices=Direction.choices, initial=Direction.UP)
@@ -90,7 +111,7 @@ class KeyResultForm(forms.Form):
         label=_("Current value (manual key results only)"), max_digits=14, decimal_places=4, required=False
     )
 
-    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage", "content", "journey")
+    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage", "content", "journey", "model")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -54,7 +54,9 @@ from feedback.models import Complaint
 from leads import selectors as lead_selectors
 from leads.models import Lead, LeadStageChange
 from leads.stages import PROGRESS, Stage
+from marketing import overlap as marketing_overlap
 from marketing import selectors as marketing_selectors
+from marketing.models import Touchpoint
 
 CYCLE_TIME_BENCHMARK_DAYS = 28
 
@@ -282,7 +284,7 @@ class Period:
         return Q(**{f"{field}__gte": self.start_at, f"{field}__lt": self.end_at})
 
 
-FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage", "content", "journey")
+FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage", "content", "journey", "model")
 LEAD_FILTERS = ("department", "channel", "owner", "campaign")
 
 
@@ -891,140 +893,320 @@ def content_conversion_rate(period: Period, filters: dict) -> dict:
     return _message_rate(period, filters, "conversion_rate")
 
 
-def _won_leads_sql(period: Period, filters: dict, connection) -> tuple[str, tuple]:
-    """SQL of (channel, customer) for each lead of a channel (all, or the `channel` filter's) won in the period.
+# --- channels: attribution, ROI and CAC ---------------------------------------------------------------------------
+# DESIGN.md "Attribution": each customer won in the period (a lead of theirs won in it) is credited to channels with
+# credits that sum to 1, so revenue and customers are counted once however many channels reached them. The models:
+# lead_source splits the credit equally among the source channels of the customer's leads won in the period; the
+# touch models read the customer's touchpoints in the RELAY_ATTRIBUTION_LOOKBACK_DAYS up to (and at) their first
+# win in the period, ordered by time then id, and a customer without any falls back to the lead_source credits.
+
+LEAD_SOURCE = "lead_source"
+CHANNEL_FILTERS = ("channel", "model")
+ATTRIBUTION_MODELS = (LEAD_SOURCE, "first_touch", "last_touch", "linear", "position_based")
+ATTRIBUTION_MODEL_LABELS = {
+    LEAD_SOURCE: _("Lead source"),
+    "first_touch": _("First touch"),
+    "last_touch": _("Last touch"),
+    "linear": _("Linear"),
+    "position_based": _("Position-based (40/20/40)"),
+}
+# A touch model's credit to one channel of a customer whose `n` touches in the lookback (ordered by time, then id)
+# hold `k` on that channel, `first` (1 or 0) the first of them and `last` the last.
+_TOUCH_CREDITS = {
+    "first_touch": "1.0 * first",
+    "last_touch": "1.0 * last",
+    "linear": "1.0 * k / n",
+    "position_based": (
+        "CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5 * k"
+        " ELSE 0.4 * first + 0.4 * last + 0.2 * (k - first - last) / (n - 2) END"
+    ),
+}
+
+
+def attribution_model_choices() -> list[tuple[str, str]]:
+    return list(ATTRIBUTION_MODEL_LABELS.items())
+
+
+def _won_leads_sql(period: Period, connection) -> tuple[str, tuple]:
+    """SQL of (customer, source channel or null, won at) for each lead won in the period.
 
     The period's wins come from leads_change_to_at_lead_idx alone; each one's lead is then read by its primary
     key. On PostgreSQL a LATERAL probe keeps it that way: a join would hash the whole lead table.
     """
+    won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON).order_by()
     if connection.vendor != "postgresql":
-        won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON, lead__source_channel__isnull=False)
-        if "channel" in filters:
-            won = won.filter(lead__source_channel__code=filters["channel"])
-        return won.order_by().values_list("lead__source_channel_id", "lead__customer_id").query.sql_with_params()
-    won = LeadStageChange.objects.filter(period.q("at"), to_stage=Stage.WON).order_by().values_list("lead_id")
-    won_sql, won_params = won.query.sql_with_params()
+        return won.values_list("lead__customer_id", "lead__source_channel_id", "at").query.sql_with_params()
+    won_sql, won_params = won.values_list("lead_id", "at").query.sql_with_params()
     quote = connection.ops.quote_name
-    lead, channel = Lead._meta, Channel._meta
+    lead = Lead._meta
     source, customer = (quote(lead.get_field(name).column) for name in ("source_channel", "customer"))
-    only_channel, channel_params = "", ()
-    if "channel" in filters:
-        codes = f"SELECT {quote(channel.pk.column)} FROM {quote(channel.db_table)} WHERE {quote('code')} = %s"  # nosec B608
-        only_channel = f" AND {source} IN ({codes})"
-        channel_params = (filters["channel"],)
     sql = f"""
-        SELECT l.channel_id, l.customer_id
-        FROM ({won_sql}) w
+        SELECT l.customer_id, l.channel_id, w.won_at
+        FROM ({won_sql}) AS w (lead_id, won_at)
         CROSS JOIN LATERAL (
-            SELECT {source} AS channel_id, {customer} AS customer_id FROM {quote(lead.db_table)}
-            WHERE {quote(lead.pk.column)} = w.lead_id AND {source} IS NOT NULL{only_channel}
+            SELECT {customer} AS customer_id, {source} AS channel_id FROM {quote(lead.db_table)}
+            WHERE {quote(lead.pk.column)} = w.lead_id
             OFFSET 0
         ) l
     """  # nosec B608
-    return sql, (*won_params, *channel_params)
+    return sql, won_params
+
+
+def _touch_credits_sql(models: tuple[str, ...], connection) -> tuple[str, tuple]:
+    """SQL of (customer, channel, one credit per model) for each customer of `won (customer_id, won_at)` and each
+    channel of their touchpoints in the lookback up to and at the win (lead_source's column is 0).
+
+    The touches are numbered per customer (one streaming window over them), then counted per customer and channel;
+    only those few rows see the per-customer count. Each customer's touches come from one range read of
+    marketing_touch_cust_idx, in time order: on PostgreSQL a LATERAL probe per customer taken in customer order, so
+    the numbering sorts only each customer's few touches (a join would hash every touchpoint).
+    """
+    quote = connection.ops.quote_name
+    meta = Touchpoint._meta
+    table = quote(meta.db_table)
+    customer, channel, at, pk = (quote(meta.get_field(f).column) for f in ("customer", "channel", "at", "id"))
+    days = settings.RELAY_ATTRIBUTION_LOOKBACK_DAYS
+    if connection.vendor == "postgresql":
+        touches = f"""
+            (SELECT customer_id, won_at FROM won ORDER BY customer_id) w
+            CROSS JOIN LATERAL (
+                SELECT {channel} AS channel_id, {at} AS at, {pk} AS id FROM {table}
+                WHERE {customer} = w.customer_id AND {at} >= w.won_at - %s AND {at} <= w.won_at
+                OFFSET 0
+            ) tp
+        """  # nosec B608
+        params: tuple = (timedelta(days=days),)
+    else:  # SQLite keeps datetimes as ISO text in UTC; the bound is written the same way, to the second.
+        touches = f"""
+            won w JOIN (SELECT {customer} AS customer_id, {channel} AS channel_id, {at} AS at, {pk} AS id
+                        FROM {table}) tp
+                ON tp.customer_id = w.customer_id AND tp.at <= w.won_at
+                AND tp.at >= strftime('%%Y-%%m-%%d %%H:%%M:%%S', w.won_at, %s)
+        """  # nosec B608
+        params = (f"-{days} days",)
+    credits = ", ".join("0.0" if m == LEAD_SOURCE else _TOUCH_CREDITS[m] for m in models)
+    sql = f"""
+        SELECT customer_id, channel_id, {credits} FROM (
+            SELECT customer_id, channel_id, k, first, CASE WHEN last_rn = n THEN 1 ELSE 0 END AS last, n FROM (
+                SELECT customer_id, channel_id, k, first, last_rn, MAX(last_rn) OVER (PARTITION BY customer_id) AS n
+                FROM (
+                    SELECT customer_id, channel_id, COUNT(*) AS k, MAX(CASE WHEN rn = 1 THEN 1 ELSE 0 END) AS first,
+                        MAX(rn) AS last_rn
+                    FROM (
+                        SELECT w.customer_id, tp.channel_id,
+                            ROW_NUMBER() OVER (PARTITION BY w.customer_id ORDER BY tp.at, tp.id) AS rn
+                        FROM {touches}
+                    ) numbered
+                    GROUP BY customer_id, channel_id
+                ) per_channel
+            ) counted
+        ) flagged
+    """  # nosec B608
+    return sql, params
+
+
+def _attribution_sql(period: Period, models: tuple[str, ...], connection) -> tuple[str, tuple]:
+    """One query: per channel, for each of `models`, Σ credit (customers won; rows of kind 0) and Σ credit × the
+    customer's orders in the period (revenue; rows of kind 1)."""
+    won_sql, won_params = _won_leads_sql(period, connection)
+    orders = Order.objects.filter(period.q("ordered_at")).order_by().values_list("customer_id", "amount")
+    orders_sql, orders_params = orders.query.sql_with_params()
+    columns = ", ".join(f"c{i}" for i in range(len(models)))
+    ctes = [
+        f"won_leads (customer_id, channel_id, at) AS ({won_sql})",
+        "sources (customer_id, channel_id, credit) AS ("
+        " SELECT customer_id, channel_id, 1.0 / COUNT(*) OVER (PARTITION BY customer_id)"
+        " FROM (SELECT DISTINCT customer_id, channel_id FROM won_leads WHERE channel_id IS NOT NULL) pairs)",
+    ]
+    params = [*won_params]
+    if any(model != LEAD_SOURCE for model in models):
+        touch_sql, touch_params = _touch_credits_sql(models, connection)
+        ctes += [
+            "won (customer_id, won_at) AS (SELECT customer_id, MIN(at) FROM won_leads GROUP BY customer_id)",
+            f"touch_credits (customer_id, channel_id, {columns}) AS ({touch_sql})",
+        ]
+        params += touch_params
+        fallback = "CASE WHEN touched.customer_id IS NULL THEN s.credit ELSE 0.0 END"
+        from_sources = ", ".join("s.credit" if m == LEAD_SOURCE else fallback for m in models)
+        ctes.append(
+            f"credits (customer_id, channel_id, {columns}) AS ("  # nosec B608 - identifiers and fixed SQL only
+            f" SELECT s.customer_id, s.channel_id, {from_sources} FROM sources s"
+            " LEFT JOIN (SELECT DISTINCT customer_id FROM touch_credits) touched ON touched.customer_id = s.customer_id"
+            f" UNION ALL SELECT customer_id, channel_id, {columns} FROM touch_credits)"
+        )
+    else:
+        ctes.append(
+            f"credits (customer_id, channel_id, {columns}) AS (SELECT customer_id, channel_id, credit FROM sources)"  # nosec B608
+        )
+    ctes.append(f"period_orders (customer_id, amount) AS ({orders_sql})")
+    params += orders_params
+    # The credits are summed apart from the revenue: joined to the orders, a customer's credit repeats per order.
+    # The join hashes the period's orders once (probing them per customer costs more).
+    credited = ", ".join(f"SUM(c{i}), NULL" for i in range(len(models)))
+    revenue = ", ".join(f"NULL, SUM(c.c{i} * o.amount)" for i in range(len(models)))
+    sums = f"""
+        SELECT 0, channel_id, {credited} FROM credits GROUP BY channel_id
+        UNION ALL
+        SELECT 1, c.channel_id, {revenue} FROM credits c JOIN period_orders o ON o.customer_id = c.customer_id
+        GROUP BY c.channel_id
+    """  # nosec B608
+    sql = "WITH " + ",\n".join(ctes) + sums
+    return sql, tuple(params)
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(0) if value is None else Decimal(str(value))
 
 
 def _cents(value) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _channel_won_revenue(period: Period, filters: dict) -> tuple[dict, int]:
-    """`({channel_id: (customers won, revenue of their orders in the period)}, customers won over all channels)`.
-
-    One query: the period's wins with their leads (see _won_leads_sql) give the distinct (channel, customer)
-    pairs; the pairs are joined to the period's orders (an order counts once per channel that won its customer)
-    and counted per channel, plus a row for all channels together. The pairs are made distinct apart from the
-    LATERAL probe: under it PostgreSQL would think them a single row and probe the orders once per pair
-    instead of hashing the period's orders once.
-    """
-    connection = connections[Order.objects.db]
-    won_sql, won_params = _won_leads_sql(period, filters, connection)
-    orders = Order.objects.filter(period.q("ordered_at")).order_by().values_list("customer_id", "amount")
-    orders_sql, orders_params = orders.query.sql_with_params()
-    sql = f"""
-        WITH won_leads (channel_id, customer_id) AS ({won_sql}),
-        won_pairs (channel_id, customer_id) AS (SELECT DISTINCT channel_id, customer_id FROM won_leads),
-        period_orders (customer_id, amount) AS ({orders_sql})
-        SELECT w.channel_id, COUNT(DISTINCT w.customer_id), SUM(o.amount)
-        FROM won_pairs w LEFT JOIN period_orders o ON o.customer_id = w.customer_id
-        GROUP BY w.channel_id
-        UNION ALL
-        SELECT NULL, COUNT(DISTINCT customer_id), NULL FROM won_leads
-    """  # nosec B608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (*won_params, *orders_params))
-        rows = cursor.fetchall()
-    per_channel = {channel_id: (won, _cents(revenue)) for channel_id, won, revenue in rows if channel_id is not None}
-    total = next((won for channel_id, won, _revenue in rows if channel_id is None), 0)
-    return per_channel, total
-
-
-def _channel_figures(period: Period, filters: dict) -> tuple[list[dict], int]:
-    """Per channel: spend booked in months starting in the period, customers won from the channel's leads in the
-    period, and the revenue of those customers' orders placed in the period; and the customers won over all
-    channels. Three queries (channels, spend, won and revenue), once per batch for channel_roi and cac."""
+def _attributed(period: Period, models: tuple[str, ...]) -> dict[str, dict[int, tuple[Decimal, Decimal]]]:
+    """`{model: {channel_id: (customers won, revenue)}}` for the period, in one query, once per batch (a batch
+    that computed every model answers any of them from that)."""
     run = _current_batch()
-    return _memo(run, ("channels", period, filters_key(filters)), lambda: _channel_rows(period, filters))
+    every = ("attribution", period, ATTRIBUTION_MODELS)
+    if every in run.parts:
+        return run.parts[every]
+
+    def make():
+        connection = connections[Order.objects.db]
+        sql, params = _attribution_sql(period, models, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        found: dict[str, dict[int, list[Decimal]]] = {model: {} for model in models}
+        for kind, channel_id, *sums in rows:
+            for i, model in enumerate(models):
+                entry = found[model].setdefault(channel_id, [Decimal(0), Decimal(0)])
+                entry[kind] = _decimal(sums[2 * i + kind])
+        return {model: {pk: (won, revenue) for pk, (won, revenue) in found[model].items()} for model in models}
+
+    return _memo(run, ("attribution", period, models), make)
 
 
-def _channel_rows(period: Period, filters: dict) -> tuple[list[dict], int]:
-    channels = Channel.objects.order_by("name", "pk")
-    spend = ChannelSpend.objects.filter(month__gte=period.start, month__lt=period.end)
-    if "channel" in filters:
-        channels = channels.filter(code=filters["channel"])
-        spend = spend.filter(channel__code=filters["channel"])
-    costs = dict(spend.order_by().values("channel_id").annotate(total=Sum("amount")).values_list("channel_id", "total"))
-    won_revenue, customers_won = _channel_won_revenue(period, filters)
-    rows = []
-    for channel in channels:  # one row per channel (a short, fixed list), not per data row
-        won, revenue = won_revenue.get(channel.pk, (0, None))
-        cost_value = costs.get(channel.pk)
-        if cost_value is None and not won and revenue is None:
+def _channels_and_spend(period: Period, filters: dict) -> tuple[list[tuple[int, str, str]], dict[int, Decimal]]:
+    """The channels (all, or the `channel` filter's) by name, and their spend booked in months starting in the
+    period: two queries, once per batch."""
+
+    def make():
+        channels = Channel.objects.order_by("name", "pk")
+        spend = ChannelSpend.objects.filter(month__gte=period.start, month__lt=period.end)
+        if "channel" in filters:
+            channels = channels.filter(code=filters["channel"])
+            spend = spend.filter(channel__code=filters["channel"])
+        costs = spend.order_by().values("channel_id").annotate(total=Sum("amount")).values_list("channel_id", "total")
+        return list(channels.values_list("pk", "code", "name")), {pk: Decimal(total) for pk, total in costs}
+
+    return _memo(_current_batch(), ("channel-spend", period, filters.get("channel")), make)
+
+
+def _customers(value: Decimal) -> int | float:
+    """Customers won as a number: whole when whole, else to four places (credits are fractions)."""
+    rounded = round(float(value), 4)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def _channel_rows(channels, costs: dict, credited: dict) -> tuple[list[dict], Decimal]:
+    """Per channel with spend or credit: cost, credited customers and revenue, ROI and CAC; and the credited
+    customers of the listed channels together (no queries)."""
+    rows, customers = [], Decimal(0)
+    for pk, code, name in channels:  # one row per channel (a short, fixed list), not per data row
+        won, revenue = credited.get(pk, (Decimal(0), Decimal(0)))
+        cost = costs.get(pk)
+        if cost is None and not won and not revenue:
             continue
-        revenue_value = Decimal(revenue or 0)
-        cost_value = Decimal(cost_value) if cost_value is not None else None
-        roi = (revenue_value - cost_value) / cost_value if cost_value else None
-        cac = cost_value / won if cost_value is not None and won else None
+        customers += won
+        revenue = _cents(revenue)
+        roi = (revenue - cost) / cost if cost else None
+        cac = cost / won if cost is not None and won else None
         rows.append(
             {
-                "channel": channel.code,
-                "name": channel.name,
-                "revenue": _money(revenue_value),
-                "cost": _money(cost_value),
-                "customers_won": won,
+                "channel": code,
+                "name": name,
+                "revenue": _money(revenue),
+                "cost": _money(cost),
+                "customers_won": _customers(won),
                 "roi": _round(roi),
                 "cac": _money(cac),
             }
         )
-    return rows, customers_won
+    return rows, customers
+
+
+def _model(filters: dict) -> str:
+    return filters.get("model") or LEAD_SOURCE
+
+
+def _channel_figures(period: Period, filters: dict) -> tuple[list[dict], Decimal]:
+    """Per channel under the filters' attribution model (see _channel_rows): three queries (channels, spend, credits
+    with revenue), shared by channel_roi and cac in a batch."""
+    model = _model(filters)
+    return _channel_rows(*_channels_and_spend(period, filters), _attributed(period, (model,))[model])
+
+
+def _overall_roi(rows: list[dict]) -> float | None:
+    """(revenue − cost) ÷ cost of the channels with spend together; null without spend."""
+    cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
+    revenue = sum((Decimal(r["revenue"]) for r in rows if r["cost"] is not None), Decimal(0))
+    return _round((revenue - cost) / cost) if cost else None
+
+
+def _overall_cac(rows: list[dict], customers: Decimal) -> float | None:
+    """All the listed channels' spend ÷ their credited customers (the distinct customers won, unfiltered)."""
+    if not customers or not any(r["cost"] is not None for r in rows):
+        return None
+    cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
+    return float(_money(cost / customers))
 
 
 def channel_table(period: Period, filters: dict) -> list[dict]:
-    """Per channel: spend, customers won, revenue of their orders in the period, ROI and CAC (see _channel_figures)."""
+    """Per channel: spend, customers won, revenue of their orders in the period, ROI and CAC under the filters'
+    attribution model (see _channel_figures)."""
     return _channel_figures(period, filters)[0]
+
+
+def channel_comparison(period: Period, filters: dict) -> list[dict]:
+    """Every attribution model side by side: `{model, label, rows (as channel_table), roi, cac, customers_won}`,
+    from one credits query for all models (and the channels and spend: three queries in all, once per batch)."""
+    channels, costs = _channels_and_spend(period, filters)
+    attributed = _attributed(period, ATTRIBUTION_MODELS)
+    out = []
+    for model in ATTRIBUTION_MODELS:
+        rows, customers = _channel_rows(channels, costs, attributed[model])
+        out.append(
+            {
+                "model": model,
+                "label": ATTRIBUTION_MODEL_LABELS[model],
+                "rows": rows,
+                "roi": _overall_roi(rows),
+                "cac": _overall_cac(rows, customers),
+                "customers_won": _customers(customers),
+            }
+        )
+    return out
 
 
 def channel_roi(period: Period, filters: dict) -> dict:
     """(revenue − cost) ÷ cost per channel; `value` for all listed channels together (null without spend)."""
     rows = channel_table(period, filters)
-    cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
-    revenue = sum((Decimal(r["revenue"]) for r in rows if r["cost"] is not None), Decimal(0))
-    value = _round((revenue - cost) / cost) if cost else None
     return {
-        "value": value,
+        "value": _overall_roi(rows),
+        "model": _model(filters),
         "by_channel": [{k: r[k] for k in ("channel", "name", "revenue", "cost", "roi")} for r in rows],
     }
 
 
 def cac(period: Period, filters: dict) -> dict:
-    """Channel spend ÷ customers won from that channel in the period; `value` over all channels."""
+    """Channel spend ÷ customers won (credited) per channel in the period; `value` over all listed channels: their
+    spend ÷ their credited customers, which without a channel filter are the distinct customers won."""
     rows, customers = _channel_figures(period, filters)
-    cost = sum((Decimal(r["cost"]) for r in rows if r["cost"] is not None), Decimal(0))
-    value = float(_money(cost / customers)) if customers and any(r["cost"] is not None for r in rows) else None
     return {
-        "value": value,
-        "customers_won": customers,
-        "sample_size": customers,
+        "value": _overall_cac(rows, customers),
+        "model": _model(filters),
+        "customers_won": _customers(customers),
+        "sample_size": math.ceil(round(customers, 4)),
         "by_channel": [{k: r[k] for k in ("channel", "name", "cost", "customers_won", "cac")} for r in rows],
     }
 
@@ -1177,6 +1359,55 @@ def reject_reasons(period: Period, filters: dict) -> dict:
 def lost_reasons(period: Period, filters: dict) -> dict:
     """Leads closed as lost in the period, per lost reason, month, source channel and owner."""
     return _reasons("lost", period, filters)
+
+
+# --- channel overlap ---------------------------------------------------------------------------------------------
+
+
+def _overlap(period: Period, filters: dict) -> dict:
+    """marketing.overlap's figures for every channel with touches or spend in the period (the campaign's audience
+    with `campaign`), once per batch for both overlap metrics. The batch has already set the plans (plain_plans)."""
+    run = _current_batch()
+    return _memo(
+        run,
+        ("overlap", period, filters_key(filters)),
+        lambda: marketing_overlap.channel_overlap(
+            start=period.start,
+            end=period.end,
+            campaign=filters.get("campaign"),
+            with_touches=False,
+            max_channels=marketing_overlap.METRIC_MAX_CHANNELS,
+            tune_plans=False,
+        ),
+    )
+
+
+def duplicate_reach_rate(period: Period, filters: dict) -> dict:
+    """Customers touched by two or more channels in the period ÷ customers touched in the period."""
+    totals = _overlap(period, filters)["totals"]
+    return {
+        "value": totals["duplicate_reach_rate"],
+        "reached": totals["reached"],
+        "multi_channel": totals["multi_channel"],
+        "sample_size": totals["reached"],
+    }
+
+
+def wasted_spend(period: Period, filters: dict) -> dict:
+    """Σ over channels of spend × (the channel's duplicate reach ÷ its reach): spend that reached people other
+    channels also reached; null without spend on a channel that reached someone."""
+    figures = _overlap(period, filters)
+    totals = figures["totals"]
+    return {
+        "value": None if totals["wasted_spend"] is None else float(totals["wasted_spend"]),
+        "spend": totals["spend"],
+        "reached": totals["reached"],
+        "sample_size": totals["reached"],
+        "by_channel": [
+            {k: row[k] for k in ("channel", "name", "reach", "duplicate", "spend", "wasted_spend")}
+            for row in ({**r, "channel": r["code"]} for r in figures["channels"])
+        ],
+    }
 
 
 # --- the registry ------------------------------------------------------------------------------------------------
@@ -1353,8 +1584,11 @@ REGISTRY: dict[str, Metric] = {
             "ratio",
             UP,
             channel_roi,
-            ("channel",),
-            _("(revenue − cost) ÷ cost per channel, for customers won from the channel's leads in the period."),
+            CHANNEL_FILTERS,
+            _(
+                "(revenue − cost) ÷ cost per channel, for customers won in the period, credited to channels by the "
+                "attribution model (lead source by default)."
+            ),
         ),
         Metric(
             "cac",
@@ -1362,8 +1596,11 @@ REGISTRY: dict[str, Metric] = {
             "money",
             DOWN,
             cac,
-            ("channel",),
-            _("Channel spend ÷ customers won from that channel in the period."),
+            CHANNEL_FILTERS,
+            _(
+                "Channel spend ÷ customers won in the period credited to that channel by the attribution model "
+                "(lead source by default)."
+            ),
             sample_noun="customers",
         ),
         Metric(
@@ -1412,6 +1649,32 @@ REGISTRY: dict[str, Metric] = {
             ),
             sample_noun="leads",
         ),
+        Metric(
+            "duplicate_reach_rate",
+            _("Duplicate reach rate"),
+            "ratio",
+            DOWN,
+            duplicate_reach_rate,
+            ("campaign",),
+            _(
+                "Customers touched by two or more channels in the period ÷ customers touched in the period (with a "
+                "campaign: among the people it reached)."
+            ),
+            sample_noun="customers",
+        ),
+        Metric(
+            "wasted_spend",
+            _("Wasted spend"),
+            "money",
+            DOWN,
+            wasted_spend,
+            ("campaign",),
+            _(
+                "Σ over channels of spend × (the channel's duplicate reach ÷ its reach): spend that reached people "
+                "other channels also reached (with a campaign: its channel's, among the people it reached)."
+            ),
+            sample_noun="customers",
+        ),
     )
 }
 
@@ -1459,6 +1722,12 @@ def clean_filters(metric: Metric, raw: dict) -> dict:
             if value not in EXITABLE_STAGES:
                 raise InvalidMetricFilter(gettext("Choose an open stage."), field=name)
             cleaned[name] = (value,)
+        elif name == "model":
+            if value not in ATTRIBUTION_MODELS:
+                raise InvalidMetricFilter(
+                    gettext("Choose lead_source, first_touch, last_touch, linear or position_based."), field=name
+                )
+            cleaned[name] = value
         elif name == "channel" and metric.name in MESSAGE_METRICS:
             if value not in marketing_selectors.MESSAGE_CHANNELS:
                 raise InvalidMetricFilter(gettext("Choose email, sms, wechat or wecom."), field=name)

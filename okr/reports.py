@@ -23,7 +23,38 @@ def funnel(period: Period, filters: dict) -> dict:
 
 
 def channels(period: Period, filters: dict) -> list[dict]:
+    """Per channel under the filters' attribution model (`model`, lead source by default)."""
     return metrics.channel_table(period, filters)
+
+
+def channel_comparison(period: Period, filters: dict) -> dict:
+    """ROI and CAC of each channel under every attribution model, side by side (metrics.channel_comparison: one
+    credits query for all models). `models`: `{model, label, roi, cac, customers_won}` with the figures of all
+    listed channels together; `channels`: `{channel, name, cells}` with one `{model, roi, cac, customers_won}`
+    per model, in the models' order (None where the channel has no spend or credit under that model)."""
+    found = metrics.channel_comparison(period, filters)
+    names: dict[str, str] = {}
+    by_model = []
+    for entry in found:
+        rows = {row["channel"]: row for row in entry["rows"]}
+        names.update((code, row["name"]) for code, row in rows.items())
+        by_model.append((entry["model"], rows))
+    channels = [
+        {
+            "channel": code,
+            "name": name,
+            "cells": [{"model": model, **_cell(rows.get(code))} for model, rows in by_model],
+        }
+        for code, name in sorted(names.items(), key=lambda item: (item[1], item[0]))
+    ]
+    models = [{k: entry[k] for k in ("model", "label", "roi", "cac", "customers_won")} for entry in found]
+    return {"models": models, "channels": channels}
+
+
+def _cell(row: dict | None) -> dict:
+    if row is None:
+        return {"roi": None, "cac": None, "customers_won": None}
+    return {"roi": row["roi"], "cac": row["cac"], "customers_won": row["customers_won"]}
 
 
 def cycle_time_distribution(period: Period, filters: dict) -> dict:

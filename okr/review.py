@@ -7,8 +7,9 @@ channel ROI are registry metrics, complaint categories, complaint SLA and detrac
 selectors. Both quarters are computed in one metrics.batch(), so the review costs a fixed number of queries
 whatever the data (tests/okr/test_review.py counts them at two sizes).
 
-Duplicate reach is the registry's `duplicate_reach_rate` once it exists; until then the review says it is not
-measured yet (`DUPLICATE_REACH in metrics.REGISTRY` picks it up without a change here).
+Duplicate reach is the registry's `duplicate_reach_rate` (marketing.overlap: customers touched by two or more
+channels in the quarter ÷ customers touched); were it ever left out of the registry, the review would say it is not
+measured yet.
 """
 
 from __future__ import annotations

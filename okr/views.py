@@ -16,7 +16,7 @@ from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from leads.stages import Stage
 from okr import charts, metrics, permissions, reports, selectors, services
-from okr.forms import CheckInForm, KeyResultForm, LeadPeriodForm, ObjectiveForm, PeriodForm
+from okr.forms import ChannelPeriodForm, CheckInForm, KeyResultForm, LeadPeriodForm, ObjectiveForm, PeriodForm
 from okr.metrics import Period
 from okr.models import KeyResult, Objective
 
@@ -308,14 +308,18 @@ def report_funnel(request):
 
 @staff_required
 def report_channels(request):
-    form, period, filters = _period(request)
+    form, period, filters = _period(request, ChannelPeriodForm)
     if period is None:
         return _report(request, "okr/report_channels.html", {"form": form}, status=400)
-    rows = reports.channels(period, filters)
+    model = form.cleaned_data["model"]
+    filters = {**filters, "model": model}
+    with metrics.batch():  # the comparison credits every model in one query; the chosen model's table reuses it
+        comparison = reports.channel_comparison(period, filters)
+        rows = reports.channels(period, filters)
     if request.GET.get("format") == "csv":
         return _csv(
-            f"channels-{period.start}-{period.end}.csv",
-            ["channel", "name", "cost", "revenue", "customers_won", "roi", "cac"],
+            f"channels-{model}-{period.start}-{period.end}.csv",
+            ["channel", "name", "cost", "revenue", "customers_won", "roi", "cac", "model"],
             [
                 [
                     r["channel"],
@@ -325,11 +329,25 @@ def report_channels(request):
                     r["customers_won"],
                     "" if r["roi"] is None else r["roi"],
                     r["cac"] or "",
+                    model,
                 ]
                 for r in rows
             ],
         )
-    return _report(request, "okr/report_channels.html", {"form": form, "rows": rows, "period": period})
+    for entry in comparison["models"]:  # each model's heading switches the page to it, keeping the other filters
+        query = request.GET.copy()
+        query.pop("format", None)
+        query["model"] = entry["model"]
+        entry.update(url=f"?{query.urlencode()}", active=entry["model"] == model)
+    context = {
+        "form": form,
+        "rows": rows,
+        "period": period,
+        "model_label": metrics.ATTRIBUTION_MODEL_LABELS[model],
+        "comparison": comparison,
+        "lookback_days": settings.RELAY_ATTRIBUTION_LOOKBACK_DAYS,
+    }
+    return _report(request, "okr/report_channels.html", context)
 
 
 @staff_required

@@ -11,10 +11,11 @@ Mounted only by the benchmark (demo/bench/urls.py); never part of the product.
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from functools import wraps
 
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +33,7 @@ from leads import stages
 from leads.api.views import LeadViewSet
 from leads.models import Activity, Lead, LeadStageChange
 from leads.stages import Stage
+from marketing.models import Touchpoint
 
 _tokens = TokenAuthentication()
 
@@ -317,6 +319,16 @@ def customer_item(request, pk: int):
 def trivial(request):
     """The cheapest JSON answer behind the middleware: a reference beside metrics and boards."""
     return JsonResponse({"ok": True})
+
+
+@floor
+def overlap(request):
+    """The channel overlap's floor: the period's touchpoints counted per channel, one `.values()` aggregate over
+    the same rows of the same index (at, channel, customer) that the overlap reads, with no per-customer work."""
+    start, end = (date.fromisoformat(request.GET[name]) for name in ("start", "end"))
+    start_at, end_at = (timezone.make_aware(datetime.combine(day, time.min)) for day in (start, end))
+    touches = Touchpoint.objects.filter(at__gte=start_at, at__lt=end_at).order_by().values("channel_id")
+    return JsonResponse({"channels": list(touches.annotate(touches=Count("*")).values_list("channel_id", "touches"))})
 
 
 # --- list pages ----------------------------------------------------------------------------------------------

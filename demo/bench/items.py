@@ -8,6 +8,8 @@
 * The heaviest lead page and the customer 360 with the most leads, orders and complaints.
 * Every metric of okr.metrics.REGISTRY through `GET /api/v1/metrics/<name>/` for the current quarter, the OKR
   board and the pipeline board, each beside the trivial JSON floor.
+* The channel overlap page and `GET /api/v1/channels/overlap/` for last month (target: under 500 ms at p95), and
+  the page for the current quarter (for information), beside the floor that counts the same touchpoints per channel.
 
 Each item is a dict: its figures (measure.compare), `ratio_median` and `ratio_p95` to its floor, its `target`
 (None: reported for information) and `checks` (rows, same ids as the floor, columns, next link, depth).
@@ -17,10 +19,12 @@ import html
 import re
 from base64 import b64decode
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from rest_framework.pagination import Cursor
 
 from config.pagination import DEFAULT_PAGE_SIZE
@@ -29,12 +33,14 @@ from demo.bench import floors
 from demo.bench.measure import compare
 from feedback.models import Complaint
 from leads.models import Activity, Lead, LeadStageChange
+from marketing.models import Touchpoint
 from okr import metrics
 from okr import selectors as okr_selectors
 
 API_PAGE = 200
 RATIO_TARGET = {"kind": "ratio_p95", "limit": 1.5, "text": "≤ 1.5× floor at p95"}
 BOARD_TARGET = {"kind": "median_ms", "limit": 300, "text": "< 300 ms median"}
+OVERLAP_TARGET = {"kind": "p95_ms", "limit": 500, "text": "< 500 ms at p95"}
 METRIC_TARGET = {"kind": "median_ms", "limit": 200, "text": "< 200 ms median"}
 TRIVIAL = "/bench-floor/trivial/"
 
@@ -392,6 +398,52 @@ def metric_items(ctx: Context) -> list[dict]:
             _problem(item, "no `value` in the answer")
         out.append(item)
     return out
+
+
+def _last_month(today: date) -> tuple[date, date]:
+    end = today.replace(day=1)
+    return (end - timedelta(days=1)).replace(day=1), end
+
+
+def overlap_items(ctx: Context) -> list[dict]:
+    """The overlap page and API over last month's touchpoints (2 million at bench scale over half a year: about
+    330,000 a month), and the page over the current quarter, each beside the per-channel touch count."""
+    month = _last_month(timezone.localdate())
+    quarter_name = okr_selectors.current_quarter()
+    quarter = okr_selectors.quarter_bounds(quarter_name)
+    out = []
+    for key, label, path, (start, end), target in (
+        ("overlap.page.month", "/marketing/channels/overlap/", "/marketing/channels/overlap/", month, OVERLAP_TARGET),
+        ("overlap.api.month", "GET /api/v1/channels/overlap/", "/api/v1/channels/overlap/", month, OVERLAP_TARGET),
+        ("overlap.page.quarter", "/marketing/channels/overlap/", "/marketing/channels/overlap/", quarter, None),
+    ):
+        query = urlencode({"start": start.isoformat(), "end": end.isoformat()})
+        span = f"{start:%Y-%m}" if key.endswith("month") else quarter_name
+        item, response = _item(
+            ctx,
+            key=key,
+            group="Channel overlap",
+            label=f"{label} ({span}, {_touches(start, end):,} touchpoints)",
+            url=f"{path}?{query}",
+            floor_url=f"/bench-floor/overlap/?{query}",
+            target=target,
+        )
+        item.pop("floor_body")
+        if response.status_code == 200 and path.startswith("/api/"):
+            totals = response.json()["totals"]
+            item["checks"] = {k: totals[k] for k in ("reached", "multi_channel", "duplicate_reach_rate")}
+        elif response.status_code == 200:
+            heat_map = b'data-testid="overlap-heatmap"' in response.content
+            item["checks"] = {"bytes": len(response.content), "heat_map": heat_map}
+            if not item["checks"]["heat_map"]:
+                _problem(item, "no heat map on the page")
+        out.append(item)
+    return out
+
+
+def _touches(start: date, end: date) -> int:
+    start_at, end_at = (timezone.make_aware(datetime.combine(day, time.min)) for day in (start, end))
+    return Touchpoint.objects.filter(at__gte=start_at, at__lt=end_at).count()
 
 
 def board_items(ctx: Context) -> list[dict]:

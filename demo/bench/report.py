@@ -13,6 +13,8 @@ def item_met(item: dict) -> bool | None:
         return item["ratio_p95"] is not None and item["ratio_p95"] <= target["limit"]
     if target["kind"] == "median_ms":
         return item["median_ms"] < target["limit"]
+    if target["kind"] == "p95_ms":
+        return item["p95_ms"] < target["limit"]
     raise ValueError(target["kind"])
 
 
@@ -114,6 +116,8 @@ def summary_lines(report: dict) -> list[str]:
                 + (
                     f"{item['ratio_p95']:.2f}× at p95 ({item['p95_ms']:.1f} vs {item['floor']['p95_ms']:.1f} ms)"
                     if item["target"]["kind"] == "ratio_p95"
+                    else f"{item['p95_ms']:.1f} ms at p95"
+                    if item["target"]["kind"] == "p95_ms"
                     else f"{item['median_ms']:.1f} ms median"
                 )
             )

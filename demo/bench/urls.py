@@ -9,6 +9,7 @@ from demo.bench import floors
 urlpatterns = [
     *project_urlpatterns,
     path("bench-floor/trivial/", floors.trivial, name="bench-floor-trivial"),
+    path("bench-floor/overlap/", floors.overlap, name="bench-floor-overlap"),
     # The API lists and the load's endpoints, mirrored under the prefix (the load swaps only the prefix).
     path("bench-floor/api/v1/leads/", floors.lead_collection, name="bench-floor-leads"),
     path("bench-floor/api/v1/leads/<int:pk>/", floors.lead_item, name="bench-floor-lead"),

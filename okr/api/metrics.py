@@ -21,6 +21,13 @@ class MetricPeriodInput(serializers.Serializer):
     stage = Text(max_length=100, required=False, allow_blank=True)
     content = Text(max_length=100, required=False, allow_blank=True, help_text="A content item's id (content metrics).")
     journey = Text(max_length=100, required=False, allow_blank=True, help_text="A journey's id (content metrics).")
+    model = Text(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Attribution model of channel_roi and cac: lead_source (the default), first_touch, last_touch, "
+        "linear or position_based.",
+    )
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:

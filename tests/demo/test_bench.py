@@ -8,14 +8,15 @@ import socket
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 
+from marketing.models import Touchpoint
 from okr import metrics
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(shutil.which("wrk") is None, reason="needs Debian's wrk (.ci/run and make bench install it)"),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+needs_wrk = pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="needs Debian's wrk (.ci/run and make bench install it)"
+)
 
 
 def _free_port() -> int:
@@ -24,6 +25,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@needs_wrk
 def test_bench_measures_each_item_against_its_floor_and_writes_the_results(tmp_path):
     call_command("bench_data", scale=0.002, stdout=io.StringIO())
     out = io.StringIO()
@@ -66,6 +68,8 @@ def test_bench_measures_each_item_against_its_floor_and_writes_the_results(tmp_p
     assert items["api.leads.first"]["checks"]["columns_only_in_api"] == []
     assert items["board.okr"]["target"]["limit"] == 300 and items["metric.ltv"]["target"]["limit"] == 200
     assert items["api.leads.first"]["target"]["limit"] == 1.5 and items["page.leads.first"]["target"]["limit"] == 1.5
+    assert {"overlap.page.month", "overlap.api.month", "overlap.page.quarter"} <= set(items)
+    assert report["rows"]["touchpoint"] == 4000  # 2 million × 0.002
 
     imported = report["import"]
     assert imported["status"] == "done" and imported["rows"] == 1000
@@ -86,3 +90,29 @@ def test_bench_measures_each_item_against_its_floor_and_writes_the_results(tmp_p
     table = (tmp_path / "latest.md").read_text(encoding="utf-8")
     assert "| item | median ms | p95 ms | p99 ms | queries |" in table and "**Targets missed" in table
     assert "| item |" in out.getvalue()
+
+
+def test_bench_measures_the_channel_overlap_beside_its_floor(tmp_path):
+    """bench_data writes its touchpoints (2 million × scale over the last half year, about a third of the people
+    reached on two or more channels); `--only overlap` measures the page and the API for last month and the page
+    for this quarter, each beside the per-channel touch count."""
+    call_command("bench_data", scale=0.002, stdout=io.StringIO())
+    reached = Touchpoint.objects.values("customer_id").distinct().count()
+    multi = (
+        Touchpoint.objects.values("customer_id").annotate(n=Count("channel_id", distinct=True)).filter(n__gte=2).count()
+    )
+    assert Touchpoint.objects.count() == 4000 and 0.25 <= multi / reached <= 0.45
+    call_command("bench", only="overlap", runs=2, output_dir=str(tmp_path), stdout=io.StringIO(), stderr=io.StringIO())
+    report = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
+    items = {item["key"]: item for item in report["items"]}
+    assert set(items) == {"overlap.page.month", "overlap.api.month", "overlap.page.quarter"}
+    for key, item in items.items():
+        assert item["status"] == [200] and item["floor"]["status"] == [200], key
+        assert not item.get("problems"), (key, item.get("problems"))
+        assert 0 < item["median_ms"] <= item["p95_ms"] and item["ratio_p95"] > 0, key
+    month = items["overlap.api.month"]
+    assert month["target"] == {"kind": "p95_ms", "limit": 500, "text": "< 500 ms at p95"}
+    assert month["checks"]["reached"] > 0 and 0 < month["checks"]["duplicate_reach_rate"] < 1
+    assert items["overlap.page.month"]["checks"]["heat_map"] is True
+    assert items["overlap.page.quarter"]["target"] is None
+    assert "| /marketing/channels/overlap/ (" in (tmp_path / "latest.md").read_text(encoding="utf-8")

@@ -53,6 +53,8 @@ def test_list_names_every_metric_of_the_design(api_as):
         "funnel",
         "reject_reasons",
         "lost_reasons",
+        "duplicate_reach_rate",
+        "wasted_spend",
     }
     cycle = next(m for m in body["results"] if m["name"] == "cycle_time_days")
     assert cycle["direction"] == "down" and cycle["unit"] == "days" and cycle["label"]
@@ -220,17 +222,22 @@ def test_ltv_adds_orders_after_the_period_and_only_for_newcomers(metric):
 
 
 @pytest.mark.usefixtures("channel_data")
-def test_a_customer_won_twice_by_a_channel_counts_once_and_once_per_channel(metric):
+def test_a_customer_won_through_two_channels_counts_once_split_between_them(metric):
     x = Lead.objects.get(stage_changes__at=at(D(3, 3))).customer  # won from web, 1500 + 300 in the period
     web, ads = (Lead.objects.filter(source_channel__code=c).first().source_channel for c in ("web", "ads"))
     history(("negotiation", "won", at(D(3, 20))), customer=x, source_channel=web)  # won again by web
     history(("negotiation", "won", at(D(3, 21))), customer=x, source_channel=ads)  # and by ads
-    roi = {r["channel"]: r for r in metric("channel_roi", START, END)["by_channel"]}
-    assert (roi["web"]["revenue"], roi["ads"]["revenue"]) == ("2500.00", "2800.00")  # x's 1800 in both
+    body = metric("channel_roi", START, END)
+    roi = {r["channel"]: r for r in body["by_channel"]}
+    # x's 1800 half each: web 700 (y) + 900, ads 1000 (z) + 900; no longer 2500 and 2800 (x counted twice).
+    assert (roi["web"]["revenue"], roi["ads"]["revenue"]) == ("1600.00", "1900.00")
+    assert (roi["web"]["roi"], roi["ads"]["roi"], body["model"]) == (0.6, -0.05, "lead_source")
     cac = metric("cac", START, END)
-    assert {r["channel"]: r["customers_won"] for r in cac["by_channel"]} == {"ads": 2, "expo": 1, "web": 2}
+    assert {r["channel"]: r["customers_won"] for r in cac["by_channel"]} == {"ads": 1.5, "expo": 1, "web": 1.5}
     assert cac["customers_won"] == 4  # x, y, z and v, each once
-    assert metric("cac", START, END, channel="ads")["by_channel"][0]["customers_won"] == 2
+    assert cac["value"] == 750.0  # 3000 ÷ 4
+    only_ads = metric("cac", START, END, channel="ads")
+    assert (only_ads["by_channel"][0]["customers_won"], only_ads["value"]) == (1.5, 1333.33)  # 2000 ÷ 1.5
 
 
 def test_nps_is_an_integer_from_responses_in_the_period(metric):

@@ -44,7 +44,7 @@ def test_funnel_page_and_csv(client_as):
 
 def test_channel_report_csv(client_as):
     rows = _csv(client_as("service").get(reverse("okr:report-channels"), {**PERIOD, "format": "csv"}))
-    assert rows == [["channel", "name", "cost", "revenue", "customers_won", "roi", "cac"]]
+    assert rows == [["channel", "name", "cost", "revenue", "customers_won", "roi", "cac", "model"]]
 
 
 def test_nps_trend_by_month(client_as):

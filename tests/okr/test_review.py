@@ -22,12 +22,14 @@ from tests.factories import (
     ChannelFactory,
     ChannelSpendFactory,
     ComplaintFactory,
+    CustomerFactory,
     InsightFactory,
     KeyResultFactory,
     LeadFactory,
     NpsResponseFactory,
     ObjectiveFactory,
     OrderFactory,
+    TouchpointFactory,
     UserFactory,
     lead_through,
     make_user,
@@ -271,8 +273,10 @@ def test_the_review_against_the_previous_quarter(api_as, fixture):
         "500.00",
     )
     assert body["channel_roi"] == {"value": 0.6, "previous": 0.5}
-    assert body["duplicate_reach_rate"] is None
-    assert body["duplicate_reach"] == {"is_measured": False, "value": None, "previous": None}
+    # The leads rejected and lost through the services each have their source channel's visit: 6 customers touched in
+    # 2026Q3, 3 in 2026Q2, each by one channel.
+    assert body["duplicate_reach_rate"] == 0.0
+    assert body["duplicate_reach"] == {"is_measured": True, "value": 0.0, "previous": 0.0}
     assert body["notes"] == []
 
 
@@ -330,7 +334,7 @@ def test_the_page_shows_each_figure_against_the_previous_quarter(client_as, fixt
     assert 'data-testid="first-response-sla">33.3 %<' in html
     assert 'data-testid="nps">0<' in html and '▼ −50 <span class="why">worse' in html
     assert "▲ +50 pp" in html  # web ROI 100 % against 50 %
-    assert "not measured yet" in html
+    assert "not measured yet" not in html  # the registry has duplicate_reach_rate
     assert '<svg class="chart hbars"' in html  # the funnel's bars
     assert html.count('data-testid="review-kr"') == 3
 
@@ -344,20 +348,34 @@ def test_the_page_is_printable(client_as, fixture):
         assert rule in printed
 
 
-def test_duplicate_reach_is_picked_up_once_the_registry_measures_it(api_as, client_as, fixture, monkeypatch):
-    from okr import metrics
-
-    def duplicate_reach_rate(period, filters):  # stands in for the metric a later issue adds
-        return {"value": 0.25 if period.start == D(7, 1) else 0.4, "sample_size": 10}
-
-    metric = metrics.Metric("duplicate_reach_rate", "Duplicate reach", "ratio", metrics.DOWN, duplicate_reach_rate)
-    monkeypatch.setitem(metrics.REGISTRY, "duplicate_reach_rate", metric)
+def test_duplicate_reach_against_the_previous_quarter(api_as, client_as, fixture):
+    """Touches (metric duplicate_reach_rate). 2026Q3: P on Website and Trade fair, Q and R on Website, S on Trade fair,
+    and the 6 customers of the fixture's rejected and lost leads on their source channel → 1 of 10 on two channels,
+    0.1. 2026Q2: P and Q on both, R, S, T on one, and 3 leads' customers → 2 of 8, 0.25 (lower is better)."""
+    web, fair = fixture["web"], fixture["fair"]
+    people = {name: CustomerFactory() for name in "PQRST"}
+    for name, channel, day in (
+        ("P", web, D(7, 2)),
+        ("P", fair, D(9, 30)),
+        ("Q", web, D(8, 2)),
+        ("R", web, D(8, 3)),
+        ("S", fair, D(9, 1)),
+        ("P", web, D(4, 2)),
+        ("P", fair, D(4, 3)),
+        ("Q", web, D(5, 2)),
+        ("Q", fair, D(6, 30)),
+        ("R", web, D(5, 3)),
+        ("S", fair, D(5, 4)),
+        ("T", fair, D(6, 1)),
+    ):
+        TouchpointFactory(customer=people[name], channel=channel, at=at(day, 10))
+    TouchpointFactory(customer=people["T"], channel=web, at=at(D(10, 1), 10))  # 2026Q4: in neither
     body = api_as("sales").get(URL).json()
-    assert body["duplicate_reach_rate"] == 0.25
-    assert body["duplicate_reach"] == {"is_measured": True, "value": 0.25, "previous": 0.4}
+    assert body["duplicate_reach_rate"] == 0.1
+    assert body["duplicate_reach"] == {"is_measured": True, "value": 0.1, "previous": 0.25}
     html = client_as("sales").get(PAGE).content.decode()
     row = html.split('data-testid="duplicate-reach"', 1)[1].split("</tr>", 1)[0]
-    assert "25 %" in row and "40 %" in row and "change better" in row
+    assert "10 %" in row and "25 %" in row and "change better" in row
 
 
 def test_in_the_quarter_in_progress_what_is_not_due_yet_is_left_out(api_as):
@@ -630,6 +648,7 @@ def _data(n: int):
     web = ChannelFactory(code="web")
     for index in range(n):
         for day in (D(8, 3), D(5, 3)):
+            TouchpointFactory(channel=web, at=at(day, 10))
             _created(LeadFactory(stage="contacted"), day)
             _won(at(day - timedelta(days=20)), at(day), web, "100.00")
             _complaint("product", at(day), at(day, 10), at(day, 9), at(day + timedelta(days=2)), None)
@@ -640,12 +659,12 @@ def _data(n: int):
     KeyResultFactory(objective=ObjectiveFactory(quarter="2026Q2"), metric="close_rate", baseline=0, target=1)
 
 
-# Per quarter (two of them): funnel 2, cycle time 1, reject and lost reasons 3 each, NPS 1, channels 3, complaint
-# categories 1, complaint SLA 1, detractor themes 1, key results 1; then one per distinct key result binding part,
-# the notes with their tasks (1). The page adds the session, the user, its groups and the unread notifications;
-# the API the token or session look-ups.
-PAGE_QUERIES = 41
-API_QUERIES = 38
+# Per quarter (two of them): funnel 2, cycle time 1, reject and lost reasons 3 each, NPS 1, channels 3, duplicate
+# reach 2 (channels with spend, the overlap's aggregate), complaint categories 1, complaint SLA 1, detractor themes 1,
+# key results 1; then one per distinct key result binding part, the notes with their tasks (1). The page adds the
+# session, the user, its groups and the unread notifications; the API the token or session look-ups.
+PAGE_QUERIES = 45
+API_QUERIES = 42
 PG_EXTRA = 3  # PostgreSQL: metrics.plain_plans' savepoint, SET LOCAL and release
 
 

@@ -31,8 +31,9 @@ from demo import data as demo
 from demo.bench import importer, items, load, report
 from feedback.models import Complaint, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange
+from marketing.models import Touchpoint
 
-PARTS = ("api", "pages", "details", "metrics", "boards", "import", "load")
+PARTS = ("api", "pages", "details", "metrics", "boards", "overlap", "import", "load")
 OPTIONS_RECORDED = ("only", "runs", "deep", "user", "load_user", "import_rows", "load_seconds", "load_warmup")
 OPTIONS_RECORDED += ("load_connections", "load_threads", "port")
 
@@ -125,6 +126,7 @@ class Command(BaseCommand):
                 ("details", lambda: items.detail_items(context)),
                 ("metrics", lambda: items.metric_items(context)),
                 ("boards", lambda: items.board_items(context)),
+                ("overlap", lambda: items.overlap_items(context)),
             ]
             for part, step in steps:
                 if part in parts:
@@ -179,5 +181,5 @@ class Command(BaseCommand):
         return {"django": django.get_version(), "python": platform.python_version(), "postgresql": postgresql}
 
     def table_sizes(self) -> dict[str, int]:
-        models = (Customer, Order, Lead, LeadStageChange, Activity, Complaint, NpsResponse)
+        models = (Customer, Order, Lead, LeadStageChange, Activity, Complaint, NpsResponse, Touchpoint)
         return {m._meta.model_name: m.objects.count() for m in models}

@@ -15,7 +15,9 @@ from django.utils import timezone
 from customers.models import Campaign, Channel, ChannelSpend, Customer
 from customers.services import recompute_customer_segments
 from demo import data as demo
+from demo.bench import touchpoints as bench_touchpoints
 from demo.management.commands.seed_demo import WRITE_ORDER, explicit_timestamps, wipe_demo_tables, write_rows
+from marketing.models import Touchpoint
 from okr import metrics as okr_metrics
 from okr.models import CheckIn, KeyResult, MetricSnapshot, Objective
 
@@ -130,7 +132,10 @@ class Command(BaseCommand):
                                 else:
                                     counts[kind] += write_rows(models[kind], rows[kind], auto_fields, now)
                 self.stdout.write(f"  {phase:<11} {time.monotonic() - phase_started:6.1f}s")
-        demo.reset_sequences(models.values())
+        phase_started = time.monotonic()
+        counts["touchpoint"] = self.load_touchpoints(seed, now, scale, channels, campaigns, postgres)
+        self.stdout.write(f"  {'touchpoints':<11} {time.monotonic() - phase_started:6.1f}s")
+        demo.reset_sequences([*models.values(), Touchpoint])
         demo.ensure_okrs(staff, now)
 
         segments_started = time.monotonic()
@@ -159,13 +164,44 @@ class Command(BaseCommand):
 
     def analyze(self) -> None:
 
-        models = [*demo.Generator.model_map().values(), Channel, Campaign, ChannelSpend]
+        models = [*demo.Generator.model_map().values(), Channel, Campaign, ChannelSpend, Touchpoint]
         # VACUUM too: a freshly copied table has no visibility map, so no index-only scans until autovacuum
         # passes (a database in service had that pass long ago). VACUUM cannot run inside a transaction.
         command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
             for model in models:
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
+
+    def load_touchpoints(self, seed, now, scale, channels, campaigns, postgres) -> int:
+        """FULL_TOUCHPOINTS × scale touchpoints over the loaded customers (demo/bench/touchpoints.py)."""
+        customers = list(Customer.objects.filter(merged_into__isnull=True).order_by("pk").values_list("pk", flat=True))
+        chunks = bench_touchpoints.touchpoint_chunks(
+            seed=seed,
+            now=now,
+            total=round(bench_touchpoints.FULL_TOUCHPOINTS * scale),
+            customer_ids=customers,
+            channels=channels,
+            campaigns=campaigns,
+        )
+        table = CopyTable(Touchpoint) if postgres else None
+        written = 0
+        for rows in chunks:
+            with transaction.atomic():
+                if postgres:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit = off")
+                    written += table.copy(rows)
+                else:
+                    written += write_rows(Touchpoint, rows, [], now)
+        if postgres:
+            # In service touchpoints are written about when they happen, so a period's rows sit together in the
+            # table; the generator wrote them customer by customer. Put them in time order as a running database
+            # has them (a filter by kind or campaign reads the rows themselves, not only the index).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CLUSTER {connection.ops.quote_name(Touchpoint._meta.db_table)} USING marketing_touch_at_idx"
+                )
+        return written
 
     def recompute_segments(self) -> bool:
         recompute_customer_segments(customer_ids=None)
