@@ -18,6 +18,7 @@ _.in_pool  # templates/leads/lead_detail.html
 _.merge_into_oldest  # customers admin action, by name
 _.with_tag  # django-filter method="with_tag"
 _.from_channel  # django-filter method="from_channel"
+_.with_product  # django-filter method="with_product"
 _.prepare_value  # Django form field hook
 _.as_sqlite  # Django expression hook, per database vendor
 _.do_POST  # http.server handler hook

@@ -28,6 +28,7 @@ EVENT_TYPES = (
     "lead.lost",  # close_lead
     "customer.merged",  # customers.services.merge_customers
     "order.placed",  # customers.services.upsert_order (a new order)
+    "order.cancelled",  # customers.services.cancel_order, once an order (data: order, customer, amount, reason, by)
     "complaint.opened",  # feedback.services.create_complaint
     "complaint.resolved",  # feedback.services.transition_complaint
     "nps.received",  # feedback.services: staff entry and survey answer
@@ -42,6 +43,7 @@ EVENT_TYPES = (
     "lifecycle.changed",  # customers.services.recompute_customer_segments (data: customer, stage, at)
     "segment.entered",  # recompute_customer_segments: a customer's new RFM segment (data: customer, segment, at)
     "nps.detractor",  # feedback.services: an NPS answer of 0-6 (data: response, customer, score, at)
+    "tier.changed",  # customers.loyalty.recompute_tiers: a new loyalty tier (data: customer, tier, previous, at)
 )
 
 _subscribers: dict[str, list[Handler]] = defaultdict(list)

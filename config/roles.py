@@ -36,6 +36,7 @@ _GROUP_MODEL_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     SERVICE: {
         "customers.customer": ("add", "change"),
         "customers.customeridentity": ("add", "change"),
+        "customers.order": ("add", "change"),
         "feedback.complaint": ("add", "change"),
         "feedback.npsresponse": ("add", "change"),
         "feedback.npsinvitation": ("add",),

@@ -108,9 +108,11 @@ class SearchIndex(Operation):
         vendor = schema_editor.connection.vendor
         if vendor == "postgresql":
             schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            schema_editor.execute(f"CREATE INDEX {name} ON {table} USING gin ((UPPER({column}::text)) gin_trgm_ops)")
+            schema_editor.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ((UPPER({column}::text)) gin_trgm_ops)"
+            )
         elif vendor == "sqlite":
-            schema_editor.execute(f"CREATE INDEX {name} ON {table} ({column} COLLATE NOCASE)")
+            schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column} COLLATE NOCASE)")
 
     def database_backwards(self, app_label, schema_editor, *_states):
         if schema_editor.connection.vendor in ("postgresql", "sqlite"):

@@ -309,6 +309,7 @@ SPECTACULAR_SETTINGS = {
         "LifecycleStageEnum": "customers.models.LifecycleStage",
         "ExperimentGoalEnum": "marketing.models.ExperimentGoal",
         "TouchpointKindEnum": "marketing.models.TouchpointKind",
+        "LoyaltyTierEnum": "customers.models.LoyaltyTierCode",  # a customer's tier, in the customer and points API
     },
 }
 
@@ -372,6 +373,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.recompute_segments",
         "schedule": timedelta(minutes=env_int("RELAY_SEGMENTS_REFRESH_MINUTES", 60)),
     },
+    "customers-expire-points": {"task": "customers.tasks.expire_points", "schedule": crontab(minute=5, hour=2)},
+    "customers-recompute-tiers": {"task": "customers.tasks.recompute_tiers", "schedule": crontab(minute=20, hour=2)},
+    "customers-refresh-affinity": {"task": "customers.tasks.refresh_affinity", "schedule": crontab(minute=30, hour=2)},
     # leads schedule
     "leads-sla-check": {"task": "leads.tasks.check_lead_slas", "schedule": timedelta(minutes=10)},
     "leads-recycle": {"task": "leads.tasks.recycle_stale_leads", "schedule": crontab(minute=15)},
@@ -411,6 +415,11 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # customers settings
 RELAY_SEGMENTS_DEBOUNCE_SECONDS = env_int("RELAY_SEGMENTS_DEBOUNCE_SECONDS", 30)
 RELAY_LARGE_ORDER_AMOUNT = env_int("RELAY_LARGE_ORDER_AMOUNT", 10000)  # an order this large tells the account team
+# Loyalty (customers/loyalty.py): an order earns floor(amount × this) points, which expire this many months after
+# the order (0: never).
+RELAY_POINTS_PER_UNIT = env_float("RELAY_POINTS_PER_UNIT", 1.0)
+RELAY_POINTS_EXPIRE_MONTHS = env_int("RELAY_POINTS_EXPIRE_MONTHS", 12)
+RELAY_AFFINITY_MIN_SUPPORT = env_int("RELAY_AFFINITY_MIN_SUPPORT", 5)  # a product pair needs this many customers
 RELAY_IDEMPOTENCY_LEASE_SECONDS = env_int("RELAY_IDEMPOTENCY_LEASE_SECONDS", 60)  # a keyed request's hold
 RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS = env_int("RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS", 60)  # batches per person
 RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS = env_int("RELAY_HEALTH_MAX_INTERACTIVE_WAIT_SECONDS", 60)

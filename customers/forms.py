@@ -3,10 +3,12 @@
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
+from config.errors import DomainError
 from config.pickers import PickerWidget
-from customers import merging
-from customers.models import Campaign, Channel, ImportKind, TeamRole
+from customers import merging, products
+from customers.models import Campaign, Channel, ImportKind, Order, Product, TeamRole
 
 
 class CustomerForm(forms.Form):
@@ -84,7 +86,14 @@ class ImportForm(forms.Form):
 
 class OrderForm(forms.Form):
     customer = forms.IntegerField(label=_("Customer"), min_value=1, widget=PickerWidget("customers"))
-    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=_("Leave it blank when you enter lines: the order's amount is their sum."),
+    )
     ordered_at = forms.DateTimeField(label=_("Ordered at"))
     channel = forms.ModelChoiceField(
         label=_("Channel"), queryset=Channel.objects.all(), to_field_name="code", required=False
@@ -112,3 +121,84 @@ class ChannelSpendForm(forms.Form):
     channel = forms.ModelChoiceField(label=_("Channel"), queryset=Channel.objects.all(), to_field_name="code")
     month = forms.RegexField(label=_("Month"), regex=r"^\d{4}-\d{2}$", help_text=_("YYYY-MM"), max_length=7)
     amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
+
+
+class OrderLineForm(forms.Form):
+    """One line of the order form; a row left blank is no line (customers.services.check_lines checks the rest)."""
+
+    product = forms.CharField(label=_("Product SKU"), max_length=64, required=False)
+    quantity = forms.IntegerField(label=pgettext_lazy("order line", "Quantity"), min_value=1, required=False)
+    unit_price = forms.DecimalField(
+        label=_("Unit price"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=_("Blank: the product's price."),
+    )
+
+    def line(self) -> dict | None:
+        data = self.cleaned_data
+        if not (data.get("product") or "").strip():
+            return None
+        return {"product": data["product"], "quantity": data.get("quantity"), "unit_price": data.get("unit_price")}
+
+
+class BaseOrderLineFormSet(forms.BaseFormSet):
+    def lines(self) -> list[dict]:
+        """The filled rows, in order, as check_lines takes them."""
+        return [line for line in (form.line() for form in self.forms) if line is not None]
+
+
+OrderLineFormSet = forms.formset_factory(OrderLineForm, formset=BaseOrderLineFormSet, extra=3, max_num=100)
+
+
+class CancelOrderForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for the cancellation"),
+        max_length=Order._meta.get_field("cancel_reason").max_length,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ProductForm(forms.ModelForm):
+    """A product's fields; customers.products holds the rules (a taken SKU is its refusal, on the sku field)."""
+
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "category", "price", "is_active"]
+
+    def clean_sku(self):
+        return _product_rule(products.clean_sku, self.cleaned_data["sku"])
+
+    def clean_price(self):
+        return _product_rule(products.parse_price, self.cleaned_data["price"])
+
+    def validate_unique(self):
+        pass  # the service names a taken SKU on the sku field
+
+
+def _product_rule(rule, value):
+    """customers.products' rule for one field, its refusal as the field's error."""
+    try:
+        return rule(value)
+    except DomainError as error:
+        raise forms.ValidationError(error.message, code=error.code) from None
+
+
+POINTS_CHANGE_LABELS = {"redeem": _("Redeem"), "adjust": pgettext_lazy("loyalty points", "Adjust")}
+
+
+class PointsForm(forms.Form):
+    """A redemption or an adjustment on the customer page; `kinds` are those the user may record
+    (customers.loyalty checks the rest)."""
+
+    kind = forms.ChoiceField(label=_("Change"), choices=[])
+    points = forms.IntegerField(
+        label=_("Points"), help_text=_("Redeem: the points that leave the balance. Adjust: + adds, − takes away.")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
+
+    def __init__(self, *args, kinds=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(kind, POINTS_CHANGE_LABELS[kind]) for kind in kinds]

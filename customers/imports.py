@@ -1,4 +1,5 @@
-"""CSV imports of customers, leads and orders: a dry run first, then the real run, in batches, streamed.
+"""CSV imports of customers, leads, orders (with their lines) and products: a dry run first, then the real run, in
+batches, streamed.
 
 Every row is checked in Python (normalization through `customers.identity`, the same rules as every other
 entry point), in a helper thread that reads ahead; then a batch of good rows is matched against existing
@@ -12,7 +13,12 @@ identities and written set-based, by the rules of `_PythonResolver`:
 A row is written whole or not at all: a row with any bad field is listed in the error report and skipped;
 each batch is one transaction, committed together with the job's progress, so a resumed job carries on after
 the last committed batch. Importing the same file twice creates nothing new (identities, `external_id`, and
-for leads the open `new` lead of the same customer, channel and interest are the keys).
+for leads the open `new` lead of the same customer, channel and interest are the keys; for products the SKU, whose
+product the file updates).
+
+An order file may carry lines (`sku`, `quantity`, `unit_price`): the rows of one channel and `external_id` are the
+lines of one order, whose amount is their sum. They are read as one unit: a batch never ends inside a run of such
+rows, and a refused row refuses its whole order.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from config import audit, jobs, moments, outbox, spreadsheet
 from config.errors import DomainError
 from config.models import JobStatus
 from config.money import parse_amount
-from customers import permissions
+from customers import affinity, loyalty, permissions, products
 from customers.errors import ImportRefused
 from customers.identity import CONTACT_IDENTITY_KEYS, normalize
 from customers.models import (
@@ -57,8 +63,18 @@ from customers.models import (
     ImportRowError,
     LifecycleStage,
     Order,
+    OrderLine,
+    Product,
 )
-from customers.services import MATCH_ORDER, clean_language, queue_full_segment_recompute
+from customers.services import (
+    MATCH_ORDER,
+    MAX_LINES,
+    CheckedLine,
+    check_line,
+    clean_language,
+    order_amount,
+    queue_full_segment_recompute,
+)
 
 BATCH_SIZE = 10000
 READ_AHEAD = 2  # parsed batches waiting for the thread that writes
@@ -70,13 +86,27 @@ CONTACT_COLUMNS = ("name", "company", "city", *CONTACT_IDENTITY_KEYS)
 KIND_COLUMNS = {
     ImportKind.CUSTOMERS: (*CONTACT_COLUMNS, "language", "external_id"),
     ImportKind.LEADS: (*CONTACT_COLUMNS, "source_channel", "campaign", "tags", "interest", "note"),
-    ImportKind.ORDERS: (*CONTACT_COLUMNS, "customer_id", "amount", "ordered_at", "channel", "external_id"),
+    ImportKind.ORDERS: (
+        *CONTACT_COLUMNS,
+        "customer_id",
+        "amount",
+        "ordered_at",
+        "channel",
+        "external_id",
+        "sku",
+        "quantity",
+        "unit_price",
+    ),
+    ImportKind.PRODUCTS: ("sku", "name", "category", "price", "is_active"),
 }
 REQUIRED_COLUMNS = {
     ImportKind.CUSTOMERS: (),
     ImportKind.LEADS: (),
-    ImportKind.ORDERS: ("amount", "ordered_at"),
+    ImportKind.ORDERS: ("ordered_at",),  # and amount, unless the file has lines (_check_header)
+    ImportKind.PRODUCTS: ("sku", "name", "category", "price"),
 }
+# Kinds whose rows name no customer: no contact columns, nothing matched or created.
+WITHOUT_CONTACT = frozenset({ImportKind.PRODUCTS})
 HEADER_ALIASES = {
     "姓名": "name",
     "名字": "name",
@@ -110,6 +140,16 @@ HEADER_ALIASES = {
     "时间": "at",
     "触达时间": "at",
     "客户编号": "customer_id",
+    "商品编码": "sku",
+    "货号": "sku",
+    "数量": "quantity",
+    "单价": "unit_price",
+    "商品名称": "name",
+    "品类": "category",
+    "类别": "category",
+    "价格": "price",
+    "售价": "price",
+    "在售": "is_active",
 }
 LIMITS = {
     "name": 200,
@@ -187,12 +227,17 @@ def _check_header(kind: str, columns: list[str]) -> None:
             code="no_header",
         )
     required = REQUIRED_COLUMNS[kind] if kind in REQUIRED_COLUMNS else _kinds[kind].required
+    if kind == ImportKind.ORDERS:
+        # With lines the amount is their sum; a line needs its quantity.
+        required = (*required, "quantity") if "sku" in columns else (*required, "amount")
     missing = [c for c in required if c not in columns]
     if missing:
         raise ImportRefused(
             _("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)}, field="file", code="missing_columns"
         )
     by_id = _by_customer_id(kind) and "customer_id" in columns
+    if kind in WITHOUT_CONTACT:
+        return
     if not by_id and not set(CONTACT_IDENTITY_KEYS) & set(columns) and "name" not in columns:
         raise ImportRefused(
             _("Add a name or contact column (phone, email, wecom, wechat, member_card)."),
@@ -208,7 +253,7 @@ def start_import(*, by, kind: str, upload, dry_run: bool = True) -> ImportJob:
     Raises PermissionDenied and ImportRefused(field "file"|"kind").
     """
     if kind not in ImportKind.values:
-        raise ImportRefused(_("Choose customers, leads, orders or touchpoints."), field="kind")
+        raise ImportRefused(_("Choose customers, leads, orders, touchpoints or products."), field="kind")
     _require_may_import(by, kind)
     fileobj = upload.file if hasattr(upload, "file") else upload
     encoding, estimate = _sniff(fileobj)
@@ -302,7 +347,11 @@ def _clean(raw: dict, key: str) -> str:
     return spreadsheet.unescape_cell(value) if value[:1] == "'" else value
 
 
-def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tuple[str, str, str]]]:
+def _parse_contact(
+    raw: dict, errors: list, *, kind: str, customer_optional: bool = False
+) -> tuple[dict, list[tuple[str, str, str]]]:
+    """The row's contact and identities. `customer_optional`: a line of an order may leave the customer to the
+    order's other rows (_join_order_lines checks the order names one)."""
     contact = {"name": _clean(raw, "name"), "company": _clean(raw, "company"), "city": _clean(raw, "city")}
     for key, value in contact.items():
         if len(value) > LIMITS[key]:
@@ -338,7 +387,7 @@ def _parse_contact(raw: dict, errors: list, *, kind: str) -> tuple[dict, list[tu
     if not contact["name"]:
         if identities:
             contact["name"] = identities[0][1]
-        elif not (_by_customer_id(kind) and _clean(raw, "customer_id")):
+        elif not (customer_optional or _by_customer_id(kind) and _clean(raw, "customer_id")):
             errors.append(("name", _("Give a name or a contact method.")))
     return contact, identities
 
@@ -379,6 +428,12 @@ class _Lookups:
     def __init__(self, kind: str):
         self.channels = dict(Channel.objects.values_list("code", "pk"))
         self.campaigns: dict[str, int] = {}
+        # An order file's lines are checked against the catalogue (a few thousand products at most).
+        self.products: dict[str, Product] = (
+            {p.sku: p for p in Product.objects.only("pk", "sku", "price", "is_active")}
+            if kind == ImportKind.ORDERS
+            else {}
+        )
         rules = _kinds.get(kind)
         self.reference = rules.load() if rules is not None and rules.load is not None else None  # the kind's own
         if kind == ImportKind.LEADS:
@@ -389,7 +444,12 @@ class _Lookups:
 
 def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Row | None, list]:
     errors: list[tuple[str, str]] = []
-    contact, identities = _parse_contact(raw, errors, kind=kind)
+    # A line of an order with an external id may leave the customer, the time and the amount to its other rows.
+    order_line = kind == ImportKind.ORDERS and bool(_clean(raw, "sku")) and bool(_clean(raw, "external_id"))
+    if kind in WITHOUT_CONTACT:
+        contact, identities = {}, []
+    else:
+        contact, identities = _parse_contact(raw, errors, kind=kind, customer_optional=order_line)
     data: dict = {}
     if kind == ImportKind.LEADS:
         code = _clean(raw, "source_channel") or _clean(raw, "channel")
@@ -410,12 +470,13 @@ def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Ro
         data["interest"] = interest
         data["note"] = _clean(raw, "note")
     elif kind == ImportKind.ORDERS:
+        data["line"] = _parse_line(raw, errors, lookups)
         data["amount"] = _parse_amount(_clean(raw, "amount"), errors) if _clean(raw, "amount") else None
-        if data["amount"] is None and not any(c == "amount" for c, _r in errors):
+        if data["amount"] is None and not _clean(raw, "sku") and not any(c == "amount" for c, _r in errors):
             errors.append(("amount", _("This field is required.")))
         ordered_at = _clean(raw, "ordered_at")
         data["ordered_at"] = parse_moment(ordered_at, errors, column="ordered_at") if ordered_at else None
-        if data["ordered_at"] is None and not any(c == "ordered_at" for c, _r in errors):
+        if data["ordered_at"] is None and not order_line and not any(c == "ordered_at" for c, _r in errors):
             errors.append(("ordered_at", _("This field is required.")))
         code = _clean(raw, "channel")
         if code and code not in lookups.channels:
@@ -425,6 +486,8 @@ def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Ro
         if len(external) > LIMITS["external_id"]:
             errors.append(("external_id", _("At most %(n)s characters.") % {"n": LIMITS["external_id"]}))
         data["external_id"] = external
+    elif kind == ImportKind.PRODUCTS:
+        data = _parse_product(raw, errors)
     elif (rules := _kinds.get(kind)) is not None and rules.parse is not None:
         data = rules.parse(partial(_clean, raw), errors, lookups.reference)
     if _by_customer_id(kind):
@@ -435,6 +498,44 @@ def _parse_row(kind: str, row_no: int, raw: dict, lookups: _Lookups) -> tuple[Ro
     if errors:
         return None, errors
     return Row(row_no, contact, identities, data), []
+
+
+_LINE_COLUMNS = {"product": "sku", "quantity": "quantity", "unit_price": "unit_price"}
+
+
+def _parse_line(raw: dict, errors: list, lookups: _Lookups) -> CheckedLine | None:
+    """An order row's line (sku, quantity, unit_price), by the rules of every entry point (services.check_line);
+    None for a row without a SKU."""
+    sku = _clean(raw, "sku")
+    if not sku:
+        if _clean(raw, "quantity") or _clean(raw, "unit_price"):
+            errors.append(("sku", _("Give the product's SKU for this line.")))
+        return None
+    line = {"product": sku, "quantity": _clean(raw, "quantity"), "unit_price": _clean(raw, "unit_price")}
+    try:
+        return check_line(line, lookups.products, names=_LINE_COLUMNS.__getitem__)
+    except DomainError as error:
+        errors.append((error.field, error.message))
+        return None
+
+
+_YES = frozenset({"1", "true", "yes", "y", "是", "在售", "有效"})
+_NO = frozenset({"0", "false", "no", "n", "否", "停售", "无效"})
+
+
+def _parse_product(raw: dict, errors: list) -> dict:
+    """A product row: sku, name, category and price by customers.products' rules; is_active yes/no (blank: yes)."""
+    data: dict = {}
+    for column in ("sku", "name", "category", "price"):
+        try:
+            data[column] = products.clean_field(column, _clean(raw, column))
+        except DomainError as error:
+            errors.append((column, error.message))
+    active = _clean(raw, "is_active").lower()
+    if active and active not in _YES | _NO:
+        errors.append(("is_active", _("Use yes or no (1 or 0).")))
+    data["is_active"] = active not in _NO
+    return data
 
 
 def _iter_rows(job: ImportJob) -> Iterator[tuple[int, dict]]:
@@ -455,8 +556,23 @@ def _iter_rows(job: ImportJob) -> Iterator[tuple[int, dict]]:
             yield row_no, dict(zip(header, values, strict=True))
 
 
+def _same_order(kind: str, first: dict, then: dict) -> bool:
+    """Two rows of an order file that are lines of one order: the same channel and external id."""
+    if kind != ImportKind.ORDERS:
+        return False
+    external = (first.get("external_id") or "").strip()
+    return (
+        bool(external)
+        and external == (then.get("external_id") or "").strip()
+        and (first.get("channel") or "").strip() == (then.get("channel") or "").strip()
+    )
+
+
 def _batches(job: ImportJob, skip_rows: int) -> Iterator[tuple[list[tuple[int, dict]], bool]]:
-    """(batch, skipped): the first `skip_rows` data rows (committed by an earlier attempt) come marked skipped."""
+    """(batch, skipped): the first `skip_rows` data rows (committed by an earlier attempt) come marked skipped.
+
+    A batch runs on past its size while the next row is a line of the same order as its last row, so an order's
+    lines are written together (and a resumed run starts at an order's first row)."""
     ramp = iter((1_000, 3_000))  # small first batches: the database starts while the next ones are read
 
     def next_size(read: int) -> int:
@@ -467,11 +583,11 @@ def _batches(job: ImportJob, skip_rows: int) -> Iterator[tuple[list[tuple[int, d
     batch, read = [], 0
     size = next_size(0)
     for item in _iter_rows(job):
-        batch.append(item)
-        if len(batch) == size:
-            read += size
+        if len(batch) >= size and not (read >= skip_rows and _same_order(job.kind, batch[-1][1], item[1])):
+            read += len(batch)
             yield batch, read <= skip_rows
             batch, size = [], next_size(read)
+        batch.append(item)
     if batch:
         yield batch, read + len(batch) <= skip_rows
 
@@ -496,12 +612,12 @@ def _parse_batches(job: ImportJob, lookups: _Lookups, skip_rows: int) -> Iterato
     as a run that never stopped. Rows found by contact (not by `customer_id`) are grouped here, off the
     thread that waits on the database.
     """
-    first_rows: dict = {}  # what identifies a row → the first row number that had it
+    first_rows: dict = {}  # what identifies a row → (the first row number that had it, its batch, is it a line)
     # Dry runs remember every identity of the file, so later rows count as updates of earlier ones;
     # real runs see earlier batches in the database and keep only one batch in memory.
     file_identities: dict = {}
-    for raw_batch, skipped in _batches(job, skip_rows):
-        rows, errors = [], []
+    for batch_no, (raw_batch, skipped) in enumerate(_batches(job, skip_rows)):
+        rows, errors, refused_orders = [], [], {}
         for row_no, raw in raw_batch:
             if _CELL_COUNT in raw:
                 cells, columns = raw[_CELL_COUNT]
@@ -514,10 +630,14 @@ def _parse_batches(job: ImportJob, lookups: _Lookups, skip_rows: int) -> Iterato
             row, row_errors = _parse_row(job.kind, row_no, raw, lookups)
             if row is None:
                 errors += [(row_no, column, reason) for column, reason in row_errors]
-            elif (repeat := _repeat_of_earlier_row(job.kind, row, first_rows)) is not None:
+                if job.kind == ImportKind.ORDERS and _clean(raw, "sku"):
+                    refused_orders.setdefault(_raw_order_key(raw, lookups), row_no)
+            elif (repeat := _repeat_of_earlier_row(job.kind, row, first_rows, batch_no)) is not None:
                 errors.append((row_no, *repeat))
             else:
                 rows.append(row)
+        if job.kind == ImportKind.ORDERS:
+            rows = _join_order_lines(rows, errors, refused_orders)
         if not skipped:
             _group(_contact_rows(rows), file_identities if job.is_dry_run else {})
             yield _Parsed(len(raw_batch), rows, errors)
@@ -542,26 +662,130 @@ _CELL_COUNT = "\x00cells"  # no header can be named this
 _COLUMN_OF_IDENTITY = {identity_kind: column for column, identity_kind in CONTACT_IDENTITY_KEYS.items()}
 
 
-def _repeat_of_earlier_row(kind: str, row: Row, first_rows: dict) -> tuple[str, str] | None:
+def _repeat_of_earlier_row(kind: str, row: Row, first_rows: dict, batch_no: int = 0) -> tuple[str, str] | None:
     """(column, reason) when this row repeats what identifies an earlier row of the file, else None.
 
     A customer file has one row per customer: a phone, email, id or external id seen before is an error,
-    not a merge. An order file's external id (per channel) names one order. Leads may repeat a contact.
+    not a merge. An order file's external id (per channel) names one order, whose lines may take several rows
+    of one batch (_batches keeps a run of them together; rows of one order far apart in a long file are refused).
+    A product file has one row per SKU. Leads may repeat a contact.
     """
+    line = bool(row.data.get("line"))
     if kind == ImportKind.CUSTOMERS:
         keys = row.identities  # (kind, value, source): the source follows from the kind
     elif kind == ImportKind.ORDERS and row.data.get("external_id"):
         keys = [("external_id", row.data["channel_id"], row.data["external_id"])]
+    elif kind == ImportKind.PRODUCTS:
+        keys = [("sku", row.data["sku"])]
     else:
         return None
     for key in keys:
         first = first_rows.get(key)
         if first is not None:
-            column = _COLUMN_OF_IDENTITY.get(key[0], "external_id")
-            return column, _("Row %(row)s has the same %(column)s.") % {"row": first, "column": column}
+            first_row, first_batch, first_line = first
+            if line and first_line and first_batch == batch_no:
+                continue  # another line of the same order
+            column = _COLUMN_OF_IDENTITY.get(key[0], key[0])
+            if line and first_line:
+                return column, _("Row %(row)s has the same %(column)s: put an order's rows next to each other.") % {
+                    "row": first_row,
+                    "column": column,
+                }
+            return column, _("Row %(row)s has the same %(column)s.") % {"row": first_row, "column": column}
     for key in keys:
-        first_rows[key] = row.row_no
+        first_rows.setdefault(key, (row.row_no, batch_no, line))
     return None
+
+
+def _raw_order_key(raw: dict, lookups: _Lookups):
+    """The order a refused line row belonged to, from its cells (its other rows are refused with it)."""
+    external = _clean(raw, "external_id")
+    return (lookups.channels.get(_clean(raw, "channel")), external) if external else ("row", id(raw))
+
+
+def _names_customer(row: Row) -> bool:
+    return bool(row.identities or row.data.get("customer_id") or row.contact.get("name"))
+
+
+def _line_conflict(leader: Row, row: Row) -> tuple[str, str] | None:
+    """(column, reason) when a later row of an order says something else than the row that leads it."""
+    reason = _("Row %(row)s of this order says otherwise.") % {"row": leader.row_no}
+    if row.data.get("customer_id") and row.data["customer_id"] != leader.data.get("customer_id"):
+        return "customer_id", reason
+    for identity in row.identities:
+        if identity not in leader.identities:
+            return _COLUMN_OF_IDENTITY.get(identity[0], "name"), reason
+    if row.data["ordered_at"] is not None and row.data["ordered_at"] != leader.data["ordered_at"]:
+        return "ordered_at", reason
+    return None
+
+
+def _order_amount(amount, lines: list[CheckedLine]) -> tuple[Decimal | None, tuple[str, str] | None]:
+    """(amount, None) by the rule of every entry point (services.order_amount), or (None, (column, reason))."""
+    try:
+        return order_amount(amount, lines), None
+    except DomainError as error:
+        return None, (error.field or "amount", error.message)
+
+
+def _join_order_lines(rows: list[Row], errors: list, refused: dict) -> list[Row]:
+    """An order file's rows as orders, each row given `lines` and the amount they make.
+
+    The rows with lines of one channel and external id become one order, led by its first row naming the customer
+    (whose customer and time the order takes; the other rows may leave them blank, not name others), with their
+    lines; an amount given on any of its rows must be their sum. A refused row refuses its whole order (`refused`:
+    order key → the first row of this batch that failed to parse). Returns the rows that make an order, in order.
+    """
+    groups: dict = {}
+    kept = []
+    for row in rows:
+        line = row.data.get("line")
+        if line and row.data["external_id"]:
+            groups.setdefault((row.data["channel_id"], row.data["external_id"]), []).append(row)
+            continue
+        row.data["lines"] = [line] if line else []
+        if line:
+            row.data["amount"], problem = _order_amount(row.data["amount"], row.data["lines"])
+            if problem is not None:
+                errors.append((row.row_no, *problem))
+                continue
+        kept.append(row)
+    for key, group in groups.items():
+        problems: list[tuple[Row, str, str]] = []
+        leader = next((r for r in group if _names_customer(r)), None)
+        lines = [r.data["line"] for r in group]
+        if key in refused:
+            problems.append((group[0], "", _("Row %(row)s of this order was refused.") % {"row": refused[key]}))
+        elif leader is None:
+            problems.append((group[0], "name", _("Give a name or a contact method.")))
+        elif leader.data["ordered_at"] is None:
+            problems.append((leader, "ordered_at", _("This field is required.")))
+        elif len(group) > MAX_LINES:
+            problems.append((group[0], "sku", _("An order has at most %(limit)s lines.") % {"limit": MAX_LINES}))
+        else:
+            problems += [(r, *conflict) for r in group if r is not leader and (conflict := _line_conflict(leader, r))]
+        total = None
+        if not problems:
+            for row in group:
+                amount, problem = _order_amount(row.data["amount"], lines)
+                if problem is not None:
+                    problems.append((row, *problem))
+                total = amount if total is None else total
+        if problems:
+            blamed = {id(row) for row, _column, _reason in problems}
+            errors += [(row.row_no, column, reason) for row, column, reason in problems]
+            first = problems[0][0].row_no
+            errors += [
+                (row.row_no, "", _("Row %(row)s of this order was refused.") % {"row": first})
+                for row in group
+                if id(row) not in blamed
+            ]
+            continue
+        leader.data["lines"] = lines
+        leader.data["amount"] = total
+        kept.append(leader)
+    kept.sort(key=lambda row: row.row_no)
+    return kept
 
 
 _DONE = object()
@@ -776,6 +1000,8 @@ class _PostgresResolver(_PythonResolver):
         "rfm_frequency",
         "rfm_monetary",
         "rfm_segment",
+        "loyalty_tier",
+        "points_balance",
         "created_at",
         "updated_at",
     )
@@ -828,6 +1054,8 @@ class _PostgresResolver(_PythonResolver):
                             0,
                             0,
                             "",
+                            "",  # not a member until customers.loyalty says so
+                            0,
                             stamp,
                             stamp,
                         )
@@ -923,7 +1151,7 @@ def register_kind(kind: str, rules: ImportKindRules) -> None:
 def _require_may_import(by, kind: str) -> None:
     rules = _kinds.get(kind)
     if rules is None:
-        raise ImportRefused(_("Choose customers, leads, orders or touchpoints."), field="kind")
+        raise ImportRefused(_("Choose customers, leads, orders, touchpoints or products."), field="kind")
     if by is not None and not rules.may_import(by):
         raise PermissionDenied(_("Your role may not create these records, so it may not import them."))
 
@@ -936,8 +1164,10 @@ def _order_key(row: Row):
 
 
 def _apply_orders(rows: list[Row], *, dry_run: bool, seen: dict, by) -> tuple[int, int]:
-    """An order per row unless its `external_id` (per channel) is known, or, without one, the customer
-    already has an order of that amount, time and channel. Returns (created, updated)."""
+    """An order per row (with the lines _join_order_lines gave it) unless its `external_id` (per channel) is known,
+    or, without one, the customer already has an order of that amount, time and channel. New orders earn their
+    points and place their customers in a tier (customers.loyalty, set-based), and orders with lines ask for the
+    affinity refresh; like every import they publish no `order.placed`. Returns (created, updated)."""
     existing: set = set()
     by_channel: dict = {}
     for row in rows:
@@ -953,7 +1183,7 @@ def _apply_orders(rows: list[Row], *, dry_run: bool, seen: dict, by) -> tuple[in
         ).values_list("customer_id", "ordered_at", "amount", "channel_id"):
             existing.add(("same", cid, at, amount, channel_id))
     created = updated = 0
-    orders = []
+    orders, lines = [], []
     for row in rows:
         key = _order_key(row)
         if key in existing or key in seen:
@@ -972,8 +1202,54 @@ def _apply_orders(rows: list[Row], *, dry_run: bool, seen: dict, by) -> tuple[in
                     created_by=by,
                 )
             )
+            lines.append(row.data["lines"])
     if orders:
         Order.objects.bulk_create(orders, batch_size=500)
+        OrderLine.objects.bulk_create(
+            [
+                OrderLine(order=order, product=line.product, quantity=line.quantity, unit_price=line.unit_price)
+                for order, order_lines in zip(orders, lines, strict=True)
+                for line in order_lines
+            ],
+            batch_size=1000,
+        )
+        loyalty.earn_for_orders([order.pk for order in orders])
+        loyalty.recompute_tiers(sorted({order.customer_id for order in orders}))
+        if any(lines):
+            affinity.queue_affinity_refresh()
+    return created, updated
+
+
+def _apply_products(rows: list[Row], *, dry_run: bool, seen: dict, by) -> tuple[int, int]:
+    """A product per new SKU; a known SKU's product takes the row's name, category, price and active flag (the
+    rules were checked by _parse_product with customers.products'). Returns (created, updated)."""
+    skus = sorted({row.data["sku"] for row in rows})
+    existing: dict[str, Product] = {}
+    for start in range(0, len(skus), 900):
+        existing.update({p.sku: p for p in Product.objects.filter(sku__in=skus[start : start + 900])})
+    fields = ("name", "category", "price", "is_active")
+    now = timezone.now()
+    created = updated = 0
+    new, changed = [], []
+    for row in rows:
+        sku = row.data["sku"]
+        product = existing.get(sku)
+        if product is None and sku in seen:
+            updated += 1
+            continue
+        if product is None:
+            created += 1
+            seen[sku] = True
+            new.append(Product(sku=sku, **{name: row.data[name] for name in fields}))
+            continue
+        updated += 1
+        for name in fields:
+            setattr(product, name, row.data[name])
+        product.updated_at = now  # bulk_update leaves auto_now alone: the ETag follows this stamp
+        changed.append(product)
+    if not dry_run:
+        Product.objects.bulk_create(new, batch_size=500)
+        Product.objects.bulk_update(changed, [*fields, "updated_at"], batch_size=500)
     return created, updated
 
 
@@ -1014,7 +1290,7 @@ def run_job(job_id: int) -> None:
     except BaseException:
         jobs.release(job)  # the message is retried with backoff and resumes after the committed batches
         raise
-    if not job.is_dry_run:
+    if not job.is_dry_run and job.kind not in WITHOUT_CONTACT:
         queue_full_segment_recompute()
 
 
@@ -1063,7 +1339,8 @@ def _process(job: ImportJob) -> None:
             if _by_customer_id(job.kind):
                 rows = _attach_customer_ids(rows, errors)
                 failed_rows = {n for n, _c, _r in errors}
-            contact_rows = [r for r in rows if r.customer_id is None]  # grouped by _parse_batches
+            # Grouped by _parse_batches; a product row names no customer.
+            contact_rows = [] if job.kind in WITHOUT_CONTACT else [r for r in rows if r.customer_id is None]
             if dry_run:
                 resolver.match(contact_rows, owners=parsed.owners)
             elif contact_rows:
@@ -1100,6 +1377,10 @@ def _would_create(row: Row) -> bool:
 
 
 register_kind(ImportKind.CUSTOMERS, ImportKindRules(may_import=lambda user: permissions.can(user, permissions.CREATE)))
+register_kind(
+    ImportKind.PRODUCTS,
+    ImportKindRules(may_import=lambda user: permissions.can(user, permissions.PRODUCT_WRITE), apply=_apply_products),
+)
 register_kind(
     ImportKind.ORDERS,
     ImportKindRules(

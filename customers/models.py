@@ -91,7 +91,17 @@ DERIVED_FIELDS = (
     "rfm_f",
     "rfm_m",
     "rfm_segment",
+    "loyalty_tier",
+    "member_since",
+    "points_balance",
 )
+
+
+class LoyaltyTierCode(models.TextChoices):
+    MEMBER = "member", _("Member")
+    SILVER = "silver", _("Silver")
+    GOLD = "gold", _("Gold")
+    PLATINUM = "platinum", _("Platinum")
 
 
 class Customer(models.Model):
@@ -129,6 +139,13 @@ class Customer(models.Model):
         verbose_name=_("merged into"),
     )
     merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
+    # Loyalty (customers.loyalty writes these): the tier by trailing-12-month spend, blank for a non-member, and
+    # the points ledger's sum, which a row lock keeps from going negative.
+    loyalty_tier = models.CharField(
+        _("loyalty tier"), max_length=10, choices=LoyaltyTierCode.choices, blank=True, default="", db_default=""
+    )
+    member_since = models.DateTimeField(_("member since"), null=True, blank=True)
+    points_balance = models.IntegerField(_("points balance"), default=0, db_default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # The audit log (config/audit.py) leaves out the derived columns: customers.segments rewrites them in SQL.
@@ -146,6 +163,11 @@ class Customer(models.Model):
             models.Index(fields=["rfm_segment"], name="customers_customer_segment_idx"),
             models.Index(fields=["created_at"], name="customers_customer_created_idx"),
             models.Index(fields=["merged_into"], name="customers_customer_merged_idx"),
+            models.Index(fields=["loyalty_tier"], name="customers_customer_tier_idx"),
+            models.Index(fields=["member_since"], name="customers_customer_member_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(points_balance__gte=0), name="customers_customer_points_not_negative"),
         ]
 
     def __str__(self):
@@ -199,6 +221,9 @@ class Order(models.Model):
         Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="orders", verbose_name=_("channel")
     )
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    # A cancelled order stays for the record; points, affinity, RFM and the metrics leave it out.
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("cancellation reason"), max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -238,6 +263,147 @@ class Order(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.amount}"
+
+
+class Product(models.Model):
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    category = models.CharField(_("category"), max_length=100)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["category", "name", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="customers_product_price_not_negative")]
+        indexes = [models.Index(fields=["category", "name"], name="customers_product_cat_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.sku})"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="order_lines", verbose_name=_("product")
+    )
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="customers_orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="customers_orderline_price_not_negative"),
+        ]
+        indexes = [models.Index(fields=["product", "order"], name="customers_line_product_idx")]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.product_id}"
+
+
+class AffinityPair(models.Model):
+    """X → Y over the trailing 365 days' orders (customers.affinity refreshes the whole table in SQL)."""
+
+    from_product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="affinity_from", verbose_name=_("bought")
+    )
+    to_product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="affinity_to", verbose_name=_("also bought")
+    )
+    support = models.PositiveIntegerField(_("support"))  # customers who bought both
+    confidence = models.FloatField(_("confidence"))  # support ÷ customers who bought from_product
+    lift = models.FloatField(_("lift"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("product affinity")
+        verbose_name_plural = _("product affinities")
+        ordering = ["from_product", "-confidence", "to_product"]
+        constraints = [
+            models.UniqueConstraint(fields=["from_product", "to_product"], name="customers_affinity_one_per_pair"),
+        ]
+        indexes = [
+            models.Index(fields=["from_product", "-confidence"], name="customers_affinity_from_idx"),
+            models.Index(fields=["-lift"], name="customers_affinity_lift_idx"),
+            models.Index(fields=["-confidence", "-id"], name="customers_affinity_conf_idx"),  # affinity/ pages
+        ]
+
+    def __str__(self):
+        return f"{self.from_product_id} → {self.to_product_id}"
+
+
+class LoyaltyTier(models.Model):
+    """A tier's threshold of trailing-12-month spend; admins edit them, each above the previous tier's."""
+
+    code = models.CharField(_("tier"), max_length=10, choices=LoyaltyTierCode.choices, unique=True)
+    threshold = models.DecimalField(_("12-month spend from"), max_digits=14, decimal_places=2)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loyalty tier")
+        verbose_name_plural = _("loyalty tiers")
+        ordering = ["threshold"]
+
+    def __str__(self):
+        return self.get_code_display()
+
+
+class PointsKind(models.TextChoices):
+    EARN = "earn", _("Earned")
+    REVERSE = "reverse", _("Reversed")
+    REDEEM = "redeem", _("Redeemed")
+    ADJUST = "adjust", _("Adjusted")
+    EXPIRE = "expire", _("Expired")
+
+
+class PointsEntry(models.Model):
+    """One line of a customer's append-only points ledger; the balance is their sum (kept on the customer)."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="points_entries", verbose_name=_("customer")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=PointsKind.choices)
+    points = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="points_entries", verbose_name=_("order")
+    )
+    at = models.DateTimeField(_("at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)  # earned points only
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        ordering = ["-at", "-pk"]
+        constraints = [
+            # An order earns once and is reversed once, however often its feed or cancellation is retried.
+            models.UniqueConstraint(
+                fields=["order", "kind"],
+                condition=Q(order__isnull=False, kind__in=["earn", "reverse"]),
+                name="customers_points_once_per_order",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "at"], name="customers_points_cust_idx"),
+            models.Index(fields=["kind", "expires_at"], name="customers_points_expiry_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.points}"
 
 
 class PendingSegmentRefresh(models.Model):
@@ -361,6 +527,7 @@ class ImportKind(models.TextChoices):
     LEADS = "leads", _("Leads")
     ORDERS = "orders", _("Orders")
     TOUCHPOINTS = "touchpoints", _("Touchpoints")  # marketing registers its rules (marketing/subscriptions.py)
+    PRODUCTS = "products", _("Products")
 
 
 class ImportJob(TrackedJob):

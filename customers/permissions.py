@@ -2,7 +2,12 @@
 
 Everyone signed in (staff member) reads. Marketing, sales and service create and edit customers.
 Only managers (and admins) merge and undo merges. Marketing, managers and admins import.
-Orders: sales, managers, admins. Channels, campaigns, channel spend: marketing, managers, admins.
+Orders (create, change, cancel; DESIGN.md "sales and service create orders"): sales, service, managers, admins.
+Products (the commerce catalogue; everyone reads it): sales managers, marketing managers and admins write it —
+sales sells from it and marketing promotes it, so their managers keep it; service and staff without a manager
+role do not. Channels, campaigns, channel spend: marketing, managers, admins.
+Loyalty points: any department's staff redeem them, managers (of any department) adjust them with a reason;
+admins set the tiers' thresholds.
 
 Account teams (`TEAM`, the object an AccountTeamMember, saved or about to be): a department's manager adds and
 removes the people of their department in any role (account owner too), an admin anyone; a staff member adds
@@ -24,10 +29,15 @@ UNDO_MERGE = "undo_merge"
 IMPORT = "import"
 EXPORT = "export"
 ORDER_WRITE = "order_write"
+PRODUCT_WRITE = "product_write"  # create, change, delete products
 MARKETING_WRITE = "marketing_write"  # channels, campaigns, channel spend
 TEAM = "team"  # add or remove an account team member
+POINTS_REDEEM = "points_redeem"  # a customer's loyalty points: any department's staff
+POINTS_ADJUST = "points_adjust"  # a correction with a reason: any department's manager
+LOYALTY_TIERS = "loyalty_tiers"  # the tiers' thresholds: admins only (DESIGN.md "Roles")
 
-ACTIONS = (VIEW, CREATE, CHANGE, MERGE, UNDO_MERGE, IMPORT, EXPORT, ORDER_WRITE, MARKETING_WRITE, TEAM)
+ACTIONS = (VIEW, CREATE, CHANGE, MERGE, UNDO_MERGE, IMPORT, EXPORT, ORDER_WRITE, PRODUCT_WRITE, MARKETING_WRITE, TEAM)
+ACTIONS += (POINTS_REDEEM, POINTS_ADJUST, LOYALTY_TIERS)
 
 
 def can(user, action: str, obj=None) -> bool:
@@ -47,9 +57,17 @@ def can(user, action: str, obj=None) -> bool:
         # The import pages; each kind is then checked like creating its rows (customers.imports).
         return department is not None
     if action == ORDER_WRITE:
-        return manager or department == roles.SALES
+        return manager or department in (roles.SALES, roles.SERVICE)
+    if action == PRODUCT_WRITE:
+        return manager and department in (roles.SALES, roles.MARKETING)
     if action == MARKETING_WRITE:
         return manager or department == roles.MARKETING
+    if action == POINTS_REDEEM:
+        return department is not None
+    if action == POINTS_ADJUST:
+        return manager
+    if action == LOYALTY_TIERS:
+        return False  # admins, who passed above
     if action == TEAM:
         if not isinstance(obj, AccountTeamMember):  # the team form of a customer page
             return department is not None

@@ -52,7 +52,9 @@ def register_lifecycle_evidence(evidence: LifecycleEvidence) -> None:
 
 def _own_evidence() -> list[LifecycleEvidence]:
     order_t = Order._meta.db_table
-    return [LifecycleEvidence(LifecycleStage.LOYALTY, f"EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id)")]  # nosec B608
+    # A cancelled order is no evidence: the customer bought nothing.
+    placed = f"EXISTS (SELECT 1 FROM {order_t} o WHERE o.customer_id = c.id AND o.cancelled_at IS NULL)"  # nosec B608
+    return [LifecycleEvidence(LifecycleStage.LOYALTY, placed)]
 
 
 def _id_filter(column: str, customer_ids, params: list) -> str:
@@ -100,7 +102,8 @@ def recompute_lifecycle(customer_ids=None) -> list[tuple[int, str]]:
 
 
 def recompute_rfm(customer_ids=None, *, now) -> tuple[int, list[tuple[int, str]]]:
-    """Rewrite the RFM scores that changed; returns (rows rewritten, [(customer id, segment entered)]).
+    """Rewrite the RFM scores that changed; returns (rows rewritten, [(customer id, segment entered)]). Cancelled
+    orders count nowhere: an order's amount is the sum of its lines, so R, F and M read orders alone.
 
     Recency moves every day, so most rewrites keep their segment: the segments before the UPDATE are read first
     (one indexed scan of the rows in scope) and compared with what its RETURNING reports (SQLite's RETURNING cannot
@@ -122,7 +125,7 @@ def recompute_rfm(customer_ids=None, *, now) -> tuple[int, list[tuple[int, str]]
         WITH stats AS (
             SELECT o.customer_id AS id, MAX(o.ordered_at) AS last_at, COUNT(*) AS freq, SUM(o.amount) AS total
             FROM {order_t} o JOIN {customer_t} c ON c.id = o.customer_id
-            WHERE c.merged_into_id IS NULL AND o.ordered_at >= %s AND o.ordered_at < %s
+            WHERE c.merged_into_id IS NULL AND o.ordered_at >= %s AND o.ordered_at < %s AND o.cancelled_at IS NULL
             GROUP BY o.customer_id
         ), tiles AS (
             SELECT id, last_at, freq, total,
@@ -161,7 +164,7 @@ def recompute_rfm(customer_ids=None, *, now) -> tuple[int, list[tuple[int, str]]
         WHERE (rfm_r IS NOT NULL OR rfm_segment <> '' OR merged_into_id IS NOT NULL AND rfm_frequency <> 0)
           AND (merged_into_id IS NOT NULL OR NOT EXISTS (
               SELECT 1 FROM {order_t} o WHERE o.customer_id = {customer_t}.id
-              AND o.ordered_at >= %s AND o.ordered_at < %s)) {reset_filter}
+              AND o.ordered_at >= %s AND o.ordered_at < %s AND o.cancelled_at IS NULL)) {reset_filter}
     """  # nosec B608
     before = Customer.objects.filter(merged_into__isnull=True)
     if customer_ids is not None:

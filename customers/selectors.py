@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.db.models import (
     Case,
     Count,
+    DecimalField,
     Exists,
     F,
     IntegerField,
@@ -18,6 +20,7 @@ from django.db.models import (
     Prefetch,
     Q,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -34,7 +37,7 @@ from config.api.fields import MAX_ID
 from config.models import Task
 from config.money import format_money
 from config.timeline import TimelineEvent
-from customers import merging
+from customers import affinity, merging
 from customers.identity import normalize_email, normalize_phone
 from customers.models import (
     AccountTeamMember,
@@ -45,6 +48,9 @@ from customers.models import (
     ImportJob,
     MergeRecord,
     Order,
+    OrderLine,
+    PointsEntry,
+    Product,
     TeamRole,
 )
 
@@ -392,6 +398,16 @@ def _own_events(customer_id: int, limit: int, *, customer=None, merges=None) -> 
                 url=url,
             )
         )
+        if order.cancelled_at:
+            events.append(
+                TimelineEvent(
+                    at=order.cancelled_at,
+                    department="sales",
+                    kind="order.cancelled",
+                    text=_("Order #%(id)s cancelled: %(reason)s") % {"id": order.pk, "reason": order.cancel_reason},
+                    url=reverse("customers:order-detail", args=[order.pk]),
+                )
+            )
     for record in merges if merges is not None else merge_records(customer_id=customer_id, limit=limit):
         other = record.duplicate if record.survivor_id == customer_id else record.survivor
         text = (
@@ -606,3 +622,106 @@ def spend_export_rows(queryset):
     rows = queryset.values_list("pk", "channel__code", "channel__name", "month", "amount")
     for pk, channel, name, month, amount in rows.iterator(2000):
         yield [pk, channel, name, month.strftime("%Y-%m"), amount]
+
+
+# --- orders and products ----------------------------------------------------------------------------------------
+
+_CENT = Decimal("0.01")
+
+
+def _money_text(value: Decimal) -> str:
+    """A decimal as the API writes money (DRF's DecimalField): two decimals, never an exponent."""
+    return f"{value.quantize(_CENT):f}"
+
+
+def order_lines(order_ids: list[int]) -> dict[int, list[dict]]:
+    """Each order's lines as the API shows them ({"product": sku, "name", "quantity", "unit_price", "total"}), in
+    the order they were given, in one query."""
+    found: dict[int, list[dict]] = {pk: [] for pk in order_ids}
+    rows = OrderLine.objects.filter(order_id__in=order_ids).order_by("order_id", "pk")
+    for order_id, sku, name, quantity, unit_price in rows.values_list(
+        "order_id", "product__sku", "product__name", "quantity", "unit_price"
+    ):
+        found[order_id].append(
+            {
+                "product": sku,
+                "name": name,
+                "quantity": quantity,
+                "unit_price": _money_text(unit_price),
+                "total": _money_text(quantity * unit_price),
+            }
+        )
+    return found
+
+
+def order_detail(*, pk: int) -> Order:
+    """The order page: the order with its customer, channel and who recorded it, and its lines with their products
+    (2 queries). Raises Order.DoesNotExist."""
+    order = Order.objects.select_related("customer", "channel", "created_by").get(pk=pk)
+    order.line_rows = list(OrderLine.objects.filter(order_id=pk).select_related("product").order_by("pk"))
+    for line in order.line_rows:
+        line.total = line.quantity * line.unit_price
+    return order
+
+
+def product_sales(*, product_id: int) -> dict:
+    """What a product sold over orders not cancelled: units, revenue, orders and customers (one query)."""
+    lines = OrderLine.objects.filter(product_id=product_id, order__cancelled_at__isnull=True)
+    totals = lines.aggregate(
+        units=Sum("quantity"),
+        revenue=Sum(F("quantity") * F("unit_price"), output_field=DecimalField(max_digits=20, decimal_places=2)),
+        orders=Count("order_id", distinct=True),
+        customers=Count("order__customer_id", distinct=True),
+    )
+    return {
+        "units": totals["units"] or 0,
+        "revenue": totals["revenue"] or Decimal("0.00"),
+        "orders": totals["orders"],
+        "customers": totals["customers"],
+    }
+
+
+def product_detail(*, pk: int) -> Product:
+    """The product page: the product, its sales (product_sales) and its lines of the latest recorded orders with
+    their customers, capped at DETAIL_LIST_SIZE with the link to the orders of this SKU when there are more (3 queries).
+    Raises Product.DoesNotExist."""
+    product = Product.objects.get(pk=pk)
+    product.sales = product_sales(product_id=pk)
+    lines = list(
+        OrderLine.objects.filter(product_id=pk)
+        .select_related("order", "order__customer")
+        .order_by("-order_id", "-pk")[: DETAIL_LIST_SIZE + 1]  # customers_line_product_idx (product, order)
+    )
+    for line in lines:
+        line.total = line.quantity * line.unit_price
+    product.recent_lines = lines[:DETAIL_LIST_SIZE]
+    product.all_orders_url = (
+        f"{reverse('customers:order-list')}?{urlencode({'product': product.sku})}"
+        if len(lines) > DETAIL_LIST_SIZE
+        else ""
+    )
+    return product
+
+
+# --- loyalty ------------------------------------------------------------------------------------------------------
+
+LOYALTY_PANEL_ENTRIES = 10
+
+
+def points_ledger(customer_id: int):
+    """A customer's points entries, newest first, with who recorded each (one query per page)."""
+    return PointsEntry.objects.filter(customer_id=customer_id).select_related("created_by").order_by("-at", "-pk")
+
+
+def attach_loyalty(customer: Customer) -> None:
+    """The 360's loyalty panel: the newest points entries (one query); the tier, balance and member since are on
+    the customer's row."""
+    customer.recent_points = list(points_ledger(customer.pk)[:LOYALTY_PANEL_ENTRIES])
+
+
+# --- recommendations ----------------------------------------------------------------------------------------------
+
+
+def attach_recommendations(customer: Customer) -> None:
+    """The 360's "Recommended next" panel: customers.affinity.recommendations (one query)."""
+    customer.recommended = affinity.recommendations(customer.pk)

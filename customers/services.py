@@ -2,12 +2,16 @@
 
 Identity matching lives here once (`resolve_customer`): every entry point (form, API, CSV import, lead intake)
 normalizes contact details through `customers.identity` and attaches to the existing customer on a match.
+Order rules live here once too: `place_order` (a customer or a contact, lines and the amount they make), its bulk
+form `place_orders`, `update_order` and `cancel_order`; products are customers.products'.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.apps import apps
 from django.conf import settings
@@ -20,9 +24,9 @@ from django.utils.translation import gettext as _
 
 from config import audit, events, moments, outbox, roles, todo
 from config.errors import Conflict, DomainError
-from config.money import format_money, parse_amount
+from config.money import AMOUNT_LIMIT, format_money, parse_amount
 from config.notifications import notify
-from customers import merging, permissions, segments
+from customers import affinity, loyalty, merging, permissions, products, segments
 from customers.errors import InvalidIdentity, MergeRefused, UndoRefused
 from customers.identity import contact_identities, normalize_or_raise
 from customers.models import (
@@ -35,7 +39,9 @@ from customers.models import (
     IdentityKind,
     MergeRecord,
     Order,
+    OrderLine,
     PendingSegmentRefresh,
+    Product,
     TeamRole,
 )
 from customers.selectors import account_team, customer_relations
@@ -346,33 +352,182 @@ def _aware(value) -> datetime:
     return value
 
 
-def upsert_order(
+# An order's lines: at most this many, each of at most MAX_QUANTITY units.
+MAX_LINES = 500
+MAX_QUANTITY = 1_000_000
+
+
+@dataclass(frozen=True)
+class CheckedLine:
+    """One order line as the rules accept it, not saved yet."""
+
+    product: Product
+    quantity: int
+    unit_price: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What place_order did: the order, whether it is new (False: its channel and external id were known), and
+    whether its customer was found by identity (True too for a given customer id and for a known order)."""
+
+    order: Order
+    created: bool
+    customer_matched: bool
+
+
+def parse_quantity(value, *, field: str = "quantity") -> int:
+    """A whole number of units from 1 to MAX_QUANTITY ("3", 3 and 3.0 alike); DomainError naming `field`."""
+    if isinstance(value, bool) or value is None or not str(value).strip():
+        raise DomainError(_("Enter a whole number of at least 1."), field=field, code="required")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise DomainError(_("Enter a whole number."), field=field, code="invalid") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise DomainError(_("Enter a whole number."), field=field, code="invalid")
+    if number < 1:
+        raise DomainError(_("The quantity must be at least 1."), field=field, code="min_value")
+    if number > MAX_QUANTITY:
+        raise DomainError(
+            _("The quantity must be at most %(limit)s.") % {"limit": f"{MAX_QUANTITY:,}"}, field=field, code="max_value"
+        )
+    return int(number)
+
+
+def check_line(line: dict, catalogue: dict[str, Product], *, names: Callable[[str], str]) -> CheckedLine:
+    """One line `{"product": sku, "quantity", "unit_price"}` (unit_price left out or blank: the product's price)
+    against `catalogue` (SKU → product, as products.by_sku reads it). Touches no database.
+
+    Raises DomainError naming `names(key)` for its key: product (blank, unknown or inactive SKU), quantity (not a
+    whole number from 1 to MAX_QUANTITY), unit_price (negative, more than two decimals, too large)."""
+    sku = products.clean_sku(line.get("product"), field=names("product"))
+    product = catalogue.get(sku)
+    if product is None:
+        raise DomainError(
+            _("No product has the SKU %(sku)s.") % {"sku": sku}, field=names("product"), code="does_not_exist"
+        )
+    if not product.is_active:
+        raise DomainError(
+            _("The product %(sku)s is no longer sold.") % {"sku": sku}, field=names("product"), code="inactive"
+        )
+    quantity = parse_quantity(line.get("quantity"), field=names("quantity"))
+    price = line.get("unit_price")
+    if price is None or (isinstance(price, str) and not price.strip()):
+        unit_price = product.price
+    else:
+        unit_price = products.parse_price(price, field=names("unit_price"))
+    return CheckedLine(product=product, quantity=quantity, unit_price=unit_price)
+
+
+def check_lines(lines, *, field: str = "lines") -> list[CheckedLine]:
+    """An order's lines (check_line each, the catalogue read in one query), in order.
+
+    Raises DomainError naming `lines` (more than MAX_LINES) or the line's key as `lines[<i>].<key>`."""
+    lines = list(lines or [])
+    if len(lines) > MAX_LINES:
+        raise DomainError(
+            _("An order has at most %(limit)s lines.") % {"limit": MAX_LINES}, field=field, code="max_length"
+        )
+    catalogue = products.by_sku(str(line.get("product") or "").strip() for line in lines)
+    return [
+        check_line(line, catalogue, names=lambda key, index=index: f"{field}[{index}].{key}")
+        for index, line in enumerate(lines)
+    ]
+
+
+def order_amount(amount, lines: list[CheckedLine]) -> Decimal:
+    """An order's amount: the sum of quantity × unit price of its lines when it has any (an `amount` given as well
+    must equal that sum), else `amount`. Raises DomainError(field="amount"; code "mismatch" for a disagreement)."""
+    if not lines:
+        return parse_amount(amount)
+    total = sum((line.total for line in lines), Decimal("0.00")).quantize(Decimal("0.01"))
+    if total >= AMOUNT_LIMIT:
+        raise DomainError(
+            _("The lines add up to more than %(limit)s.") % {"limit": f"{AMOUNT_LIMIT:,.0f}"},
+            field="amount",
+            code="max_value",
+        )
+    if amount is not None and not (isinstance(amount, str) and not amount.strip()):
+        given = parse_amount(amount)
+        if given != total:
+            raise DomainError(
+                _("The amount %(amount)s is not the sum of the lines, %(total)s; leave it out or correct it.")
+                % {"amount": given, "total": total},
+                field="amount",
+                code="mismatch",
+            )
+    return total
+
+
+def _known_order(channel: Channel | None, external_id: str) -> Order | None:
+    if not external_id:
+        return None
+    return Order.objects.filter(channel=channel, external_id=external_id).first()
+
+
+def _line_rows(order: Order, lines: list[CheckedLine]) -> None:
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(order=order, product=line.product, quantity=line.quantity, unit_price=line.unit_price)
+            for line in lines
+        ]
+    )
+
+
+def place_order(
     *,
-    customer: Customer,
-    amount,
+    by=None,
+    customer: Customer | None = None,
+    contact: dict | None = None,
+    amount=None,
     ordered_at,
     channel: Channel | str | None = None,
     external_id: str = "",
-    by=None,
-) -> tuple[Order, bool]:
-    """(order, created). An `external_id` already known for the channel returns that order unchanged.
+    lines=None,
+    now=None,
+    recompute_tier: bool = True,
+) -> PlacedOrder:
+    """Record an order of `customer`, or of the customer its `contact` identities name (matched or created through
+    resolve_customer, as lead intake does), with optional `lines` (check_lines) whose sum is its amount.
 
-    Raises PermissionDenied, DomainError(field amount|ordered_at|channel).
+    An `external_id` already known for the channel returns that order unchanged (created False) and writes
+    nothing, not even a customer. Nothing is written when anything is refused: the customer a contact would
+    create, the order and its lines are one transaction. `by` None is Relay itself (demo, imports by the system).
+    A new order refreshes the customer's segments, earns its points and places the customer in a tier
+    (customers.loyalty; `recompute_tier=False` leaves the tier to the caller, as place_orders does once for all its
+    customers), queues the affinity refresh when it has lines, and publishes `order.placed`.
+
+    Raises PermissionDenied, DomainError naming contact (neither or both of customer and contact; a bad
+    contact: "contact.<key>"), amount, ordered_at, channel or lines[<i>].<key>.
     """
     with transaction.atomic():
         if by is not None:
             permissions.require(by, permissions.ORDER_WRITE)
+        if (customer is None) == (contact is None):
+            raise DomainError(_("Give either a contact or an existing customer."), field="contact", code="required")
         channel = _channel(channel)
-        amount = parse_amount(amount)
+        checked = check_lines(lines)
+        amount = order_amount(amount, checked)
         ordered_at = _aware(ordered_at)
         external_id = _clean(external_id)[:100]
-        customer = live_customer(customer)
-        if external_id:
-            existing = Order.objects.filter(channel=channel, external_id=external_id).first()
-            if existing is not None:
-                return existing, False
+        existing = _known_order(channel, external_id)
+        if existing is not None:
+            return PlacedOrder(existing, created=False, customer_matched=True)
         try:
+            # A concurrent delivery of the same feed row may insert it first: the unique constraint stops this one,
+            # the savepoint drops the customer its contact may have created, and the first one's order stands.
             with transaction.atomic():
+                matched = True
+                if contact is not None:
+                    customer, matched = resolve_customer(
+                        contact=contact, by=by, source_channel=channel, field_prefix="contact."
+                    )
+                customer = live_customer(customer)
                 order = Order.objects.create(
                     customer=customer,
                     amount=amount,
@@ -381,24 +536,91 @@ def upsert_order(
                     external_id=external_id,
                     created_by=by if getattr(by, "pk", None) else None,
                 )
+                _line_rows(order, checked)
         except IntegrityError:
-            # Two deliveries of the same feed row raced; the first one's order stands.
-            if not external_id:
+            existing = _known_order(channel, external_id)
+            if existing is None:
                 raise
-            return Order.objects.get(channel=channel, external_id=external_id), False
-        queue_segment_refresh([customer.pk])
-        events.publish(
-            "order.placed",
-            event_id=f"customers.order.{order.pk}",
-            order=order.pk,
-            customer=customer.pk,
-            amount=str(order.amount),
-            ordered_at=order.ordered_at,
-            channel=channel.code if channel else None,
-            external_id=external_id,
-        )
-        _tell_team_of_large_order(order, customer=customer, by=by)
-        return order, True
+            return PlacedOrder(existing, created=False, customer_matched=True)
+        _after_new_order(order, customer=customer, lines=checked, by=by, now=now, recompute_tier=recompute_tier)
+        return PlacedOrder(order, created=True, customer_matched=matched)
+
+
+def _after_new_order(
+    order: Order, *, customer: Customer, lines: list[CheckedLine], by, now, recompute_tier: bool
+) -> None:
+    now = now or timezone.now()
+    queue_segment_refresh([customer.pk])
+    loyalty.earn_for_order(order, now=now)
+    if recompute_tier:
+        loyalty.recompute_tiers([customer.pk], now=now)
+    events.publish(
+        "order.placed",
+        event_id=f"customers.order.{order.pk}",
+        order=order.pk,
+        customer=customer.pk,
+        amount=str(order.amount),
+        ordered_at=order.ordered_at,
+        channel=order.channel.code if order.channel else None,
+        external_id=order.external_id,
+        lines=[
+            {"product": line.product.sku, "quantity": line.quantity, "unit_price": str(line.unit_price)}
+            for line in lines
+        ],
+    )
+    if lines:
+        affinity.queue_affinity_refresh()
+    _tell_team_of_large_order(order, customer=customer, by=by)
+
+
+def place_orders(*, by, items: list[dict], now=None) -> list[PlacedOrder | DomainError]:
+    """Bulk intake (`POST orders/bulk/`): `place_order(**item)` for each item, in order, each atomic on its own,
+    so a refused item is never half-written and never undoes the others; two items with one contact get one
+    customer.
+
+    The tiers of the customers of the new orders are recomputed once, after the items (each item's tier
+    recompute is a statement over the customer's year of orders: once per customer, not per order).
+
+    Returns, per item, the PlacedOrder or the DomainError that refused it. Raises PermissionDenied before writing
+    anything when `by` may not create orders."""
+    permissions.require(by, permissions.ORDER_WRITE)
+    now = now or timezone.now()
+    results: list[PlacedOrder | DomainError] = []
+    for item in items:
+        try:
+            results.append(place_order(by=by, now=now, recompute_tier=False, **item))
+        except DomainError as error:
+            results.append(error)
+    placed = {r.order.customer_id for r in results if isinstance(r, PlacedOrder) and r.created}
+    loyalty.recompute_tiers(sorted(placed), now=now)
+    return results
+
+
+def upsert_order(
+    *,
+    customer: Customer,
+    amount=None,
+    ordered_at,
+    channel: Channel | str | None = None,
+    external_id: str = "",
+    lines=None,
+    by=None,
+) -> tuple[Order, bool]:
+    """(order, created): place_order for a known customer. An `external_id` already known for the channel returns
+    that order unchanged.
+
+    Raises PermissionDenied, DomainError(field amount|ordered_at|channel|lines[<i>].<key>).
+    """
+    placed = place_order(
+        by=by,
+        customer=customer,
+        amount=amount,
+        ordered_at=ordered_at,
+        channel=channel,
+        external_id=external_id,
+        lines=lines,
+    )
+    return placed.order, placed.created
 
 
 def _tell_team_of_large_order(order: Order, *, customer: Customer, by) -> None:
@@ -421,26 +643,61 @@ def _tell_team_of_large_order(order: Order, *, customer: Customer, by) -> None:
 def create_order(
     *,
     customer: Customer,
-    amount,
+    amount=None,
     ordered_at,
     channel: Channel | str | None = None,
     external_id: str = "",
+    lines=None,
     by=None,
 ) -> Order:
     """Create an order (a resent `external_id` for the same channel returns the existing order)."""
     order, _created = upsert_order(
-        customer=customer, amount=amount, ordered_at=ordered_at, channel=channel, external_id=external_id, by=by
+        customer=customer,
+        amount=amount,
+        ordered_at=ordered_at,
+        channel=channel,
+        external_id=external_id,
+        lines=lines,
+        by=by,
     )
     return order
 
 
+def refuse_cancelled(order: Order) -> None:
+    """Conflict(field "cancelled_at", code "cancelled") for a cancelled order: it stays as it was cancelled."""
+    if order.cancelled_at:
+        raise Conflict(
+            _("Order #%(id)s was cancelled; it can no longer change.") % {"id": order.pk},
+            field="cancelled_at",
+            code="cancelled",
+        )
+
+
 @transaction.atomic
 def update_order(*, order: Order, by, **changes) -> Order:
+    """Change an order: customer, amount, ordered_at, channel, external_id, and `lines` (the full list: it replaces
+    the order's lines, and their sum becomes the amount; an empty list leaves an order without lines). The amount of
+    an order with lines follows them: an `amount` that is not their sum is refused.
+
+    Raises PermissionDenied, Conflict (field "cancelled_at": a cancelled order) and DomainError naming amount
+    (code "mismatch"), ordered_at, channel, external_id (code "unique") or lines[<i>].<key>.
+    """
     order = Order.objects.select_for_update().get(pk=order.pk)
     permissions.require(by, permissions.ORDER_WRITE)
+    refuse_cancelled(order)
     old_customer = order.customer_id
-    if "amount" in changes:
-        order.amount = parse_amount(changes["amount"])
+    amount_before = order.amount
+    new_lines = None
+    if "lines" in changes:
+        new_lines = check_lines(changes["lines"])
+        if new_lines or "amount" in changes:
+            order.amount = order_amount(changes.get("amount"), new_lines)
+    elif "amount" in changes:
+        current = [
+            CheckedLine(product=line.product, quantity=line.quantity, unit_price=line.unit_price)
+            for line in order.lines.select_related("product")
+        ]
+        order.amount = order_amount(changes["amount"], current)
     if "ordered_at" in changes:
         order.ordered_at = _aware(changes["ordered_at"])
     if "channel" in changes:
@@ -454,9 +711,70 @@ def update_order(*, order: Order, by, **changes) -> Order:
     ):
         raise DomainError(_("Another order of this channel has this external id."), field="external_id", code="unique")
     order.save()
+    had_lines = order.lines.exists()
+    if new_lines is not None:
+        order.lines.all().delete()
+        _line_rows(order, new_lines)
+    if new_lines or (had_lines and (new_lines is not None or {"customer", "ordered_at"} & set(changes))):
+        affinity.queue_affinity_refresh()  # the pairs count the customers of the window's lines
     ids = sorted({old_customer, order.customer_id})
     queue_segment_refresh(ids)
+    if order.amount != amount_before:
+        loyalty.correct_for_order(order, by=by)
+    if {"amount", "lines", "customer", "ordered_at"} & set(changes):
+        loyalty.recompute_tiers(ids)  # their trailing-12-month spend moved
     return order
+
+
+CANCEL_REASON_LENGTH = Order._meta.get_field("cancel_reason").max_length
+
+
+@transaction.atomic
+def cancel_order(*, order: Order, by, reason: str, now=None) -> tuple[Order, bool]:
+    """Cancel an order: (order, cancelled now). The order stays for the record, but counts nowhere from then on
+    (RFM, lifecycle, metrics, affinity); its points are reversed and the customer's tier recomputed
+    (customers.loyalty), its customer's segments refreshed, and `order.cancelled` published.
+
+    Idempotent: a second cancel changes nothing and returns the order as it was cancelled (False), so a retried
+    request or feed never reverses twice. `by` None is Relay itself.
+
+    Raises PermissionDenied and DomainError(field "reason": blank, code "required", or too long).
+    """
+    if by is not None:
+        permissions.require(by, permissions.ORDER_WRITE)
+    reason = _clean(reason)
+    if not reason:
+        raise DomainError(_("Give the reason for the cancellation."), field="reason", code="required")
+    if len(reason) > CANCEL_REASON_LENGTH:
+        raise DomainError(
+            _("Use at most %(limit)s characters.") % {"limit": CANCEL_REASON_LENGTH}, field="reason", code="max_length"
+        )
+    now = now or timezone.now()
+    # Parents first: the customer row (customers.loyalty locks it to reverse the points), then the order.
+    customer_id = Order.objects.filter(pk=order.pk).values_list("customer_id", flat=True).get()
+    list(Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk", flat=True))
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.cancelled_at:
+        return order, False
+    order.cancelled_at = now
+    order.cancel_reason = reason
+    order.save(update_fields=["cancelled_at", "cancel_reason", "updated_at"])  # a save: the audit log records it
+    queue_segment_refresh([order.customer_id])
+    loyalty.reverse_for_order(order, now=now, by=by)
+    loyalty.recompute_tiers([order.customer_id], now=now)
+    if order.lines.exists():
+        affinity.queue_affinity_refresh()
+    events.publish(
+        "order.cancelled",
+        event_id=f"customers.order.{order.pk}.cancelled",
+        order=order.pk,
+        customer=order.customer_id,
+        amount=str(order.amount),
+        reason=reason,
+        by=getattr(by, "pk", None),
+        at=now,
+    )
+    return order, True
 
 
 def queue_segment_refresh(customer_ids) -> None:
@@ -637,7 +955,8 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, keep: dict |
     "duplicate"; a field not given keeps the survivor's value when it has one, else the duplicate's. The record
     keeps what was chosen. The duplicate's account team joins the survivor's without duplicates, and the tasks
     about the duplicate become the survivor's (config.todo.move_tasks: an open next step stays when the survivor
-    has one).
+    has one). The duplicate's points entries move too: both balances are their ledgers' sums again, and both
+    customers' loyalty tiers are recomputed.
 
     Raises PermissionDenied (not a manager), MergeRefused (field "duplicate": same customer, or already merged;
     field "survivor": the survivor was merged) and DomainError (field "keep.<name>": an unknown field or choice).
@@ -683,6 +1002,8 @@ def merge_customers(*, survivor: Customer, duplicate: Customer, by, keep: dict |
         merged_at=now,
     )
     ids = [survivor.pk, duplicate.pk]
+    loyalty.recompute_balances(ids)  # the duplicate's points entries moved with its other rows
+    loyalty.recompute_tiers(ids, now=now)  # the survivor's spend now counts the duplicate's orders
     queue_segment_refresh(ids)
     events.publish(
         "customer.merged",
@@ -716,8 +1037,9 @@ def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
     """Move every row the merge moved back to the duplicate, and make it live again.
 
     The survivor gets back its own profile values where the merge kept the duplicate's (unless changed since).
-    Raises PermissionDenied (not a manager) and UndoRefused (already undone, older than
-    RELAY_MERGE_UNDO_DAYS, or the survivor has since been merged itself).
+    Raises PermissionDenied (not a manager), UndoRefused (already undone, older than
+    RELAY_MERGE_UNDO_DAYS, or the survivor has since been merged itself) and Conflict (field "merge", code
+    "negative_balance": the survivor spent points that would go back to the duplicate).
     """
     permissions.require(by, permissions.UNDO_MERGE)
     now = now or timezone.now()
@@ -758,6 +1080,9 @@ def undo_merge(*, record: MergeRecord, by, now=None) -> MergeRecord:
     record.undone_by = by if getattr(by, "pk", None) else None
     record.save(update_fields=["undone_at", "undone_by"])
     ids = [survivor.pk, duplicate.pk]
+    # The points entries went back with the other rows; refused when the survivor spent the duplicate's points.
+    loyalty.recompute_balances(ids, field="merge")
+    loyalty.recompute_tiers(ids, now=now)
     queue_segment_refresh(ids)
     return record
 

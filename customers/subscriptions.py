@@ -8,6 +8,8 @@ from customers import selectors
 from customers.models import Customer
 
 pickers.register("customers", search=selectors.pick_customers, label=selectors.customer_label)
+selectors.register_detail_part(selectors.attach_loyalty)  # the 360's loyalty panel
+selectors.register_detail_part(selectors.attach_recommendations)  # the 360's "Recommended next"
 pickers.register("campaigns", search=selectors.pick_campaigns, label=selectors.campaign_label)
 pickers.register("orders", search=selectors.pick_orders, label=selectors.order_label)
 
@@ -22,6 +24,7 @@ about.register("customer", model=Customer, labels=selectors.customer_labels, url
 for _key, _url_name in (
     ("customers", "customers:customer-list"),
     ("orders", "customers:order-list"),
+    ("products", "customers:product-list"),
     ("campaigns", "customers:campaign-list"),
     ("spend", "customers:spend-list"),
 ):

@@ -2,7 +2,7 @@ from celery import shared_task
 
 from config.outbox import RETRYING
 from config.queues import INTERACTIVE, MAINTENANCE
-from customers import imports, services
+from customers import affinity, imports, loyalty, services
 
 
 @shared_task(queue=MAINTENANCE, **RETRYING)
@@ -21,3 +21,23 @@ def refresh_pending_segments() -> int:
 def run_import(job_id: int) -> None:
     """Process an ImportJob (dry or real); `config.jobs.sweep_stalled` re-sends it when a worker dies."""
     imports.run_job(job_id)
+
+
+@shared_task(queue=MAINTENANCE, **RETRYING)
+def refresh_affinity() -> int:
+    """Beat (nightly) and after order changes (coalesced, customers.affinity.queue_affinity_refresh): the product
+    pairs rewritten from the trailing 365 days' orders; a second run rewrites the same table."""
+    return affinity.refresh_affinity()
+
+
+@shared_task(queue=MAINTENANCE, **RETRYING)
+def expire_points() -> int:
+    """Beat (nightly): points past their expiry leave the balances; a second run the same night writes nothing."""
+    return loyalty.expire_points()
+
+
+@shared_task(queue=MAINTENANCE, **RETRYING)
+def recompute_tiers() -> int:
+    """Beat (nightly, as trailing spend moves with the days) and after a threshold change: everyone's membership
+    and loyalty tier; writes only rows that change."""
+    return len(loyalty.recompute_tiers(None))

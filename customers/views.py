@@ -5,23 +5,23 @@ import re
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from config import lists, spreadsheet
 from config.errors import DomainError
-from config.money import format_money
+from config.money import format_money, format_number
 from config.pages import error_status, form_error, staff_required
 from config.pagination import keyset_page_for
-from customers import forms, imports, merging, permissions, selectors, services
-from customers.api.filters import CampaignFilter, ChannelSpendFilter, CustomerFilter, OrderFilter
+from customers import forms, imports, loyalty, merging, permissions, products, selectors, services
+from customers.api.filters import CampaignFilter, ChannelSpendFilter, CustomerFilter, OrderFilter, ProductFilter
 from customers.models import (
     AccountTeamMember,
     Campaign,
@@ -33,6 +33,7 @@ from customers.models import (
     ImportJob,
     MergeRecord,
     Order,
+    Product,
 )
 
 
@@ -195,7 +196,7 @@ def customer_edit(request, pk):
     return render(request, "customers/customer_form.html", {"form": form, "customer": customer}, status=status)
 
 
-def _detail_context(request, pk: int, *, team_form=None) -> dict:
+def _detail_context(request, pk: int, *, team_form=None, points_form=None) -> dict:
     customer = selectors.customer_detail(pk=pk)
     merges = selectors.merge_records(customer_id=pk)
     return {
@@ -206,6 +207,7 @@ def _detail_context(request, pk: int, *, team_form=None) -> dict:
         "allowed": permissions.allowed_actions(request.user, customer),
         "merge_form": forms.MergeForm(),
         **_team_context(request, customer, customer.team, team_form),
+        **_loyalty_context(request, customer, points_form),
     }
 
 
@@ -276,6 +278,85 @@ def team_remove(request, pk, member_pk):
         messages.error(request, error.message)
         return _render_team(request, customer, status=error_status(request, error))
     return _render_team(request, customer)
+
+
+def _loyalty_context(request, customer, points_form=None) -> dict:
+    """The loyalty partial: the form, for those who may change points of a live customer."""
+    kinds = loyalty.kinds_allowed(request.user)
+    return {
+        "may_change_points": bool(kinds) and not customer.merged_into_id,
+        "points_form": points_form or forms.PointsForm(kinds=kinds),
+    }
+
+
+def _render_loyalty(request, customer: Customer, *, status: int = 200, points_form=None):
+    """After a points change: the loyalty partial for htmx, else the customer page (a refusal re-rendered in
+    place)."""
+    if request.htmx:
+        customer = Customer.objects.get(pk=customer.pk)
+        selectors.attach_loyalty(customer)
+        context = {"customer": customer, **_loyalty_context(request, customer, points_form)}
+        response = render(request, "customers/_loyalty.html", context, status=status)
+    elif status == 200:
+        return redirect(reverse("customers:customer-detail", args=[customer.pk]) + "#loyalty")
+    else:
+        context = _detail_context(request, customer.pk, points_form=points_form)
+        response = render(request, "customers/customer_detail.html", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+POINTS_COLUMNS = [
+    gettext_lazy("At"),
+    pgettext_lazy("points ledger", "Change"),
+    gettext_lazy("Points"),
+    gettext_lazy("Reason"),
+    gettext_lazy("Order"),
+    gettext_lazy("By"),
+]
+
+
+@staff_required
+def customer_points(request, pk):
+    """GET: the customer's whole points ledger, newest first, keyset-paged. POST: a redemption or an adjustment
+    (customers.loyalty: redeem for staff, adjust with a reason for managers)."""
+    customer = get_object_or_404(Customer.objects.only("pk", "name", "merged_into_id", "points_balance"), pk=pk)
+    if request.method == "POST":
+        form = forms.PointsForm(request.POST, kinds=loyalty.kinds_allowed(request.user))
+        if not form.is_valid():
+            return _render_loyalty(request, customer, status=422, points_form=form)
+        try:
+            loyalty.change_points(customer=customer, by=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form_error(form, error)
+            return _render_loyalty(request, customer, status=error_status(request, error), points_form=form)
+        return _render_loyalty(request, customer)
+    page, paging = keyset_page_for(request, selectors.points_ledger(pk), order="-at")
+    rows = [
+        (
+            entry.pk,
+            [
+                entry.at,
+                entry.get_kind_display(),
+                f"{entry.points:+d}",
+                entry.reason,
+                f"#{entry.order_id}" if entry.order_id else "",
+                entry.created_by.get_username() if entry.created_by else "",
+            ],
+            "",
+        )
+        for entry in page.rows
+    ]
+    return _simple_list(
+        request,
+        title=_("Points of %(name)s: %(balance)s")
+        % {"name": customer.name, "balance": format_number(customer.points_balance)},
+        rows=rows,
+        columns=POINTS_COLUMNS,
+        create_url="",
+        can_create=False,
+        paging=paging,
+    )
 
 
 def _merge_next(request) -> str:
@@ -450,11 +531,23 @@ def import_errors(request, pk):
 
 
 def _simple_list(
-    request, *, title, rows, columns, create_url, can_create, paging, edit_name=None, tools=None, filters=None
+    request,
+    *,
+    title,
+    rows,
+    columns,
+    create_url,
+    can_create,
+    paging,
+    edit_name=None,
+    tools=None,
+    filters=None,
+    detail_name=None,
 ):
     """`paging`: keyset_page_for's context (the list is keyset-paged like every list). `tools`: config.lists'
     list_context (sortable headers, saved views, export), `filters`: the bound fields of the list's filter form to
-    show; without them the headers are the plain `columns`."""
+    show; without them the headers are the plain `columns`. `detail_name`: the URL name of a row's page, linked
+    from its first cell."""
     return render(
         request,
         "customers/simple_list.html",
@@ -464,6 +557,7 @@ def _simple_list(
             "columns": columns,
             "create_url": create_url if can_create else "",
             "edit_name": edit_name if can_create else None,
+            "detail_name": detail_name,
             "filter_fields": filters or [],
             **paging,
             **(tools or {}),
@@ -478,6 +572,7 @@ ORDER_COLUMNS = [
     lists.Column(gettext_lazy("Ordered at"), "ordered", descending=True),
     lists.Column(gettext_lazy("Channel")),
     lists.Column(gettext_lazy("External id")),
+    lists.Column(gettext_lazy("Status")),
 ]
 ORDER_LIST_ORDER = "-id"
 
@@ -490,7 +585,8 @@ def _orders(request):
 
 @staff_required
 def order_list(request):
-    """Orders, filtered (a customer's, a channel's, by external id) and sorted, keyset-paginated."""
+    """Orders, filtered (a customer's, a channel's, by external id, with a product, cancelled or not) and sorted,
+    keyset-paginated; each links to its page."""
     filterset, queryset, sorting = _orders(request)
     page, paging = keyset_page_for(request, queryset, order=sorting.order)
     rows = [
@@ -503,6 +599,7 @@ def order_list(request):
                 o.ordered_at,
                 o.channel.name if o.channel else "",
                 o.external_id,
+                pgettext("order status", "Cancelled") if o.cancelled_at else "",
             ],
             reverse("customers:customer-detail", args=[o.customer_id]),
         )
@@ -519,9 +616,10 @@ def order_list(request):
         create_url=reverse("customers:order-create"),
         can_create=permissions.can(request.user, permissions.ORDER_WRITE),
         edit_name="customers:order-edit",
+        detail_name="customers:order-detail",
         paging=paging,
         tools=tools,
-        filters=[filterset.form[name] for name in ("customer", "channel", "external_id")],
+        filters=[filterset.form[name] for name in ("customer", "channel", "external_id", "product", "cancelled")],
     )
 
 
@@ -533,7 +631,33 @@ def order_export(request):
     return spreadsheet.streaming_response(header=selectors.ORDER_EXPORT_HEADER, rows=rows, filename="orders.csv")
 
 
+_LINE_FIELD = re.compile(r"lines\[(\d+)\]\.(\w+)")
+
+
+def _order_error(form, formset, error: DomainError) -> None:
+    """A service refusal on the order form: `lines[<i>].<key>` on the i-th filled line row (blank rows are no
+    lines), anything else on the order's own fields."""
+    match = _LINE_FIELD.fullmatch(error.field or "")
+    filled = [f for f in formset.forms if f.line() is not None] if formset.is_bound else []
+    if match and int(match.group(1)) < len(filled):
+        row, name = filled[int(match.group(1))], match.group(2)
+        row.add_error(name if name in row.fields else None, error.message)
+    else:
+        form_error(form, error)
+
+
+def _order_lines_initial(order: Order | None) -> list[dict]:
+    if order is None:
+        return []
+    return [
+        {"product": line.product.sku, "quantity": line.quantity, "unit_price": line.unit_price}
+        for line in order.lines.select_related("product").order_by("pk")
+    ]
+
+
 def _order_form_view(request, order=None):
+    """Create or change an order with its lines (a formset of SKU, quantity and unit price rows). A POST without
+    the lines' management form (a script, an older page) is an order without lines."""
     permissions.require(request.user, permissions.ORDER_WRITE)
     initial = {}
     if order is not None:
@@ -546,27 +670,40 @@ def _order_form_view(request, order=None):
         }
     elif request.GET.get("customer"):
         initial = {"customer": request.GET["customer"]}
+    posted = request.method == "POST"
     form = forms.OrderForm(request.POST or None, initial=initial)
-    status = 422 if request.method == "POST" else 200
-    if request.method == "POST" and form.is_valid():
+    with_lines = posted and "lines-TOTAL_FORMS" in request.POST
+    formset = forms.OrderLineFormSet(
+        request.POST if with_lines else None, initial=_order_lines_initial(order), prefix="lines"
+    )
+    status = 422 if posted else 200
+    if posted and form.is_valid() and (not with_lines or formset.is_valid()):
         data = dict(form.cleaned_data)
         customer = Customer.objects.filter(pk=data.pop("customer")).first()
+        lines = formset.lines() if with_lines else []
         if customer is None:
             form.add_error("customer", _("No such customer."))
         else:
             try:
                 if order is None:
-                    order, created = services.upsert_order(by=request.user, customer=customer, **data)
-                    if not created:
+                    placed = services.place_order(by=request.user, customer=customer, lines=lines, **data)
+                    order = placed.order
+                    if not placed.created:
                         messages.info(request, _("This order was already recorded."))
                 else:
+                    if with_lines:  # without the lines' form the order's lines stay as they are
+                        data["lines"] = lines
+                    if lines and "amount" not in form.changed_data:
+                        data.pop("amount")  # the lines make the amount
                     order = services.update_order(order=order, by=request.user, customer=customer, **data)
             except DomainError as error:
-                form_error(form, error)
+                _order_error(form, formset, error)
                 status = error_status(request, error)
             else:
-                return redirect("customers:customer-detail", pk=order.customer_id)
-    return render(request, "customers/simple_form.html", {"form": form, "title": _("Order")}, status=status)
+                messages.success(request, _("Order saved."))
+                return redirect("customers:order-detail", pk=order.pk)
+    context = {"form": form, "formset": formset, "order": order, "title": _("Order")}
+    return render(request, "customers/order_form.html", context, status=status)
 
 
 @staff_required
@@ -577,6 +714,113 @@ def order_create(request):
 @staff_required
 def order_edit(request, pk):
     return _order_form_view(request, get_object_or_404(Order.objects.select_related("channel"), pk=pk))
+
+
+@staff_required
+def order_detail(request, pk):
+    """One order: its customer, amount, lines, and whether (and why) it was cancelled."""
+    try:
+        order = selectors.order_detail(pk=pk)
+    except Order.DoesNotExist:
+        raise Http404 from None
+    context = {"order": order, "allowed": permissions.allowed_actions(request.user)}
+    return render(request, "customers/order_detail.html", context)
+
+
+@staff_required
+def order_cancel(request, pk):
+    """Cancel an order (customers.permissions ORDER_WRITE): GET asks for the reason and says what follows, POST
+    cancels. A cancelled order goes back to its page."""
+    permissions.require(request.user, permissions.ORDER_WRITE)
+    order = get_object_or_404(Order.objects.select_related("customer"), pk=pk)
+    if order.cancelled_at:
+        messages.info(request, _("This order was already cancelled."))
+        return redirect("customers:order-detail", pk=order.pk)
+    form = forms.CancelOrderForm(request.POST or None)
+    status = 422 if request.method == "POST" else 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.cancel_order(order=order, by=request.user, reason=form.cleaned_data["reason"])
+        except DomainError as error:
+            form_error(form, error)
+            status = error_status(request, error)
+        else:
+            messages.success(request, _("Order #%(id)s cancelled.") % {"id": order.pk})
+            return redirect("customers:order-detail", pk=order.pk)
+    return render(request, "customers/order_cancel.html", {"order": order, "form": form}, status=status)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Products
+
+
+PRODUCT_COLUMNS = [
+    lists.Column(gettext_lazy("SKU"), "sku"),
+    lists.Column(gettext_lazy("Name"), "name"),
+    lists.Column(gettext_lazy("Category"), "category"),
+    lists.Column(gettext_lazy("Price"), "price", descending=True),
+    lists.Column(gettext_lazy("Active")),
+]
+PRODUCT_LIST_ORDER = "category"
+
+
+@staff_required
+def product_list(request):
+    """The catalogue, filtered (search, category, active) and sorted, keyset-paginated."""
+    filterset, queryset = _filtered(request, ProductFilter, Product.objects.all())
+    queryset, sorting = lists.sorted_rows(request, ProductFilter, queryset, default=PRODUCT_LIST_ORDER)
+    page, paging = keyset_page_for(request, queryset, order=sorting.order)
+    rows = [
+        (
+            p.pk,
+            [p.sku, p.name, p.category, format_money(p.price), _("yes") if p.is_active else _("no")],
+            reverse("customers:product-detail", args=[p.pk]),
+        )
+        for p in page.rows
+    ]
+    tools = lists.list_context(request, key="products", sorting=sorting, columns=PRODUCT_COLUMNS)
+    return _simple_list(
+        request,
+        title=_("Products"),
+        rows=rows,
+        columns=[column.label for column in PRODUCT_COLUMNS],
+        create_url=reverse("customers:product-create"),
+        can_create=permissions.can(request.user, permissions.PRODUCT_WRITE),
+        edit_name="customers:product-edit",
+        detail_name="customers:product-detail",
+        paging=paging,
+        tools=tools,
+        filters=[filterset.form[name] for name in ("q", "category", "is_active")],
+    )
+
+
+@staff_required
+def product_detail(request, pk):
+    """A product and what it sold (orders not cancelled), with its latest order lines."""
+    try:
+        product = selectors.product_detail(pk=pk)
+    except Product.DoesNotExist:
+        raise Http404 from None
+    context = {"product": product, "allowed": permissions.allowed_actions(request.user)}
+    return render(request, "customers/product_detail.html", context)
+
+
+@staff_required
+def product_form(request, pk=None):
+    permissions.require(request.user, permissions.PRODUCT_WRITE)
+    instance = get_object_or_404(Product, pk=pk) if pk else None
+    form = forms.ProductForm(request.POST or None, instance=instance)
+    status = 422 if request.method == "POST" else 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            product = products.save_product(by=request.user, product=instance, **form.cleaned_data)
+        except DomainError as error:
+            form_error(form, error)
+            status = error_status(request, error)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("customers:product-detail", pk=product.pk)
+    return render(request, "customers/product_form.html", {"form": form, "product": instance}, status=status)
 
 
 @staff_required

@@ -146,6 +146,11 @@ class StepForm(forms.Form):
     hours = forms.FloatField(label=_("Hours"), required=False)
     content = forms.ChoiceField(label=_("Content"), required=False)
     channel = forms.ChoiceField(label=_("Channel"), required=False, choices=MessageChannel.choices)
+    recommend = forms.BooleanField(
+        label=_("Add the customer's product recommendations"),
+        required=False,
+        help_text=_("The names and prices of the products they are likeliest to buy next, when there are any."),
+    )
     title = forms.CharField(label=_("Task title"), required=False, max_length=200)
     due_hours = forms.FloatField(label=_("Due in (hours)"), required=False)
     assignee = forms.ChoiceField(label=_("For"), required=False)
@@ -178,7 +183,7 @@ class StepForm(forms.Form):
         step = {"kind": data["kind"]}
         for name in journeys.STEP_FIELDS[data["kind"]]:
             value = data.get(name)
-            if value in (None, ""):
+            if value in (None, "") or value is False:
                 continue
             if name == "content" and value != journeys.STAGE_CONTENT:
                 value = int(value)

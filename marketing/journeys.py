@@ -59,7 +59,7 @@ from django.utils.translation import gettext_lazy
 from config import audit, outbox, roles, todo
 from config.errors import Conflict, DomainError
 from config.notifications import notify
-from customers.models import Channel, Customer, LifecycleStage, RfmSegment
+from customers.models import Channel, Customer, LifecycleStage, LoyaltyTierCode, RfmSegment
 from leads import services as lead_services
 from leads.models import Lead
 from leads.stages import CLOSED_STAGES
@@ -109,8 +109,6 @@ CUSTOMER_EVENT = "customer.event"
 HEARD_EVENTS = (CUSTOMER_EVENT, *DOMAIN_TRIGGERS)
 
 AUDIENCE_KEYS = ("stage", "segment", "channel", "tags", "tier")
-# Customers carry a loyalty tier from the loyalty issue on; until then a tier in the audience filters nothing.
-TIER_FIELD = "tier"
 ASSIGNEES = ("owner", *roles.DEPARTMENTS)
 NOTIFY_ROLES = ("owner", *roles.DEPARTMENTS, *(f"{d}_manager" for d in roles.DEPARTMENTS))
 # The queue an "owner" task goes to when the customer has no open lead with an owner: owners are sales people.
@@ -119,7 +117,7 @@ OWNERLESS_QUEUE = roles.SALES
 STAGE_CONTENT = "stage"
 STEP_FIELDS = {
     StepKind.WAIT: ("hours",),
-    StepKind.SEND: ("content", "channel"),
+    StepKind.SEND: ("content", "channel", "recommend"),  # recommend: the customer's top products appended
     StepKind.TASK: ("title", "due_hours", "assignee"),
     StepKind.TAG: ("tag",),
     StepKind.NOTIFY: ("role", "message"),
@@ -155,6 +153,11 @@ def step_summary(kind: str, config: dict, titles: dict | None = None) -> str:
             what = _("the content for the customer's stage")
         else:
             what = f"“{(titles or {}).get(content, '')}” (#{content})" if (titles or {}).get(content) else f"#{content}"
+        if config.get("recommend"):
+            return _("Send %(content)s by %(channel)s, with the customer's product recommendations") % {
+                "content": what,
+                "channel": config.get("channel"),
+            }
         return _("Send %(content)s by %(channel)s") % {"content": what, "channel": config.get("channel")}
     if kind == StepKind.TASK:
         return _("Task “%(title)s” for %(assignee)s, due in %(hours)s h") % {
@@ -301,8 +304,8 @@ def clean_trigger(trigger) -> dict:
             cleaned[key] = _choice(value, _segments(), field=field, message=_("Choose an RFM segment."))
         elif key == "tag":
             cleaned[key] = _text(value, field=field, max_length=TAG_MAX)
-        else:  # tier: the loyalty issue names them; any short name until then
-            cleaned[key] = _text(value, field=field, max_length=20)
+        else:  # tier (customers.loyalty): member, silver, gold or platinum
+            cleaned[key] = _choice(value, LoyaltyTierCode.values, field=field, message=_("Choose a loyalty tier."))
     return cleaned
 
 
@@ -342,7 +345,7 @@ def clean_audience(audience) -> dict:
         elif key == "tags":
             cleaned[key] = _values(value, field=field, max_length=TAG_MAX)
         else:
-            cleaned[key] = _values(value, field=field, max_length=20)
+            cleaned[key] = _values(value, field=field, choices=LoyaltyTierCode.values)
     return cleaned
 
 
@@ -402,6 +405,13 @@ def _clean_step(item, index: int) -> dict:
             message=_("Choose a channel: %(channels)s.") % {"channels": ", ".join(MessageChannel.values)},
         )
         config = {"content": content, "channel": channel}
+        recommend = item.get("recommend", False)
+        if not isinstance(recommend, bool):
+            raise DomainError(
+                _("Give true or false: whether to add the customer's recommendations."), field=f"{at}.recommend"
+            )
+        if recommend:  # sending.recommendation_text appends the customer's recommendations to the message
+            config["recommend"] = True
     elif kind == StepKind.TASK:
         config = {
             "title": _text(item.get("title"), field=f"{at}.title", max_length=TITLE_MAX),
@@ -881,8 +891,8 @@ def audience_filter(audience: dict) -> Q:
         for tag in audience["tags"]:
             named |= Q(tags__name__iexact=tag)
         condition &= Q(Exists(Lead.objects.filter(named, customer_id=OuterRef("pk"))))
-    if audience.get("tier") and any(f.name == TIER_FIELD for f in Customer._meta.get_fields()):
-        condition &= Q(**{f"{TIER_FIELD}__in": audience["tier"]})
+    if audience.get("tier"):
+        condition &= Q(loyalty_tier__in=audience["tier"])
     return condition
 
 

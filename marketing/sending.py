@@ -31,6 +31,8 @@ from django.utils.translation import gettext_lazy
 
 from config import events, outbox
 from config.errors import DomainError
+from config.money import format_money
+from customers import affinity
 from customers.models import Customer, CustomerIdentity, IdentityKind
 from feedback.services import customer_languages
 from marketing import experiments, touchpoints, tracking
@@ -242,10 +244,33 @@ def release_queued_messages(*, now: datetime | None = None) -> int:
 # --- delivery -----------------------------------------------------------------------------------------------------
 
 
+def recommendation_text(message: Message) -> str:
+    """What a journey's send step with `"recommend": true` appends to the body: the customer's recommendations
+    (customers.affinity), one line each with the name and price, in the customer's language; "" for any other
+    message and for a customer with nothing to recommend. Read at delivery, so a queued message gets fresh ones."""
+    run = message.step_run
+    if run is None or not run.step.config.get("recommend"):
+        return ""
+    products = affinity.recommendations(message.customer_id)
+    if not products:
+        return ""
+    language = customer_languages([message.customer_id]).get(message.customer_id, settings.LANGUAGE_CODE)
+    with translation.override(language):
+        heading = _("You may also like:")
+        lines = [
+            _("- %(product)s, %(price)s") % {"product": product.name, "price": format_money(product.price)}
+            for product in products
+        ]
+    return "\n\n" + "\n".join([heading, *lines])
+
+
 def _texts(message: Message) -> dict:
-    """The variant's title and body with the item's links made the message's click links, plus its tracking URLs."""
+    """The variant's title and body with the item's links made the message's click links, plus its tracking URLs;
+    a send step that recommends adds the customer's recommendations to the body (recommendation_text)."""
     variant = message.variant
-    body, links = tracking.rewrite_links(variant.body, message_id=message.pk, allowed=message.item.urls or [])
+    body, links = tracking.rewrite_links(
+        variant.body + recommendation_text(message), message_id=message.pk, allowed=message.item.urls or []
+    )
     return {
         "title": variant.title,
         "body": body,
@@ -303,7 +328,7 @@ def deliver_email(*, message_id: int, now: datetime | None = None) -> bool:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
-            .select_related("item", "variant")
+            .select_related("item", "variant", "step_run__step")
             .filter(pk=message_id, channel=MessageChannel.EMAIL, status__in=[MessageStatus.SENT, MessageStatus.FAILED])
             .first()
         )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from marketing import content_views, experiment_views, journey_views, overlap_views, views
+from marketing import affinity_views, content_views, experiment_views, journey_views, overlap_views, views
 
 app_name = "marketing"
 urlpatterns = [
@@ -17,6 +17,7 @@ urlpatterns = [
     path("touchpoints/", views.touchpoint_list, name="touchpoint-list"),
     path("channels/overlap/", overlap_views.channel_overlap, name="channel-overlap"),
     path("channels/<slug:code>/exclusion-list/", overlap_views.exclusion_list, name="channel-exclusion-list"),
+    path("affinity/", affinity_views.affinity_pairs, name="affinity"),
     path("experiments/", experiment_views.experiment_list, name="experiment-list"),
     path("experiments/new/", experiment_views.experiment_create, name="experiment-create"),
     path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment-detail"),

@@ -7,7 +7,7 @@ from config.api.fields import LONG_TEXT
 from config.filters import DayField
 from config.pickers import PickerWidget
 from config.task_forms import DueField
-from customers.models import Channel
+from customers.models import Channel, LoyaltyTierCode
 from leads.stages import Stage
 from marketing import selectors as marketing_selectors
 from okr import metrics, selectors
@@ -31,7 +31,8 @@ class PeriodForm(forms.Form):
         start, end = selectors.quarter_bounds(selectors.current_quarter())
         data = {"start": start.isoformat(), "end": end.isoformat(), **(data.dict() if data is not None else {})}
         super().__init__(data, **kwargs)
-        self.fields["channel"].choices = _channel_choices()
+        if "channel" in self.fields:
+            self.fields["channel"].choices = _channel_choices()
 
     def clean(self):
         cleaned = super().clean()
@@ -53,6 +54,12 @@ class ChannelPeriodForm(PeriodForm):
         super().__init__(data, **kwargs)
         if not self.data.get("model"):  # the default shows as chosen, and "Show" sends it on
             self.data = {**self.data, "model": metrics.LEAD_SOURCE}
+
+
+class LoyaltyPeriodForm(PeriodForm):
+    """The loyalty report's period: its figures are over every channel."""
+
+    channel = None
 
 
 class LeadPeriodForm(PeriodForm):
@@ -111,7 +118,14 @@ class KeyResultForm(forms.Form):
         label=_("Current value (manual key results only)"), max_digits=14, decimal_places=4, required=False
     )
 
-    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage", "content", "journey", "model")
+    tier = forms.ChoiceField(
+        label=_("Filter: loyalty tier"),
+        required=False,
+        choices=[("", "—"), *LoyaltyTierCode.choices, (metrics.NOT_A_MEMBER, _("Not a member"))],
+        help_text=_("Repurchase rate and LTV only: customers in this tier now."),
+    )
+
+    FILTER_FIELDS = ("department", "channel", "owner", "campaign", "stage", "content", "journey", "model", "tier")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -48,7 +48,8 @@ from django.utils.translation import gettext_lazy as _
 
 from config.errors import DomainError
 from config.roles import DEPARTMENTS
-from customers.models import Channel, ChannelSpend, Order
+from customers import loyalty
+from customers.models import Channel, ChannelSpend, LoyaltyTierCode, Order
 from feedback import selectors as feedback_selectors
 from feedback.models import Complaint
 from leads import selectors as lead_selectors
@@ -284,7 +285,19 @@ class Period:
         return Q(**{f"{field}__gte": self.start_at, f"{field}__lt": self.end_at})
 
 
-FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage", "content", "journey", "model")
+FILTER_NAMES = ("department", "channel", "owner", "campaign", "stage", "content", "journey", "model", "tier")
+NOT_A_MEMBER = "none"  # the tier filter's value for customers outside the loyalty programme
+TIER_FILTER_VALUES = (*LoyaltyTierCode.values, NOT_A_MEMBER)
+
+
+def _in_tier(orders, filters: dict):
+    """Orders of the customers in the `tier` filter's loyalty tier (their tier now), when it is given."""
+    if "tier" not in filters:
+        return orders
+    tier = "" if filters["tier"] == NOT_A_MEMBER else filters["tier"]
+    return orders.filter(customer__loyalty_tier=tier)
+
+
 LEAD_FILTERS = ("department", "channel", "owner", "campaign")
 
 
@@ -764,7 +777,7 @@ def time_in_stage_days(period: Period, filters: dict) -> dict:
 def _order_sql(connection) -> dict:
     """Quoted names for hand-written order sub-queries, and `first_order`: the first order time of the customer
     `p.customer_id` (a MIN that reads one entry of customers_order_cust_at_idx; PostgreSQL may turn an EXISTS
-    into a hash of every earlier order instead)."""
+    into a hash of every earlier order instead). Cancelled orders count nowhere (`placed`)."""
     meta, quote = Order._meta, connection.ops.quote_name
     names = {
         "orders": quote(meta.db_table),
@@ -772,8 +785,10 @@ def _order_sql(connection) -> dict:
         "ordered_at": quote(meta.get_field("ordered_at").column),
         "amount": quote(meta.get_field("amount").column),
     }
+    names["placed"] = f"o.{quote(meta.get_field('cancelled_at').column)} IS NULL"
     names["first_order"] = (
         f"SELECT MIN(o.{names['ordered_at']}) FROM {names['orders']} o WHERE o.{names['customer']} = p.customer_id"  # nosec B608
+        f" AND {names['placed']}"
     )
     return names
 
@@ -785,8 +800,8 @@ def repurchase_rate(period: Period, filters: dict) -> dict:
     with one, the customer's first order tells whether it ordered before the period (one index probe). Orders
     outside the period are never scanned.
     """
-    per_customer = Order.objects.filter(period.q("ordered_at")).order_by().values("customer_id")
-    per_customer = per_customer.annotate(orders=Count("pk"))
+    orders = _in_tier(Order.objects.filter(period.q("ordered_at"), cancelled_at__isnull=True), filters)
+    per_customer = orders.order_by().values("customer_id").annotate(orders=Count("pk"))
     if "channel" in filters:  # customers with an order of that channel in the period; all their orders count
         per_customer = per_customer.annotate(in_channel=Count("pk", filter=Q(channel__code=filters["channel"]))).filter(
             in_channel__gt=0
@@ -846,9 +861,18 @@ def complaint_resolution_hours(period: Period, filters: dict) -> dict:
 def complaint_rate(period: Period, filters: dict) -> dict:
     """Complaints opened in the period ÷ customers with an order in the period."""
     complaints = Complaint.objects.filter(period.q("opened_at")).count()
-    customers = Order.objects.filter(period.q("ordered_at")).aggregate(n=Count("customer_id", distinct=True))["n"]
+    orders = Order.objects.filter(period.q("ordered_at"), cancelled_at__isnull=True)
+    customers = orders.aggregate(n=Count("customer_id", distinct=True))["n"]
     value = _round(complaints / customers) if customers else None
     return {"value": value, "complaints": complaints, "customers": customers, "sample_size": customers}
+
+
+def loyalty_members_active(period: Period, filters: dict) -> dict:
+    """Members with an order in the period ÷ members at the period's end (customers.loyalty.member_counts)."""
+    row = loyalty.member_counts(period.start_at, period.end_at)
+    members, active = row["members"], row["active"]
+    value = _round(active / members) if members else None
+    return {"value": value, "members": members, "active_members": active, "sample_size": members}
 
 
 def activation_rate(period: Period, filters: dict) -> dict:
@@ -1009,7 +1033,11 @@ def _attribution_sql(period: Period, models: tuple[str, ...], connection) -> tup
     """One query: per channel, for each of `models`, Σ credit (customers won; rows of kind 0) and Σ credit × the
     customer's orders in the period (revenue; rows of kind 1)."""
     won_sql, won_params = _won_leads_sql(period, connection)
-    orders = Order.objects.filter(period.q("ordered_at")).order_by().values_list("customer_id", "amount")
+    orders = (
+        Order.objects.filter(period.q("ordered_at"), cancelled_at__isnull=True)
+        .order_by()
+        .values_list("customer_id", "amount")
+    )
     orders_sql, orders_params = orders.query.sql_with_params()
     columns = ", ".join(f"c{i}" for i in range(len(models)))
     ctes = [
@@ -1218,7 +1246,8 @@ def ltv(period: Period, filters: dict) -> dict:
     (before the period: not a newcomer), and for newcomers one more for orders placed after the period (none
     yet for the current one). Earlier history is never scanned.
     """
-    per_customer = Order.objects.filter(period.q("ordered_at")).order_by().values("customer_id")
+    orders = _in_tier(Order.objects.filter(period.q("ordered_at"), cancelled_at__isnull=True), filters)
+    per_customer = orders.order_by().values("customer_id")
     inner, params = (
         per_customer.annotate(amount=Sum("amount")).values_list("customer_id", "amount").query.sql_with_params()
     )
@@ -1234,6 +1263,7 @@ def ltv(period: Period, filters: dict) -> dict:
                 ELSE p.amount + COALESCE((
                     SELECT SUM(o.{names["amount"]}) FROM {names["orders"]} o
                     WHERE o.{names["customer"]} = p.customer_id AND o.{names["ordered_at"]} >= %s
+                    AND {names["placed"]}
                 ), 0)
             END AS total
             FROM per_customer p{fence}
@@ -1498,7 +1528,7 @@ REGISTRY: dict[str, Metric] = {
             "ratio",
             UP,
             repurchase_rate,
-            ("channel",),
+            ("channel", "tier"),
             _("Among customers with an order in the period, the share with 2 or more orders by the period's end."),
             sample_noun="customers",
         ),
@@ -1609,8 +1639,18 @@ REGISTRY: dict[str, Metric] = {
             "money",
             UP,
             ltv,
-            (),
+            ("tier",),
             _("Mean total order amount to date of customers whose first order falls in the period."),
+            sample_noun="customers",
+        ),
+        Metric(
+            "loyalty_members_active",
+            _("Active loyalty members"),
+            "ratio",
+            UP,
+            loyalty_members_active,
+            (),
+            _("Members with an order in the period ÷ members at the period's end."),
             sample_noun="customers",
         ),
         Metric(
@@ -1722,6 +1762,10 @@ def clean_filters(metric: Metric, raw: dict) -> dict:
             if value not in EXITABLE_STAGES:
                 raise InvalidMetricFilter(gettext("Choose an open stage."), field=name)
             cleaned[name] = (value,)
+        elif name == "tier":
+            if value not in TIER_FILTER_VALUES:
+                raise InvalidMetricFilter(gettext("Choose member, silver, gold, platinum or none."), field=name)
+            cleaned[name] = value
         elif name == "model":
             if value not in ATTRIBUTION_MODELS:
                 raise InvalidMetricFilter(

@@ -10,6 +10,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from customers.models import LoyaltyTierCode
 from feedback import selectors as feedback_selectors
 from okr import metrics, selectors
 from okr.metrics import Period
@@ -128,6 +129,52 @@ def reason_rows(data: dict) -> list[list]:
 def time_in_stage(period: Period, filters: dict) -> dict:
     """Per stage: exits in the period, mean, median and p90 days (the time_in_stage_days metric)."""
     return metrics.time_in_stage_days(period, filters)
+
+
+# --- loyalty ---------------------------------------------------------------------------------------------------
+
+# The report's rows: each tier, highest first, then the customers who are not members (the metrics' tier filter).
+TIER_ROWS = (
+    *((code, label) for code, label in reversed(LoyaltyTierCode.choices)),
+    (metrics.NOT_A_MEMBER, _("Not a member")),
+)
+
+
+def loyalty(period: Period) -> dict:
+    """The loyalty report: active members (the loyalty_members_active metric), and the repurchase_rate and ltv
+    metrics for everyone and per current loyalty tier (their `tier` filter): 3 + 2 × 5 queries."""
+    return {
+        "members": metrics.loyalty_members_active(period, {}),
+        "repurchase": metrics.repurchase_rate(period, {}),
+        "ltv": metrics.ltv(period, {}),
+        "by_tier": [
+            {
+                "tier": tier,
+                "label": label,
+                "repurchase": metrics.repurchase_rate(period, {"tier": tier}),
+                "ltv": metrics.ltv(period, {"tier": tier}),
+            }
+            for tier, label in TIER_ROWS
+        ],
+    }
+
+
+def loyalty_rows(data: dict) -> list[list]:
+    """loyalty() as CSV rows: tier, customers with an order, repeat customers, repurchase rate, newcomers, LTV."""
+    rows = []
+    for row in data["by_tier"]:
+        repurchase, ltv = row["repurchase"], row["ltv"]
+        rows.append(
+            [
+                row["tier"],
+                repurchase["customers"],
+                repurchase["repeat_customers"],
+                "" if repurchase["value"] is None else repurchase["value"],
+                ltv["customers"],
+                "" if ltv["value"] is None else ltv["value"],
+            ]
+        )
+    return rows
 
 
 # --- date presets --------------------------------------------------------------------------------------------

@@ -23,4 +23,5 @@ urlpatterns = [
     path("reports/nps/", views.report_nps, name="report-nps"),
     path("reports/reasons/", views.report_reasons, name="report-reasons"),
     path("reports/time-in-stage/", views.report_time_in_stage, name="report-time-in-stage"),
+    path("reports/loyalty/", views.report_loyalty, name="report-loyalty"),
 ]

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from config import spreadsheet
@@ -16,7 +16,15 @@ from config.errors import DomainError
 from config.pages import error_status, form_error, staff_required
 from leads.stages import Stage
 from okr import charts, metrics, permissions, reports, selectors, services
-from okr.forms import ChannelPeriodForm, CheckInForm, KeyResultForm, LeadPeriodForm, ObjectiveForm, PeriodForm
+from okr.forms import (
+    ChannelPeriodForm,
+    CheckInForm,
+    KeyResultForm,
+    LeadPeriodForm,
+    LoyaltyPeriodForm,
+    ObjectiveForm,
+    PeriodForm,
+)
 from okr.metrics import Period
 from okr.models import KeyResult, Objective
 
@@ -516,6 +524,31 @@ def report_time_in_stage(request):
     return _report(request, "okr/report_time_in_stage.html", context)
 
 
+@staff_required
+def report_loyalty(request):
+    """Active loyalty members, and repurchase rate and LTV per current loyalty tier."""
+    form, period, _filters = _period(request, LoyaltyPeriodForm)
+    if period is None:
+        return _report(request, "okr/report_loyalty.html", {"form": form}, status=400)
+    with metrics.batch():
+        data = reports.loyalty(period)
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"loyalty-{period.start}-{period.end}.csv",
+            ["tier", "customers_ordering", "repeat_customers", "repurchase_rate", "newcomers", "ltv"],
+            reports.loyalty_rows(data),
+        )
+    context = {
+        "form": form,
+        "period": period,
+        "data": data,
+        "members_metric": metrics.REGISTRY["loyalty_members_active"],
+        "repurchase_metric": metrics.REGISTRY["repurchase_rate"],
+        "ltv_metric": metrics.REGISTRY["ltv"],
+    }
+    return _report(request, "okr/report_loyalty.html", context)
+
+
 REPORTS = (
     ("okr:report-funnel", gettext_lazy("Funnel")),
     ("okr:report-channels", gettext_lazy("Channel ROI and CAC")),
@@ -523,4 +556,5 @@ REPORTS = (
     ("okr:report-time-in-stage", gettext_lazy("Time in stage")),
     ("okr:report-reasons", gettext_lazy("Reject and lost reasons")),
     ("okr:report-nps", gettext_lazy("NPS trend")),
+    ("okr:report-loyalty", pgettext_lazy("loyalty programme", "Loyalty")),
 )

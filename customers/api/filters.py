@@ -1,10 +1,11 @@
 """One FilterSet per list, shared by the pages and the API."""
 
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
-from config.filters import DayFilter, IdFilter, MomentFilter, SortFilter
+from config.filters import DayFilter, IdFilter, MomentFilter, SortFilter, YesNoFilter
 from config.pickers import PickerWidget
 from customers.identity import normalize_email, normalize_phone
 from customers.models import (
@@ -16,6 +17,8 @@ from customers.models import (
     CustomerIdentity,
     LifecycleStage,
     Order,
+    OrderLine,
+    Product,
     RfmSegment,
     TeamRole,
 )
@@ -87,6 +90,8 @@ class OrderFilter(filters.FilterSet):
     external_id = filters.CharFilter(field_name="external_id", label=_("External id"))
     ordered_after = MomentFilter(field_name="ordered_at", lookup_expr="gte")
     ordered_before = MomentFilter(field_name="ordered_at", lookup_expr="lt")
+    product = filters.CharFilter(method="with_product", label=_("Product SKU"))
+    cancelled = YesNoFilter(field_name="cancelled_at", lookup_expr="isnull", exclude=True, label=_("Cancelled"))
     # On the order table's indexes: ordered_at, amount (customers_order_amount_idx).
     ordering = SortFilter(
         columns={"id": "id", "ordered": "ordered_at", "amount": "amount"},
@@ -95,7 +100,45 @@ class OrderFilter(filters.FilterSet):
 
     class Meta:
         model = Order
-        fields = ["customer", "channel", "external_id", "ordered_after", "ordered_before"]
+        fields = ["customer", "channel", "external_id", "ordered_after", "ordered_before", "product", "cancelled"]
+
+    def with_product(self, queryset, name, value):
+        """Orders with a line of this SKU (customers_line_product_idx: product, order)."""
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Exists(OrderLine.objects.filter(order_id=OuterRef("pk"), product__sku=value)))
+
+
+def _categories():
+    """The category filter's choices on pages: the catalogue's categories (read when the form renders)."""
+    names = Product.objects.order_by("category").values_list("category", flat=True).distinct()
+    return [("", _("Any")), *((name, name) for name in names)]
+
+
+class ProductFilter(filters.FilterSet):
+    q = filters.CharFilter(method="search", label=_("Search"))
+    sku = filters.CharFilter(field_name="sku", label=_("SKU"))
+    # Any text in the API; a choice of the catalogue's categories on pages.
+    category = filters.CharFilter(field_name="category", label=_("Category"), widget=forms.Select(choices=_categories))
+    is_active = YesNoFilter(field_name="is_active", label=_("Active"))
+    # A catalogue is small (hundreds to a few thousand rows): sku is unique and (category, name) indexed; name and
+    # price sort without an index of their own.
+    ordering = SortFilter(
+        columns={"sku": "sku", "name": "name", "category": "category", "price": "price"},
+        labels={"sku": _("SKU"), "name": _("Name"), "category": _("Category"), "price": _("Price")},
+    )
+
+    class Meta:
+        model = Product
+        fields = ["q", "sku", "category", "is_active"]
+
+    def search(self, queryset, name, value):
+        """Part of the name or of the SKU."""
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(sku__icontains=value))
 
 
 class ChannelFilter(filters.FilterSet):

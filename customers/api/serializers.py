@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -23,10 +24,11 @@ from customers.models import (
     ImportJob,
     ImportKind,
     Order,
+    Product,
     TeamRole,
 )
-from customers.selectors import member_name
-from customers.services import parse_month
+from customers.selectors import member_name, order_lines
+from customers.services import MAX_LINES, MAX_QUANTITY, parse_month
 
 
 class IdentityInput(serializers.Serializer):
@@ -77,6 +79,9 @@ class CustomerOutput(serializers.ModelSerializer):
             "identities",
             "lifecycle_stage",
             "rfm",
+            "loyalty_tier",
+            "member_since",
+            "points_balance",
             "merged_into",
             "merged_at",
             "created_at",
@@ -184,27 +189,168 @@ class DataQualityOutput(serializers.Serializer):
     duplicates = DuplicateGroupOutput(many=True)
 
 
+class OrderContactInput(serializers.Serializer):
+    """The buyer by contact identities, matched as lead intake does (a new person becomes a new customer); any
+    other key is refused by name."""
+
+    name = Text(max_length=200, required=False, allow_blank=True)
+    phone = Text(max_length=50, required=False, allow_blank=True)
+    email = Text(max_length=254, required=False, allow_blank=True)
+    wecom = Text(max_length=254, required=False, allow_blank=True)
+    wechat = Text(max_length=254, required=False, allow_blank=True)
+    member_card = Text(max_length=254, required=False, allow_blank=True)
+    company = Text(max_length=200, required=False, allow_blank=True)
+    city = Text(max_length=100, required=False, allow_blank=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                message = _("Unknown contact field; use %(fields)s.") % {"fields": ", ".join(self.fields)}
+                raise serializers.ValidationError({key: [ErrorDetail(message, code="invalid")] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class OrderLineInput(serializers.Serializer):
+    product = Text(max_length=64, help_text=gettext_lazy("The product's SKU (an active product)."))
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    unit_price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text=gettext_lazy("Left out or null: the product's price."),
+    )
+
+
+class OrderLinesInput(serializers.ListSerializer):
+    child = OrderLineInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", MAX_LINES)
+        super().__init__(*args, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict) and detail and all(isinstance(key, int) for key in detail):
+                # Each line's errors in its position, so problem details name `lines[<i>].<key>` as the service does.
+                raise serializers.ValidationError([detail.get(i, {}) for i in range(len(data))]) from None
+            raise
+
+
 class OrderInput(serializers.Serializer):
-    customer = Id(queryset=Customer.objects.all())
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    """An order of an existing `customer` or of a `contact` (exactly one of them). With `lines`, the amount is their
+    sum: `amount` may be left out, and when given must equal it."""
+
+    customer = Id(queryset=Customer.objects.all(), required=False)
+    contact = OrderContactInput(required=False)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True)
     ordered_at = Moment()
     channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
     external_id = Text(max_length=100, required=False, allow_blank=True, default="")
+    lines = OrderLinesInput(required=False)
+
+    def validate(self, attrs):
+        if ("contact" in attrs) == ("customer" in attrs):
+            raise serializers.ValidationError(
+                {"contact": [_("Give either a contact or an existing customer id.")]}, code="required"
+            )
+        if not attrs.get("lines") and attrs.get("amount") is None:
+            message = _("Give the amount, or the order's lines.")
+            raise serializers.ValidationError({"amount": [message]}, code="required")
+        return attrs
 
 
-class OrderUpdateInput(OrderInput):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class OrderUpdateInput(serializers.Serializer):
+    """A change of an order; `lines`, when given, is the full list (it replaces the order's lines)."""
+
+    customer = Id(queryset=Customer.objects.all(), required=False)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    ordered_at = Moment(required=False)
+    channel = Code(slug_field="code", queryset=Channel.objects.all(), required=False, allow_null=True)
+    external_id = Text(max_length=100, required=False, allow_blank=True)
+    lines = OrderLinesInput(required=False)
+
+
+class OrderLineOutput(serializers.Serializer):
+    product = serializers.CharField(help_text=gettext_lazy("The product's SKU."))
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2, help_text=gettext_lazy("quantity × unit price"))
 
 
 class OrderOutput(serializers.ModelSerializer):
     channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    lines = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
-        fields = ["id", "customer", "amount", "ordered_at", "channel", "external_id", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "customer",
+            "amount",
+            "ordered_at",
+            "channel",
+            "external_id",
+            "lines",
+            "cancelled_at",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(OrderLineOutput(many=True))
+    def get_lines(self, order) -> list[dict]:
+        return order_lines([order.pk])[order.pk]
+
+
+class OrderCreateOutput(OrderOutput):
+    customer_matched = serializers.SerializerMethodField()
+
+    class Meta(OrderOutput.Meta):
+        fields = [*OrderOutput.Meta.fields, "customer_matched"]
+
+    def get_customer_matched(self, order) -> bool:
+        return self.context["customer_matched"]
+
+
+class OrderCancelInput(serializers.Serializer):
+    reason = Text(max_length=300, help_text=gettext_lazy("Why the order is cancelled (required)."))
+
+
+class ItemErrorOutput(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class OrderBulkResultOutput(serializers.Serializer):
+    """One item's result in `orders/bulk/`: status 201 with the new order's id, 200 for an order already known by
+    its channel and external id, or the item's refusal in `errors`."""
+
+    index = serializers.IntegerField()
+    status = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True)
+    customer = serializers.IntegerField(allow_null=True)
+    customer_matched = serializers.BooleanField(allow_null=True)
+    errors = ItemErrorOutput(many=True)
+
+
+class ProductSerializer(ModelInput):
+    """A product, in and out: `{"sku", "name", "category", "price", "is_active"}`."""
+
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "category", "price", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"sku": {"validators": []}}
 
 
 class ChannelSerializer(ModelInput):

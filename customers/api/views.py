@@ -8,11 +8,12 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from config.api.bulk import bulk_answer
 from config.api.concurrency import ETagMixin
 from config.api.fields import require_whole_object
 from config.api.rows import RowsListMixin, by_ids
 from config.errors import DomainError
-from customers import imports, permissions, selectors, services
+from customers import imports, permissions, products, selectors, services
 from customers.api import serializers as s
 from customers.api.filters import (
     AccountTeamFilter,
@@ -21,8 +22,19 @@ from customers.api.filters import (
     ChannelSpendFilter,
     CustomerFilter,
     OrderFilter,
+    ProductFilter,
 )
-from customers.models import AccountTeamMember, Campaign, Channel, ChannelSpend, Customer, ImportJob, MergeRecord, Order
+from customers.models import (
+    AccountTeamMember,
+    Campaign,
+    Channel,
+    ChannelSpend,
+    Customer,
+    ImportJob,
+    MergeRecord,
+    Order,
+    Product,
+)
 
 
 class _ListReadUpdate(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -190,18 +202,66 @@ class AccountTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _placed_result(placed: services.PlacedOrder) -> dict:
+    """A written item's fields in the `orders/bulk/` answer."""
+    return {
+        "status": status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK,
+        "id": placed.order.pk,
+        "customer": placed.order.customer_id,
+        "customer_matched": placed.customer_matched,
+    }
+
+
 class OrderViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
+    """Orders with their lines: list/filter (customer, channel, external_id, ordered_after/before, product SKU,
+    cancelled), create (a customer id or a contact; lines), read, update, bulk create, cancel."""
+
+    list_fills = {"lines": by_ids(selectors.order_lines)}
     filterset_class = OrderFilter
     queryset = Order.objects.select_related("channel")
     output_class = s.OrderOutput
     input_class = s.OrderInput
 
-    @extend_schema(request=s.OrderInput, responses={201: s.OrderOutput, 200: s.OrderOutput})
+    @extend_schema(request=s.OrderInput, responses={201: s.OrderCreateOutput, 200: s.OrderCreateOutput})
     def create(self, request):
-        """Create an order; a resent `external_id` for the channel returns the existing order (200)."""
+        """Create an order of a `customer` or of a `contact` (matched by identity, else a new customer) with
+        optional `lines`; a resent `external_id` for the channel returns the existing order (200)."""
         data = self._input()
-        order, created = services.upsert_order(by=request.user, **data)
-        return Response(s.OrderOutput(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        placed = services.place_order(by=request.user, **data)
+        body = s.OrderCreateOutput(placed.order, context={"customer_matched": placed.customer_matched}).data
+        return Response(body, status=status.HTTP_201_CREATED if placed.created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=s.OrderInput(many=True),
+        responses={207: s.OrderBulkResultOutput(many=True)},
+        description='Up to 1,000 orders in one request: a JSON list of order-create payloads (or `{"items": [...]}`).'
+        " Each item is recorded on its own, as `POST orders/` would (a contact matched by identity, lines checked,"
+        " a known channel and external id answered with its order and status 200), and the answer (207) has one"
+        " result per item, in order: `status` 201 with the order's `id`, `customer` and `customer_matched`, or the"
+        " item's refusal in `errors`. A refused item is not written and does not stop the others. More than 1,000"
+        " items is a 400 naming `items`; a user who may not create orders gets 403 for the whole request.",
+    )
+    @action(detail=False, methods=["post"], pagination_class=None, filterset_class=None)
+    def bulk(self, request):
+        return bulk_answer(
+            request,
+            item_input=s.OrderInput,
+            write=lambda items: services.place_orders(by=request.user, items=items),
+            describe=_placed_result,
+        )
+
+    @extend_schema(request=s.OrderCancelInput, responses=s.OrderOutput)
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def cancel(self, request, pk=None):
+        """Cancel the order with a `reason`: it then counts nowhere (RFM, metrics, affinity) and its points are
+        reversed. Cancelling a cancelled order changes nothing and answers it as it was cancelled (200)."""
+        permissions.require(request.user, permissions.ORDER_WRITE)
+        data = s.OrderCancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order, _cancelled = services.cancel_order(
+            order=self.get_object(), by=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(s.OrderOutput(order).data)
 
     def _update(self, request, partial):
         require_whole_object(request, s.OrderUpdateInput)
@@ -210,12 +270,14 @@ class OrderViewSet(RowsListMixin, ETagMixin, _ListReadUpdate):
         order = services.update_order(order=self.get_object(), by=request.user, **data.validated_data)
         return Response(s.OrderOutput(order).data)
 
-    @extend_schema(request=s.OrderInput, responses=s.OrderOutput)
+    @extend_schema(request=s.OrderUpdateInput, responses=s.OrderOutput)
     def update(self, request, pk=None):
         return self._update(request, partial=False)
 
-    @extend_schema(request=s.OrderInput, responses=s.OrderOutput)
+    @extend_schema(request=s.OrderUpdateInput, responses=s.OrderOutput)
     def partial_update(self, request, pk=None):
+        """Change an order; `lines`, when given, replaces its lines (their sum becomes the amount). A cancelled order
+        is 409."""
         return self._update(request, partial=True)
 
 
@@ -244,6 +306,21 @@ class _ReferenceViewSet(ETagMixin, _ListReadUpdate):
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk, partial=True)
+
+
+class ProductViewSet(RowsListMixin, _ReferenceViewSet):
+    """The product catalogue: everyone signed in reads it; sales and marketing managers and admins write it
+    (customers.permissions PRODUCT_WRITE). A product that was sold cannot be deleted (409): set it inactive."""
+
+    queryset = Product.objects.all()
+    filterset_class = ProductFilter
+    output_class = s.ProductSerializer
+    save = staticmethod(products.save_product)
+    instance_kwarg = "product"
+
+    def destroy(self, request, pk=None):
+        products.delete_product(product=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ChannelViewSet(_ReferenceViewSet):

@@ -45,6 +45,9 @@ class StepInput(serializers.Serializer):
     hours = AnyValue(required=False, help_text="wait: hours, above 0")
     content = AnyValue(required=False, help_text='send: a content item id, or "stage" for the customer\'s stage')
     channel = Text(required=False, max_length=10, help_text="send: email, sms, wechat or wecom")
+    recommend = serializers.BooleanField(
+        required=False, help_text="send: append the customer's top product recommendations (names and prices)"
+    )
     title = Text(required=False, max_length=200, help_text="task: its title")
     due_hours = AnyValue(required=False, help_text="task: due this many hours after the step runs")
     assignee = Text(required=False, max_length=20, help_text='task: "owner" or a department')
@@ -92,6 +95,7 @@ class StepOutput(serializers.Serializer):
     hours = AnyValue(required=False)
     content = AnyValue(required=False)
     channel = serializers.CharField(required=False)
+    recommend = serializers.BooleanField(required=False)
     title = serializers.CharField(required=False)
     due_hours = AnyValue(required=False)
     assignee = serializers.CharField(required=False)

@@ -28,6 +28,13 @@ class MetricPeriodInput(serializers.Serializer):
         help_text="Attribution model of channel_roi and cac: lead_source (the default), first_touch, last_touch, "
         "linear or position_based.",
     )
+    tier = Text(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Loyalty tier of repurchase_rate and ltv (the customers' tier now): member, silver, gold, platinum, "
+        "or none for customers outside the programme.",
+    )
 
     def validate(self, attrs):
         if attrs["end"] <= attrs["start"]:

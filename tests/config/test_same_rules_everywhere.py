@@ -51,6 +51,8 @@ def test_creating_an_order(role, api_as, client_as, django_capture_on_commit_cal
             "ordered_at_1": "10:00:00",
             "channel": channel.pk,
             "external_id": "B-1",
+            "lines-TOTAL_FORMS": "0",  # the order's lines inline, as the admin page posts them
+            "lines-INITIAL_FORMS": "0",
         },
     )
     csv = _import(

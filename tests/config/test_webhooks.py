@@ -327,6 +327,7 @@ def test_every_domain_event_of_the_spec_is_known():
         "lead.lost",
         "customer.merged",
         "order.placed",
+        "order.cancelled",
         "complaint.opened",
         "complaint.resolved",
         "nps.received",
@@ -340,6 +341,7 @@ def test_every_domain_event_of_the_spec_is_known():
         "lifecycle.changed",
         "segment.entered",
         "nps.detractor",
+        "tier.changed",
     }
 
 

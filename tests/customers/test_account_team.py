@@ -374,7 +374,8 @@ def test_the_customer_page_costs_one_query_for_the_team_whatever_its_size(client
         for _ in range(3):
             AccountTeamMemberFactory(customer=big, role=role, user=make_user(role))
     client.get(reverse("customers:customer-detail", args=[small.pk]))  # warm caches
-    with django_assert_max_num_queries(25) as small_queries:
+    # 27: the 25 of the 360 before commerce, the loyalty panel's points entries and "Recommended next".
+    with django_assert_max_num_queries(27) as small_queries:
         client.get(reverse("customers:customer-detail", args=[small.pk]))
     team_queries = [q for q in small_queries.captured_queries if "customers_accountteammember" in q["sql"]]
     assert len(team_queries) == 1

@@ -176,7 +176,11 @@ def test_orders_create_resend_update_and_roles(api_as):
     assert Order.objects.count() == 1
     patched = api.patch(f"/api/v1/orders/{first.json()['id']}/", {"amount": "150.00"}, format="json")
     assert patched.status_code == 200 and patched.json()["amount"] == "150.00"
-    assert api_as("service").post("/api/v1/orders/", payload | {"external_id": "T-2"}, format="json").status_code == 403
+    # DESIGN.md "Roles": sales and service create orders; marketing does not.
+    assert api_as("service").post("/api/v1/orders/", payload | {"external_id": "T-2"}, format="json").status_code == 201
+    assert (
+        api_as("marketing").post("/api/v1/orders/", payload | {"external_id": "T-4"}, format="json").status_code == 403
+    )
     bad = api.post("/api/v1/orders/", payload | {"amount": "-1", "external_id": "T-3"}, format="json")
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "amount"
     assert api_as("marketing").get("/api/v1/orders/").json()["results"][0]["channel"] == "tmall"

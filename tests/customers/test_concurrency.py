@@ -1,38 +1,17 @@
 import threading
 
 import pytest
-from django.db import connection
 
 from customers import services
 from customers.models import Customer, CustomerIdentity, Order
 from tests.factories import CustomerFactory, make_user
-
-
-def _race(target, n=2):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as error:  # collected and asserted on below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
+from tests.races import race
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_intakes_of_the_same_phone_make_one_customer():
-    results, errors = _race(lambda: services.resolve_customer(contact={"name": "Li", "phone": "13812345678"}, by=None))
+    results, errors = race(lambda: services.resolve_customer(contact={"name": "Li", "phone": "13812345678"}, by=None))
     assert not errors
     assert Customer.objects.count() == 1 and CustomerIdentity.objects.count() == 1
     assert sorted(matched for _customer, matched in results) == [False, True]
@@ -45,7 +24,7 @@ def test_a_resent_order_races_into_one_row():
 
     customer = CustomerFactory()
     at = timezone.now()
-    results, errors = _race(
+    results, errors = race(
         lambda: services.create_order(customer=customer, amount="5", ordered_at=at, channel=None, external_id="X-1")
     )
     assert not errors and Order.objects.count() == 1
@@ -65,6 +44,6 @@ def test_crossed_merges_do_not_both_apply():
             survivor, duplicate = next(pairs)
         return services.merge_customers(survivor=survivor, duplicate=duplicate, by=manager)
 
-    results, errors = _race(merge)
+    results, errors = race(merge)
     assert len(results) == 1 and len(errors) == 1
     assert Customer.objects.filter(merged_into__isnull=True).count() == 1

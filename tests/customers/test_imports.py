@@ -154,7 +154,7 @@ IMPORT_FILES = {
 IMPORT_MATRIX = {
     "customers": {"marketing": 202, "sales": 202, "service": 202, "sales_manager": 202},
     "leads": {"marketing": 202, "marketing_manager": 202, "sales": 403, "sales_manager": 403, "service_manager": 403},
-    "orders": {"sales": 202, "sales_manager": 202, "marketing_manager": 202, "marketing": 403, "service": 403},
+    "orders": {"sales": 202, "sales_manager": 202, "marketing_manager": 202, "marketing": 403, "service": 202},
 }
 
 

@@ -214,6 +214,9 @@ def test_admin_order_add_goes_through_the_service(client_as):
             "ordered_at_0": "2026-03-01",
             "ordered_at_1": "10:00:00",
             "external_id": "",
+            # The order's lines inline (none here), as the admin page posts them.
+            "lines-TOTAL_FORMS": "0",
+            "lines-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content[:2000]

@@ -15,6 +15,8 @@ from customers.models import (
     ImportJob,
     ImportKind,
     Order,
+    OrderLine,
+    Product,
     TeamRole,
 )
 from tests.factories.users import UserFactory
@@ -73,6 +75,30 @@ class OrderFactory(factory.django.DjangoModelFactory):
     amount = Decimal("100.00")
     ordered_at = factory.LazyFunction(timezone.now)
     channel = factory.SubFactory(ChannelFactory)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ["sku"]
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    name = factory.Sequence(lambda n: f"Product {n}")
+    category = "general"
+    price = Decimal("50.00")
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    """A bare line row: the order's amount is not recomputed (create orders with lines through the service or the
+    API when the amount matters)."""
+
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    product = factory.SubFactory(ProductFactory)
+    quantity = 1
+    unit_price = factory.LazyAttribute(lambda line: line.product.price)
 
 
 class ImportJobFactory(factory.django.DjangoModelFactory):

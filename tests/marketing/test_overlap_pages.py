@@ -203,3 +203,9 @@ def test_the_channel_report_links_the_overlap_of_its_period(client_as, db):
     html = client_as("sales").get("/okr/reports/channels/", NOVEMBER).content.decode()
     link = re.search(r'<a href="([^"]+)" data-testid="overlap-link">', html).group(1).replace("&amp;", "&")
     assert link == f"{PAGE}?start=2026-11-01&end=2026-12-01"
+
+
+def test_a_period_without_touches_or_spend_says_so(client_as, db):
+    html = client_as("sales").get(PAGE, NOVEMBER).content.decode()
+    assert "No touchpoints or spend in this period." in html
+    assert 'data-total="duplicate_reach_rate">—<' in html and 'data-testid="overlap-heatmap"' not in html

@@ -161,7 +161,10 @@ def test_a_header_without_the_touchpoint_columns_is_refused_naming_the_file(api_
 def test_an_unknown_kind_of_import_names_touchpoints_among_the_choices():
     with pytest.raises(ImportRefused) as refused:
         imports.start_import(by=make_user("marketing"), kind="contracts", upload=SimpleUploadedFile("x.csv", b"a\n1\n"))
-    assert (refused.value.field, refused.value.message) == ("kind", "Choose customers, leads, orders or touchpoints.")
+    assert (refused.value.field, refused.value.message) == (
+        "kind",
+        "Choose customers, leads, orders, touchpoints or products.",
+    )
 
 
 # Importing touchpoints needs the permission to record them through the API (DESIGN.md "Roles").

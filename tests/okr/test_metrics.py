@@ -55,6 +55,7 @@ def test_list_names_every_metric_of_the_design(api_as):
         "lost_reasons",
         "duplicate_reach_rate",
         "wasted_spend",
+        "loyalty_members_active",
     }
     cycle = next(m for m in body["results"] if m["name"] == "cycle_time_days")
     assert cycle["direction"] == "down" and cycle["unit"] == "days" and cycle["label"]
