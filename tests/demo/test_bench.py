@@ -51,6 +51,11 @@ def test_bench_measures_each_item_against_its_floor_and_writes_the_results(tmp_p
     assert {"page.lead_detail", "page.customer_360", "board.okr", "board.pipeline"} <= set(items)
     assert {key for key in items if key.startswith("metric.")} == {f"metric.{name}" for name in metrics.REGISTRY}
     assert items["api.leads.deep"]["checks"]["depth"] == 1
+    # 400 orders with 1–5 lines each (1 + id mod 5): 3 on average; every order in the widened window.
+    assert {"affinity", "affinity-all"} <= set(items)
+    everything = items["affinity-all"]["checks"]
+    assert everything["orders_in_window"] == everything["orders"] and everything["pairs"] > 0
+    assert 2.8 <= everything["lines"] / everything["orders"] <= 3.2
 
     for key, item in items.items():
         assert item["status"] == [200] and item["floor"]["status"] == [200], key

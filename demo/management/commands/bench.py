@@ -2,7 +2,8 @@
 
 In-process (Django's test Client, full middleware, DEBUG off, a demo sales manager signed in), each item beside
 its floor (demo/bench/floors.py), alternated: API lists and list pages first / 50 deep / last, the heaviest lead
-page and customer 360, every metric through the API, the OKR and pipeline boards. Then the CSV import in a
+page and customer 360, every metric through the API, the OKR and pipeline boards, the affinity refresh at 200k
+orders with 600k lines (demo/bench/affinity.py; the orders get their lines first). Then the CSV import in a
 process of its own, then (last, it writes) a mixed load on gunicorn with wrk beside the same load on floors.
 Prints a Markdown table and which targets were met, and writes bench/results/latest.json and latest.md.
 
@@ -28,12 +29,13 @@ from django.test.utils import override_settings
 
 from customers.models import Customer, Order
 from demo import data as demo
+from demo.bench import affinity as bench_affinity
 from demo.bench import importer, items, load, report
 from feedback.models import Complaint, NpsResponse
 from leads.models import Activity, Lead, LeadStageChange
 from marketing.models import Touchpoint
 
-PARTS = ("api", "pages", "details", "metrics", "boards", "overlap", "import", "load")
+PARTS = ("api", "pages", "details", "metrics", "boards", "overlap", "affinity", "import", "load")
 OPTIONS_RECORDED = ("only", "runs", "deep", "user", "load_user", "import_rows", "load_seconds", "load_warmup")
 OPTIONS_RECORDED += ("load_connections", "load_threads", "port")
 
@@ -90,6 +92,9 @@ class Command(BaseCommand):
         warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
         started = time.monotonic()
         users = demo.ensure_demo_users()
+        lines = bench_affinity.ensure_lines()  # every part measures the orders with their lines
+        if lines["lines_written"]:
+            self.stderr.write(f"bench: {lines['lines_written']:,} order lines written in {lines['seconds']} s")
         for name in (options["user"], options["load_user"]):
             if name not in users:
                 raise CommandError(f"No demo user {name!r}.")
@@ -127,6 +132,7 @@ class Command(BaseCommand):
                 ("metrics", lambda: items.metric_items(context)),
                 ("boards", lambda: items.board_items(context)),
                 ("overlap", lambda: items.overlap_items(context)),
+                ("affinity", lambda: bench_affinity.affinity_items(runs=min(options["runs"] or 3, 3))),
             ]
             for part, step in steps:
                 if part in parts:

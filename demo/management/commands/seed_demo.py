@@ -11,6 +11,7 @@ from django.utils import timezone
 from config.models import Task, TaskKind
 from customers.models import Campaign, ChannelSpend, Customer, CustomerIdentity, Order
 from customers.services import recompute_customer_segments
+from demo import commerce as demo_commerce
 from demo import data as demo
 from demo import marketing as demo_marketing
 from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
@@ -97,7 +98,8 @@ def print_logins(stdout, style) -> None:
 class Command(BaseCommand):
     help = (
         "Fill the database with deterministic demo data (customers, leads with stage history and deal "
-        "values, orders, complaints, NPS, tasks, channel spend, this quarter's OKRs) and the demo users. Safe to run "
+        "values, orders with lines from a product catalogue, loyalty points and tiers, purchase affinity, complaints, "
+        "NPS, tasks, channel spend, this quarter's OKRs) and the demo users. Safe to run "
         "twice: when customers exist already only the demo users are ensured."
     )
 
@@ -129,6 +131,7 @@ class Command(BaseCommand):
             return
 
         counts = self.seed(users=users, n_customers=customers, n_leads=leads, seed=seed)
+        counts.update(self.seed_commerce(users=users, seed=seed))
         self.recompute_segments()
         counts.update(self.seed_marketing(users=users, seed=seed))
         self.backfill_snapshots()
@@ -183,6 +186,15 @@ class Command(BaseCommand):
         for kind in WRITE_ORDER:
             if kind in rows:
                 counts[kind] += write_rows(models[kind], rows[kind], auto_fields, timezone.now())
+
+    @transaction.atomic
+    def seed_commerce(self, *, users, seed: int) -> dict[str, int]:
+        """Products, the orders' lines, a few cancellations, points and tiers, affinity (demo/commerce.py), before the
+        segments: a cancelled order counts for none."""
+        started = time.monotonic()
+        counts = demo_commerce.seed_commerce(seed=seed, now=demo.demo_now(), users=users)
+        self.stdout.write(f"Built the shop (lines, points, tiers, affinity) in {time.monotonic() - started:.1f}s.")
+        return counts
 
     @transaction.atomic
     def seed_marketing(self, *, users, seed: int) -> dict[str, int]:
