@@ -31,8 +31,11 @@ serve: setup
 	$(PY) manage.py migrate --no-input
 	$(VENV)/bin/gunicorn -c python:config.gunicorn config.wsgi
 
+# The tests in TEST_WORKERS processes (pytest-xdist; each its own test database), TEST_WORKERS=0 in this one.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Benchmark (README "Benchmark"): PostgreSQL only; the load needs Debian's wrk, installed here when missing.
 bench: setup

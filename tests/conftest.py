@@ -19,8 +19,26 @@ def pytest_addoption(parser):
     )
 
 
+def _broker_of_this_process(url: str) -> str:
+    """Under pytest-xdist, process gwN takes Redis database (the given one + N) % 16, so that the worker one test
+    process starts never takes another's messages. Celery reads CELERY_BROKER_URL from the environment whenever
+    it connects, and the workers the tests start inherit it."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    base, _slash, number = url.rpartition("/")
+    if not index or not url.startswith("redis://") or not number.isdigit() or base.count("/") < 2:
+        return url
+    return f"{base}/{(int(number) + index) % 16}"
+
+
 def pytest_configure(config):
     clock.start(config.getoption("--now"))
+    if os.environ.get("CELERY_BROKER_URL"):
+        os.environ["CELERY_BROKER_URL"] = _broker_of_this_process(os.environ["CELERY_BROKER_URL"])
+
+
+# Tests that start servers and workers of their own, and time them: under pytest-xdist they all run in one process
+# (`--dist loadgroup`, Makefile), one at a time, so that two of them never compete for the two cores.
+PROCESS_MODULES = ("tests/demo/test_bench.py",)
 
 
 def pytest_report_header(config):
@@ -90,12 +108,13 @@ def api_as(db):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` need row locks and real concurrency; skip them on SQLite."""
+    """Tests marked `postgres` need row locks and real concurrency; skip them on SQLite. Process tests go to one
+    xdist group (PROCESS_MODULES)."""
     from django.db import connection
 
-    if connection.vendor == "postgresql":
-        return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
-        if "postgres" in item.keywords:
+        if item.get_closest_marker("worker") or item.nodeid.startswith(PROCESS_MODULES):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+        if "postgres" in item.keywords and connection.vendor != "postgresql":
             item.add_marker(skip)

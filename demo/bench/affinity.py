@@ -32,7 +32,7 @@ PRODUCTS = 200
 CATEGORIES = ("baby", "toys", "kids_clothing", "home", "beauty", "grocery", "electronics", "sports")
 SKU_PREFIX = "BENCH-"
 LINES_PER_ORDER = 3  # on average: 1 + (order id mod 5)
-TARGET = {"kind": "median_ms", "limit": 60_000, "text": "< 60 s"}
+TARGET = {"kind": "p95_ms", "limit": 60_000, "text": "< 60 s at p95"}  # a refresh at p95 (of 3 runs: the slowest)
 
 
 def _quoted() -> dict[str, str]:

@@ -11,7 +11,6 @@ from config.errors import Conflict
 from config.models import Notification
 from customers import selectors, services
 from customers.models import AccountTeamMember, TeamRole
-from tests.customers.test_concurrency import _race
 from tests.factories import (
     AccountTeamMemberFactory,
     ChannelFactory,
@@ -19,6 +18,7 @@ from tests.factories import (
     UserFactory,
     make_user,
 )
+from tests.races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -174,7 +174,7 @@ def test_two_racing_owners_one_wins_and_the_other_is_told_why():
     customer = CustomerFactory()
     admin = make_user("admin")
     people = iter([make_user("sales"), make_user("service")])
-    results, errors = _race(
+    results, errors = race(
         lambda: services.add_team_member(customer=customer, user=next(people), role="account_owner", by=admin)
     )
     assert len(results) == 1 and len(errors) == 1
