@@ -69,28 +69,34 @@ def publishing_to(var_dir: Path):
 
 
 def start(var_dir: Path, *, pool: str = "solo", concurrency: int = 1) -> subprocess.Popen:
+    """Start a worker; it writes to a log file (an unread pipe would fill up and stall it), which stop() returns."""
     env = {**os.environ, "DATABASE_URL": database_url(), "RELAY_BROKER_DIR": str(var_dir)}
     if external_broker():
         env["CELERY_BROKER_URL"] = external_broker()
     else:
         env.pop("CELERY_BROKER_URL", None)
-    return subprocess.Popen(
-        clock.command(
-            *worker_arguments(
-                f"--pool={pool}",
-                f"--concurrency={concurrency}",
-                "--loglevel=WARNING",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            )
-        ),
-        cwd=ROOT,
-        env=clock.environment(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log_path = var_dir / f"worker-{time.monotonic_ns()}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            clock.command(
+                *worker_arguments(
+                    f"--pool={pool}",
+                    f"--concurrency={concurrency}",
+                    "--loglevel=WARNING",
+                    "--without-heartbeat",
+                    "--without-gossip",
+                    "--without-mingle",
+                )
+            ),
+            cwd=ROOT,
+            env=clock.environment(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process.log_path = log_path
+    return process
 
 
 def stop(worker: subprocess.Popen, *, sig: int = signal.SIGTERM) -> str:
@@ -98,11 +104,11 @@ def stop(worker: subprocess.Popen, *, sig: int = signal.SIGTERM) -> str:
     if worker.poll() is None:
         os.killpg(worker.pid, sig)
     try:
-        output, _ = worker.communicate(timeout=30)
+        worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(worker.pid, signal.SIGKILL)
-        output, _ = worker.communicate(timeout=10)
-    return (output or b"").decode(errors="replace")
+        worker.wait(timeout=10)
+    return worker.log_path.read_bytes().decode(errors="replace")
 
 
 @contextmanager

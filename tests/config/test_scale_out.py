@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from config import tokens
-from config.models import OutboxMessage
+from config.models import JobStatus, OutboxMessage
 from leads.models import Lead, LeadStageChange
 from tests import worker
 from tests.factories import ChannelFactory, make_user
@@ -40,6 +40,7 @@ def _env(tmp_path: Path, **extra) -> dict:
         "SECURE_SSL_REDIRECT": "0",
         "RELAY_VAR_DIR": str(tmp_path),
         "RELAY_SEGMENTS_DEBOUNCE_SECONDS": "0",
+        "RELAY_NOTIFICATION_EMAIL_DELAY_SECONDS": "0",
         **extra,
     }
 
@@ -132,9 +133,15 @@ def test_two_webs_two_workers_one_beat_survive_a_dead_web_and_run_each_job_once(
 
         assert results[ports[1]] == [201] * 30, results[ports[1]]  # the survivor never failed a request
         assert 0 in results[ports[0]]  # the dead one stopped answering
-        worker.wait_for(
-            lambda: not OutboxMessage.objects.exclude(status="done").exists(), timeout=90, what="the queue to drain"
-        )
+        unfinished = OutboxMessage.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        try:
+            worker.wait_for(lambda: not unfinished.exists(), timeout=90, what="the queue to drain")
+        except AssertionError:
+            fields = ("task", "status", "attempts", "run_after", "dispatched_at", "started_by", "error")
+            outputs = [worker.stop(running) for running in workers]
+            raise AssertionError([list(unfinished.values_list(*fields)), *outputs]) from None
+        failed = OutboxMessage.objects.exclude(status=JobStatus.DONE).values_list("task", "status", "error")
+        assert not failed, list(failed)
         ran_twice = OutboxMessage.objects.filter(attempts__gt=1).values_list("task", "attempts")
         assert not ran_twice, list(ran_twice)
         leads = Lead.objects.count()
