@@ -673,6 +673,21 @@ def refuse_cancelled(order: Order) -> None:
         )
 
 
+def _lock_order(pk: int, *, also=()) -> Order:
+    """Lock the order's customer (and the customers in `also`), then the order: parents first, as every writer of
+    orders and points does (customers.loyalty locks the customer row), so an edit, a cancellation and a redemption
+    of the same customer never wait on each other crosswise (a deadlock on PostgreSQL)."""
+    while True:
+        customer_id = Order.objects.filter(pk=pk).values_list("customer_id", flat=True).get()
+        ids = sorted({customer_id, *also})
+        list(Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+        order = Order.objects.select_for_update().get(pk=pk)
+        if order.customer_id == customer_id:
+            return order
+        # Moved to another customer between the read and the lock: lock that one too.
+        also = [*also, order.customer_id]
+
+
 @transaction.atomic
 def update_order(*, order: Order, by, **changes) -> Order:
     """Change an order: customer, amount, ordered_at, channel, external_id, and `lines` (the full list: it replaces
@@ -682,8 +697,9 @@ def update_order(*, order: Order, by, **changes) -> Order:
     Raises PermissionDenied, Conflict (field "cancelled_at": a cancelled order) and DomainError naming amount
     (code "mismatch"), ordered_at, channel, external_id (code "unique") or lines[<i>].<key>.
     """
-    order = Order.objects.select_for_update().get(pk=order.pk)
     permissions.require(by, permissions.ORDER_WRITE)
+    new_customer = live_customer(changes["customer"]) if "customer" in changes else None
+    order = _lock_order(order.pk, also=[new_customer.pk] if new_customer else [])
     refuse_cancelled(order)
     old_customer = order.customer_id
     amount_before = order.amount
@@ -704,8 +720,8 @@ def update_order(*, order: Order, by, **changes) -> Order:
         order.channel = _channel(changes["channel"])
     if "external_id" in changes:
         order.external_id = _clean(changes["external_id"])[:100]
-    if "customer" in changes:
-        order.customer = live_customer(changes["customer"])
+    if new_customer is not None:
+        order.customer = new_customer
     if order.external_id and (
         Order.objects.filter(channel=order.channel, external_id=order.external_id).exclude(pk=order.pk).exists()
     ):
@@ -750,10 +766,7 @@ def cancel_order(*, order: Order, by, reason: str, now=None) -> tuple[Order, boo
             _("Use at most %(limit)s characters.") % {"limit": CANCEL_REASON_LENGTH}, field="reason", code="max_length"
         )
     now = now or timezone.now()
-    # Parents first: the customer row (customers.loyalty locks it to reverse the points), then the order.
-    customer_id = Order.objects.filter(pk=order.pk).values_list("customer_id", flat=True).get()
-    list(Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk", flat=True))
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    order = _lock_order(order.pk)
     if order.cancelled_at:
         return order, False
     order.cancelled_at = now

@@ -2,12 +2,15 @@
 redemptions through a balance of 100, and the balance stays the ledger's sum (PostgreSQL: SQLite has no row locks)."""
 
 import threading
+import time
+from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 
 from config.errors import Conflict
-from customers import loyalty
-from customers.models import Customer, PointsEntry
+from customers import loyalty, services
+from customers.models import Customer, Order, PointsEntry
 from tests.customers.loyalty_support import at
 from tests.factories import CustomerFactory, OrderFactory, make_user
 from tests.races import race
@@ -68,3 +71,62 @@ def test_an_expiry_and_a_redemption_at_once_never_overdraw(settings):
         sorted([("earn", 100), ("expire", -100)]),
         sorted([("earn", 100), ("redeem", -60), ("expire", -40)]),
     )
+
+
+def _waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_amount_edit_waiting_for_the_customer_holds_no_lock_on_the_order(settings):
+    """A cancellation and a redemption lock the customer, then the order; an edit that locked the order first and
+    then waited for the customer could deadlock with them. While another transaction holds the customer, the edit
+    waits before touching the order, and goes through once the customer is free."""
+    settings.RELAY_POINTS_PER_UNIT = 1.0
+    customer = CustomerFactory()
+    order = OrderFactory(customer=customer, amount="100.00")
+    loyalty.earn_for_order(order)
+    sales = make_user("sales")
+    holding, release = threading.Event(), threading.Event()
+    errors = []
+
+    def hold_the_customer():
+        try:
+            with transaction.atomic():
+                Customer.objects.select_for_update().get(pk=customer.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def edit():
+        try:
+            services.update_order(order=order, by=sales, amount=Decimal("80.00"))
+        except Exception as error:  # collected for the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_customer)
+    holder.start()
+    assert holding.wait(10)
+    editor = threading.Thread(target=edit)
+    editor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while _waiting_for_a_lock() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with transaction.atomic():
+            Order.objects.select_for_update(nowait=True).get(pk=order.pk)  # raises if the edit holds the order
+    finally:
+        release.set()
+        holder.join()
+        editor.join()
+    assert not errors
+    assert Order.objects.get(pk=order.pk).amount == Decimal("80.00")
+    assert Customer.objects.get(pk=customer.pk).points_balance == 80
