@@ -39,6 +39,8 @@ def pytest_configure(config):
 # Tests that start servers and workers of their own, and time them: under pytest-xdist they all run in one process
 # (`--dist loadgroup`, Makefile), one at a time, so that two of them never compete for the two cores.
 PROCESS_MODULES = ("tests/demo/test_bench.py",)
+# The tests that read one shared demo (tests/demo/seeded/conftest.py).
+SHARED_DEMO = "tests/demo/seeded/"
 
 
 def pytest_report_header(config):
@@ -107,14 +109,17 @@ def api_as(db):
     return login
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks (`--dist loadgroup`)
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` need row locks and real concurrency; skip them on SQLite. Process tests go to one
-    xdist group (PROCESS_MODULES)."""
+    xdist group (PROCESS_MODULES), the shared demo's tests to another."""
     from django.db import connection
 
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:
         if item.get_closest_marker("worker") or item.nodeid.startswith(PROCESS_MODULES):
             item.add_marker(pytest.mark.xdist_group("processes"))
+        elif item.nodeid.startswith(SHARED_DEMO):
+            item.add_marker(pytest.mark.xdist_group("demo"))  # one process, so the shared demo is seeded once
         if "postgres" in item.keywords and connection.vendor != "postgresql":
             item.add_marker(skip)
