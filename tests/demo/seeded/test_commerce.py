@@ -7,13 +7,10 @@ confidence, lift), not against the code that wrote them."""
 
 import math
 from collections import Counter, defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-import time_machine
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,29 +27,15 @@ from customers.models import (
 )
 from demo import commerce
 from leads.models import Lead
+from tests.demo.support import NOW
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.make_aware(datetime.combine(date(2026, 11, 18), time(10)))  # on the hour: the demo's `now`
 BABY_FOOD, TOYS, GEAR = "Baby food", "Toys", "Strollers & car seats"
 
 
-@pytest.fixture(autouse=True)
-def _loyalty_rules(settings):
-    """The rules the expected figures below are computed with: a point per yuan, 12 months to spend them."""
-    settings.RELAY_POINTS_PER_UNIT = 1
-    settings.RELAY_POINTS_EXPIRE_MONTHS = 12
-    settings.RELAY_AFFINITY_MIN_SUPPORT = 5
-
-
-def _seed(**options):
-    with time_machine.travel(NOW, tick=False):
-        call_command("seed_demo", customers=300, leads=800, stdout=StringIO(), **options)
-
-
 def test_the_demo_shop_sells_a_catalogue_on_every_order_with_points_tiers_and_affinity(client_as):
-    """One seed for every part (seeding is the slow part)."""
-    _seed()
+    """Every part reads the one demo of this package (tests/demo/seeded/conftest.py)."""
     _catalogue()
     _every_order_has_lines_adding_up_to_its_amount()
     _a_few_orders_are_cancelled_with_their_points_taken_back()
@@ -218,25 +201,3 @@ def test_lines_are_priced_to_the_cent_from_the_list_prices():
     # Quantities move one at a time, the best step first, while the list total nears 260.00: 114.00 → 183.00 (a
     # second duck) → 252.00 (a third); a fourth duck (321.00) or a second purée (297.00) would be further off.
     assert commerce.fit([(purée, 1), (ducks, 1)], 26000) == [(purée, 1), (ducks, 3)]
-
-
-def _snapshot() -> dict:
-    return {
-        "products": sorted(Product.objects.values_list("sku", "name", "category", "price", "is_active")),
-        "lines": sorted(
-            OrderLine.objects.values_list(
-                "order__customer__name", "order__ordered_at", "product__sku", "quantity", "unit_price"
-            )
-        ),
-        "cancelled": sorted(Order.objects.exclude(cancelled_at=None).values_list("ordered_at", "cancelled_at")),
-        "points": sorted(PointsEntry.objects.values_list("customer__name", "kind", "points", "at", "reason")),
-        "tiers": sorted(Customer.objects.values_list("name", "created_at", "loyalty_tier", "points_balance")),
-        "pairs": sorted(AffinityPair.objects.values_list("from_product__sku", "to_product__sku", "support")),
-    }
-
-
-def test_the_shop_is_the_same_on_every_run():
-    _seed()
-    first = _snapshot()
-    _seed(reset=True)
-    assert _snapshot() == first

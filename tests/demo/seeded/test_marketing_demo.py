@@ -3,13 +3,8 @@ journeys active, a few hundred customer events with ~60 % activations, and a run
 has a verdict; deterministic, and a fresh demo's first beat run raises only a few missed activations."""
 
 from collections import Counter
-from datetime import date, datetime, time
-from io import StringIO
 
 import pytest
-import time_machine
-from django.core.management import call_command
-from django.utils import timezone
 
 from marketing import experiments
 from marketing.models import (
@@ -20,39 +15,13 @@ from marketing.models import (
     Experiment,
     Journey,
     JourneyStatus,
-    Message,
 )
+from tests.demo.support import NOW
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.make_aware(datetime.combine(date(2026, 11, 18), time(10)))
-
-
-def _seed(**options):
-    with time_machine.travel(NOW, tick=False):
-        call_command("seed_demo", customers=300, leads=800, stdout=StringIO(), **options)
-
-
-def _snapshot() -> dict:
-    return {
-        "content": sorted(ContentItem.objects.values_list("title", "stage", "language", "tags", "urls")),
-        "variants": sorted(ContentItem.objects.values_list("title", "variants__key", "variants__title")),
-        "journeys": sorted(Journey.objects.values_list("name", "trigger", "goal", "status", "steps__kind")),
-        "events": sorted(CustomerEvent.objects.values_list("customer__name", "type", "at", "source", "properties")),
-        "windows": sorted(
-            ActivationWindow.objects.values_list("customer__name", "signed_up_at", "activated_at", "missed_at")
-        ),
-        # Who gets which variant hashes the item's and the customer's ids, which a reset renews: the same people
-        # on the same channels at the same times, and the same verdict.
-        "messages": sorted(
-            Message.objects.filter(experiment__isnull=False).values_list("customer__name", "channel", "sent_at")
-        ),
-        "verdict": experiments.results(Experiment.objects.get()).verdict,
-    }
-
 
 def test_the_demo_has_content_journeys_events_and_an_experiment_with_a_verdict():
-    _seed()
     stages = set(ContentItem.objects.values_list("stage", "language"))
     assert stages == {
         (s, lang) for s in ("awareness", "consideration", "decision", "loyalty") for lang in ("en", "zh-hans")
@@ -79,10 +48,3 @@ def test_the_demo_has_content_journeys_events_and_an_experiment_with_a_verdict()
     found = experiments.results(experiment)
     assert found.verdict == "significant", found
     assert all(v.sent >= 100 for v in found.variants)
-
-
-def test_the_marketing_demo_is_deterministic():
-    _seed()
-    first = _snapshot()
-    _seed(reset=True)
-    assert _snapshot() == first

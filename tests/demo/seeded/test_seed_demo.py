@@ -1,60 +1,27 @@
 from collections import Counter
-from datetime import datetime
 from decimal import Decimal
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from django.utils import timezone
 
 from config.models import Task, TaskKind
 from config.todo import alert_overdue_tasks, day_bounds
-from customers.models import Campaign, Channel, ChannelSpend, Customer, CustomerIdentity, Order
-from feedback.models import Complaint, ComplaintStatusChange, NpsInvitation, NpsResponse
+from customers.models import Channel, ChannelSpend, Customer, CustomerIdentity, Order
+from feedback.models import Complaint, NpsResponse
 from feedback.services import check_service_slas
-from leads.models import Activity, Lead, LeadStageChange, Tag
+from leads.models import Lead, LeadStageChange
 from leads.services import check_lead_slas, recycle_stale_leads
 from leads.stages import NEXT, PIPELINE, Stage
-from okr.models import CheckIn, KeyResult, Objective
+from okr.models import KeyResult, Objective
 from okr.selectors import current_quarter, shift_quarter
+from tests.demo.support import NOW, demo_counts
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [
-    Channel,
-    Campaign,
-    ChannelSpend,
-    Customer,
-    CustomerIdentity,
-    Order,
-    Lead,
-    LeadStageChange,
-    Activity,
-    Tag,
-    Lead.tags.through,
-    Complaint,
-    ComplaintStatusChange,
-    NpsInvitation,
-    NpsResponse,
-    Task,
-    Objective,
-    KeyResult,
-    CheckIn,
-]
-
-
-def seed(**kwargs):
-    call_command("seed_demo", customers=300, leads=800, stdout=open("/dev/null", "w"), **kwargs)  # noqa: SIM115
-
-
-def counts():
-    return {model._meta.label: model.objects.count() for model in MODELS}
-
 
 def test_seed_creates_every_kind_of_row():
-    seed()
-    assert not [label for label, n in counts().items() if n == 0]
+    assert not [label for label, n in demo_counts().items() if n == 0]
     assert Customer.objects.count() == 300
     assert Lead.objects.count() == 800
     assert set(Lead.objects.values_list("stage", flat=True)) == set(Stage.values)
@@ -85,7 +52,8 @@ def test_seed_creates_every_kind_of_row():
     assert metrics >= {"lead_quality_score", "close_rate", "cycle_time_days", "nps", "repurchase_rate", ""}
     assert set(KeyResult.objects.filter(metric="cycle_time_days").values_list("direction", flat=True)) == {"down"}
     # Last and this quarter: the board has history, and check-ins even on a quarter's first day.
-    this_quarter = current_quarter()
+    with time_machine.travel(NOW, tick=False):
+        this_quarter = current_quarter()
     assert sorted(Objective.objects.values_list("quarter", "department", "owner__username")) == [
         (quarter, department, f"{department}_manager")
         for quarter in sorted([shift_quarter(this_quarter, -1), this_quarter])
@@ -94,7 +62,6 @@ def test_seed_creates_every_kind_of_row():
 
 
 def test_demo_users_have_their_roles_and_password():
-    seed()
     User = get_user_model()
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff and admin.check_password("relay-demo")
@@ -106,7 +73,6 @@ def test_demo_users_have_their_roles_and_password():
 
 
 def test_stage_history_follows_the_state_machine():
-    seed()
     changes: dict[int, list] = {}
     for change in LeadStageChange.objects.order_by("lead_id", "at", "pk"):
         changes.setdefault(change.lead_id, []).append(change)
@@ -143,7 +109,6 @@ def test_stage_history_follows_the_state_machine():
 
 
 def test_complaint_history_matches_status():
-    seed()
     for complaint in Complaint.objects.prefetch_related("status_changes"):
         history = list(complaint.status_changes.all())
         status = "open"
@@ -156,31 +121,16 @@ def test_complaint_history_matches_status():
             assert complaint.resolved_at and complaint.first_response_at
 
 
-def test_second_run_adds_nothing():
-    seed()
-    before = counts()
-    seed()
-    assert counts() == before
-
-
-def test_reset_replaces_the_data():
-    seed()
-    before = counts()
-    seed(reset=True)
-    assert counts() == before
-
-
 def test_a_fresh_demo_already_follows_the_recycle_and_sla_rules():
     """Left alone after `make run`, the first hourly recycle and SLA checks find a trickle, not the whole demo.
     (At this small size there may be none; tests/demo/test_demo_sla.py checks the default size has a few.)"""
-    seed()
-    assert recycle_stale_leads() == 0
-    alerts = check_lead_slas() + sum(check_service_slas().values()) + alert_overdue_tasks()
+    with time_machine.travel(NOW, tick=False):
+        assert recycle_stale_leads() == 0
+        alerts = check_lead_slas() + sum(check_service_slas().values()) + alert_overdue_tasks()
     assert alerts <= 0.02 * Lead.objects.count()
 
 
 def test_the_pipeline_has_deal_values_and_won_leads_closed_near_theirs():
-    seed()
     pipeline = Lead.objects.filter(stage__in=PIPELINE)
     valued = pipeline.filter(deal_value__isnull=False).count()
     assert valued >= 0.85 * pipeline.count()  # the board shows a value on most cards, "No value" on a few
@@ -194,9 +144,7 @@ def test_the_pipeline_has_deal_values_and_won_leads_closed_near_theirs():
 
 
 def test_most_leads_sales_works_have_a_next_step_for_their_owner_mostly_ahead():
-    now = timezone.make_aware(datetime(2026, 11, 18, 10))  # a Wednesday morning, on the hour: demo_now()
-    with time_machine.travel(now, tick=False):
-        seed()
+    now = NOW
     steps = Task.objects.filter(kind=TaskKind.NEXT_STEP, done_at__isnull=True)
     leads = {lead.pk: lead for lead in Lead.objects.filter(stage__in=PIPELINE)}
     assert steps.count() >= 0.75 * len(leads)
@@ -215,7 +163,6 @@ def test_most_leads_sales_works_have_a_next_step_for_their_owner_mostly_ahead():
 
 
 def test_every_department_has_a_few_to_dos_of_its_own():
-    seed()
     general = Task.objects.filter(kind=TaskKind.GENERAL)
     for department in ("marketing", "sales", "service"):
         mine = general.filter(department=department)
@@ -224,19 +171,3 @@ def test_every_department_has_a_few_to_dos_of_its_own():
         assert not mine.exclude(assignee__isnull=True).exclude(assignee__groups__name=department).exists()
     assert general.filter(assignee__isnull=True).exists() and general.filter(done_at__isnull=False).exists()
     assert Customer.objects.filter(pk__in=general.filter(object_id__isnull=False).values("object_id")).exists()
-
-
-def test_deal_values_and_tasks_are_the_same_on_every_run():
-    def snapshot():
-        return (
-            list(Lead.objects.order_by("pk").values_list("deal_value", "won_amount")),
-            list(Task.objects.order_by("pk").values_list("kind", "title", "object_id", "due_at", "assignee_id")),
-        )
-
-    with time_machine.travel(timezone.make_aware(datetime(2026, 11, 18, 10)), tick=False):
-        seed()
-        first = snapshot()
-        seed(reset=True)
-        assert snapshot()[0] == first[0]
-        again = snapshot()[1]
-    assert [row[:2] + row[3:] for row in again] == [row[:2] + row[3:] for row in first[1]]  # same tasks, new ids

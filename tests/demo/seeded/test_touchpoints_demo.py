@@ -3,13 +3,11 @@ reached on two or more channels, a visit for every lead with a source channel as
 before the wins that make the attribution models disagree; deterministic."""
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from io import StringIO
 
 import pytest
 import time_machine
-from django.core.management import call_command
 from django.utils import timezone
 
 from demo.touchpoints import KINDS
@@ -18,20 +16,14 @@ from marketing.models import Touchpoint, TouchpointKind
 from okr import metrics
 from okr.models import KeyResult, MetricSnapshot
 from okr.selectors import current_quarter
+from tests.demo.support import NOW
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.make_aware(datetime.combine(date(2026, 11, 18), time(10)))
 SIX = {"wechat", "douyin", "xiaohongshu", "website", "store", "trade_show"}
 
 
-def _seed(**options):
-    with time_machine.travel(NOW, tick=False):
-        call_command("seed_demo", customers=300, leads=800, stdout=StringIO(), **options)
-
-
 def test_the_channels_reach_customers_with_a_third_on_two_or_more():
-    _seed()
     touches = Touchpoint.objects.values_list("customer_id", "channel__code", "kind", "at", "external_id")
     channels = defaultdict(set)
     for customer, code, kind, at, external_id in touches:
@@ -46,7 +38,6 @@ def test_the_channels_reach_customers_with_a_third_on_two_or_more():
 
 
 def test_every_lead_with_a_source_channel_has_its_visit_as_relay_writes_it():
-    _seed()
     leads = Lead.objects.filter(source_channel__isnull=False)
     visits = {
         t.external_id: t for t in Touchpoint.objects.filter(external_id__startswith="lead:").select_related("campaign")
@@ -65,7 +56,6 @@ def test_every_lead_with_a_source_channel_has_its_visit_as_relay_writes_it():
 
 
 def test_the_attribution_models_tell_different_stories_about_the_same_customers():
-    _seed()
     end = timezone.localdate(NOW) + timedelta(days=1)
     start = end - timedelta(days=182)
     found = {}
@@ -87,19 +77,7 @@ def test_the_attribution_models_tell_different_stories_about_the_same_customers(
     assert credited["first_touch"] != credited["last_touch"]
 
 
-def test_the_touchpoints_are_the_same_on_every_run():
-    def snapshot():
-        rows = Touchpoint.objects.values_list("customer__name", "channel__code", "campaign__name", "kind", "at")
-        return sorted(rows, key=lambda row: tuple("" if v is None else v for v in row))
-
-    _seed()
-    first = snapshot()
-    _seed(reset=True)
-    assert snapshot() == first
-
-
 def test_marketing_aims_to_cut_duplicate_reach_and_the_board_computes_it():
-    _seed()
     with time_machine.travel(NOW, tick=False):
         quarter = current_quarter()
     kr = KeyResult.objects.get(objective__quarter=quarter, metric="duplicate_reach_rate")
