@@ -1,9 +1,9 @@
 """The API against its own OpenAPI schema: schemathesis, in-process, every check, as an admin and as a sales user.
 
-Any 5xx or schema violation fails; so does a run where fewer than 30 % of the calls reach 2xx, which would mean
-the generated requests only ever hit refusals. Ids and references are steered to real rows nine times in ten
-(bounded examples); the tenth stays as generated, to probe 404s and unknown references. The figures are printed
-(`-s`) for the stop notes.
+Any 5xx or schema violation fails; so does a run where fewer than 30 % of the calls reach 2xx (25 % as a sales
+user), which would mean the generated requests only ever hit refusals. Ids and references are steered to real rows
+nine times in ten (bounded examples); the tenth stays as generated, to probe 404s and unknown references. The
+figures are printed (`-s`) for the stop notes.
 """
 
 import itertools
@@ -46,6 +46,8 @@ from tests.factories import (
 )
 
 EXAMPLES_PER_OPERATION = 15
+# A sales user is refused the managers' and admins' operations by design: about a third of their calls are 403s.
+MIN_2XX_SHARE = {"admin": 0.30, "sales": 0.25}
 # Signing in with a password: a wrong one is a refusal by design (tests/config/test_auth_security.py covers it).
 SKIPPED_PATHS = {"/api/v1/auth/token/"}
 
@@ -199,17 +201,11 @@ def _run(role: str) -> tuple[Counter, list[str]]:
 @pytest.mark.postgres
 @pytest.mark.django_db
 @pytest.mark.usefixtures("_keep_the_test_connection")
-def test_the_api_keeps_its_contract(settings):
+@pytest.mark.parametrize("role", ["admin", "sales"])  # two tests, so two test processes share the work
+def test_the_api_keeps_its_contract(settings, role):
     settings.ALLOWED_HOSTS = ["localhost", "testserver"]
-    totals: Counter = Counter()
-    failures: list[str] = []
-    for role in ("admin", "sales"):
-        statuses, broken = _run(role)
-        totals += statuses
-        failures += [f"as {role}: {failure}" for failure in broken]
-        calls, ok = sum(statuses.values()), sum(n for code, n in statuses.items() if 200 <= code < 300)
-        print(f"\ncontract as {role}: {calls} calls, {ok / max(calls, 1):.0%} 2xx, {dict(sorted(statuses.items()))}")
+    statuses, failures = _run(role)
+    calls, ok = sum(statuses.values()), sum(n for code, n in statuses.items() if 200 <= code < 300)
+    print(f"\ncontract as {role}: {calls} calls, {ok / max(calls, 1):.0%} 2xx, {dict(sorted(statuses.items()))}")
     assert not failures, f"{len(failures)} operations broke the contract:\n\n" + "\n\n".join(failures)
-    calls, ok = sum(totals.values()), sum(n for code, n in totals.items() if 200 <= code < 300)
-    print(f"contract in all: {calls} calls, {ok / calls:.0%} 2xx")
-    assert ok / calls >= 0.30, totals
+    assert ok / calls >= MIN_2XX_SHARE[role], statuses
