@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.urls import reverse
 
 from config import events
@@ -192,3 +193,18 @@ def test_only_admins_edit_thresholds(client_as, role):
     assert LoyaltyTier.objects.get(code="silver").threshold == Decimal("5000.00")
     with pytest.raises(PermissionDenied):
         loyalty.set_tier_threshold(tier=silver, threshold="7000", by=make_user(role))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_missing_tier_comes_back_after_migrate_and_flush_keeping_edited_thresholds():
+    LoyaltyTier.objects.filter(code="gold").update(threshold=Decimal("25000"))
+    LoyaltyTier.objects.filter(code="platinum").delete()
+    call_command("migrate", verbosity=0)
+    assert dict(LoyaltyTier.objects.values_list("code", "threshold")) == {
+        "member": Decimal("0"),
+        "silver": Decimal("5000"),
+        "gold": Decimal("25000"),
+        "platinum": Decimal("50000"),
+    }
+    call_command("flush", interactive=False, verbosity=0)  # as between transactional tests
+    assert LoyaltyTier.objects.get(code="gold").threshold == Decimal("20000")
