@@ -15,7 +15,7 @@ DEFAULT_TIER_THRESHOLDS = (
 )
 
 
-def create_missing_tiers(app_config, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:
+def create_missing_tiers(*, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:
     """After every migrate and flush (as Django recreates permissions): a tier row that is missing comes back with
     its default threshold; an edited threshold is kept. A flush between transactional tests empties the table."""
     try:

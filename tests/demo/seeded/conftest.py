@@ -10,7 +10,8 @@ from tests.demo.support import seed
 
 
 @pytest.fixture(scope="package", autouse=True)
-def demo(django_db_setup, django_db_blocker):
+def demo(request, django_db_blocker):
+    request.getfixturevalue("django_db_setup")  # the test database, created before the seed
     rules = {
         # The rules tests/demo/seeded/test_commerce.py computes its expected figures with.
         "RELAY_POINTS_PER_UNIT": 1,
