@@ -27,7 +27,7 @@ EVENT_TYPES = (
     "lead.won",  # close_lead
     "lead.lost",  # close_lead
     "customer.merged",  # customers.services.merge_customers
-    "order.placed",  # customers.services.upsert_order (a new order)
+    "order.placed",  # customers.services.place_order (a new order)
     "order.cancelled",  # customers.services.cancel_order, once an order (data: order, customer, amount, reason, by)
     "complaint.opened",  # feedback.services.create_complaint
     "complaint.resolved",  # feedback.services.transition_complaint

@@ -596,33 +596,6 @@ def place_orders(*, by, items: list[dict], now=None) -> list[PlacedOrder | Domai
     return results
 
 
-def upsert_order(
-    *,
-    customer: Customer,
-    amount=None,
-    ordered_at,
-    channel: Channel | str | None = None,
-    external_id: str = "",
-    lines=None,
-    by=None,
-) -> tuple[Order, bool]:
-    """(order, created): place_order for a known customer. An `external_id` already known for the channel returns
-    that order unchanged.
-
-    Raises PermissionDenied, DomainError(field amount|ordered_at|channel|lines[<i>].<key>).
-    """
-    placed = place_order(
-        by=by,
-        customer=customer,
-        amount=amount,
-        ordered_at=ordered_at,
-        channel=channel,
-        external_id=external_id,
-        lines=lines,
-    )
-    return placed.order, placed.created
-
-
 def _tell_team_of_large_order(order: Order, *, customer: Customer, by) -> None:
     """An order of at least RELAY_LARGE_ORDER_AMOUNT tells the customer's account team once, each person once
     (whoever recorded it aside). CSV imports load history and tell no one, as they publish no `order.placed`."""
@@ -638,29 +611,6 @@ def _tell_team_of_large_order(order: Order, *, customer: Customer, by) -> None:
         dedupe_key=f"customers.order.{order.pk}.large",
         alert=False,
     )
-
-
-def create_order(
-    *,
-    customer: Customer,
-    amount=None,
-    ordered_at,
-    channel: Channel | str | None = None,
-    external_id: str = "",
-    lines=None,
-    by=None,
-) -> Order:
-    """Create an order (a resent `external_id` for the same channel returns the existing order)."""
-    order, _created = upsert_order(
-        customer=customer,
-        amount=amount,
-        ordered_at=ordered_at,
-        channel=channel,
-        external_id=external_id,
-        lines=lines,
-        by=by,
-    )
-    return order
 
 
 def refuse_cancelled(order: Order) -> None:

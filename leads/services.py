@@ -585,9 +585,9 @@ def close_lead(
             raise LeadRuleError(_("A won lead needs the amount of its order."), field="amount")
         value = parse_amount(amount, positive=True)
         changed = _transition(lead, to=Stage.WON, by=by, now=now)
-        order = customer_services.create_order(
+        order = customer_services.place_order(
             customer=lead.customer, amount=value, ordered_at=now, channel=lead.source_channel, by=by
-        )
+        ).order
         lead.won_amount, lead.won_order = value, order
         lead.save(update_fields=[*changed, "won_amount", "won_order", "updated_at"])
         # Service opens onboarding (feedback subscribes); integrations hear it too.

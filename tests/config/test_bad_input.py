@@ -166,7 +166,7 @@ def test_the_order_service_refuses_out_of_range_times_from_every_entry_point(api
     customer = CustomerFactory()
     user = api_as("sales").user
     with pytest.raises(DomainError) as refused:
-        customer_services.upsert_order(
+        customer_services.place_order(
             customer=customer, amount="1", ordered_at=datetime(1, 1, 1, tzinfo=timezone.get_fixed_timezone(0)), by=user
         )
     assert (refused.value.field, refused.value.code) == ("ordered_at", "year_out_of_range")

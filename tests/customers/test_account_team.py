@@ -559,5 +559,5 @@ def test_the_threshold_is_a_setting(api_as, settings):
     customer = CustomerFactory()
     owner, _marketer = _team_of(customer)
 
-    services.create_order(customer=customer, amount=Decimal("500.00"), ordered_at="2026-03-02", by=None)
+    services.place_order(customer=customer, amount=Decimal("500.00"), ordered_at="2026-03-02", by=None)
     assert owner.pk in _told("customers.large_order")

@@ -25,7 +25,9 @@ def test_a_resent_order_races_into_one_row():
     customer = CustomerFactory()
     at = timezone.now()
     results, errors = race(
-        lambda: services.create_order(customer=customer, amount="5", ordered_at=at, channel=None, external_id="X-1")
+        lambda: (
+            services.place_order(customer=customer, amount="5", ordered_at=at, channel=None, external_id="X-1").order
+        )
     )
     assert not errors and Order.objects.count() == 1
     assert len({order.pk for order in results}) == 1

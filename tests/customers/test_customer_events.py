@@ -25,9 +25,9 @@ def test_a_new_order_publishes_order_placed_once_even_when_the_feed_resends_it()
     customer, channel, seller = CustomerFactory(), ChannelFactory(), make_user("sales")
     wanted, others = endpoints_for("order.placed")
     for _ in range(2):
-        order = services.create_order(
+        order = services.place_order(
             customer=customer, amount="99.50", ordered_at=timezone.now(), channel=channel, external_id="A-1", by=seller
-        )
+        ).order
     [(event_type, data)] = sent(wanted)
     assert event_type == "order.placed"
     assert (data["order"], data["customer"], data["amount"], data["channel"], data["external_id"]) == (
@@ -43,7 +43,7 @@ def test_a_new_order_publishes_order_placed_once_even_when_the_feed_resends_it()
 def test_an_upserted_order_publishes_only_when_new():
     customer = CustomerFactory()
     wanted, _others = endpoints_for("order.placed")
-    _order, created = services.upsert_order(customer=customer, amount="10.00", ordered_at=timezone.now())
+    created = services.place_order(customer=customer, amount="10.00", ordered_at=timezone.now()).created
     assert created and len(sent(wanted)) == 1
-    services.upsert_order(customer=customer, amount="11.00", ordered_at=timezone.now())
+    services.place_order(customer=customer, amount="11.00", ordered_at=timezone.now())
     assert len(sent(wanted)) == 2

@@ -118,37 +118,41 @@ def test_resolve_needs_a_name_or_identity():
 
 
 @pytest.mark.django_db
-def test_create_order_and_resend_returns_existing():
+def test_place_order_and_resend_returns_existing():
     customer = CustomerFactory()
     channel = ChannelFactory(code="tmall")
     at = timezone.make_aware(datetime(2026, 3, 1, 10))
-    order = services.create_order(customer=customer, amount="99.50", ordered_at=at, channel="tmall", external_id="T1")
-    again = services.create_order(customer=customer, amount="99.50", ordered_at=at, channel=channel, external_id="T1")
+    order = services.place_order(
+        customer=customer, amount="99.50", ordered_at=at, channel="tmall", external_id="T1"
+    ).order
+    again = services.place_order(
+        customer=customer, amount="99.50", ordered_at=at, channel=channel, external_id="T1"
+    ).order
     assert again.pk == order.pk and Order.objects.count() == 1
     assert order.amount == Decimal("99.50")
-    services.create_order(customer=customer, amount=5, ordered_at=at, channel=channel)
-    services.create_order(customer=customer, amount=5, ordered_at=at, channel=channel)
+    services.place_order(customer=customer, amount=5, ordered_at=at, channel=channel)
+    services.place_order(customer=customer, amount=5, ordered_at=at, channel=channel)
     assert Order.objects.count() == 3
 
 
 @pytest.mark.django_db
-def test_create_order_on_a_tombstone_lands_on_the_survivor():
+def test_an_order_for_a_tombstone_lands_on_the_survivor():
     survivor = CustomerFactory()
     tomb = CustomerFactory(merged_into=survivor)
-    order = services.create_order(customer=tomb, amount="1", ordered_at=timezone.now())
+    order = services.place_order(customer=tomb, amount="1", ordered_at=timezone.now()).order
     assert order.customer_id == survivor.pk
 
 
 @pytest.mark.django_db
-def test_create_order_refuses_bad_amount_and_roles():
+def test_place_order_refuses_bad_amount_and_roles():
     customer = CustomerFactory()
     with pytest.raises(DomainError) as error:
-        services.create_order(customer=customer, amount="-1", ordered_at=timezone.now())
+        services.place_order(customer=customer, amount="-1", ordered_at=timezone.now())
     assert error.value.field == "amount"
     with pytest.raises(PermissionDenied):  # sales and service create orders (DESIGN.md "Roles"), marketing not
-        services.create_order(customer=customer, amount="1", ordered_at=timezone.now(), by=make_user("marketing"))
-    assert services.create_order(customer=customer, amount="1", ordered_at=timezone.now(), by=make_user("sales"))
-    assert services.create_order(customer=customer, amount="2", ordered_at=timezone.now(), by=make_user("service"))
+        services.place_order(customer=customer, amount="1", ordered_at=timezone.now(), by=make_user("marketing"))
+    assert services.place_order(customer=customer, amount="1", ordered_at=timezone.now(), by=make_user("sales")).order
+    assert services.place_order(customer=customer, amount="2", ordered_at=timezone.now(), by=make_user("service")).order
 
 
 @pytest.mark.django_db

@@ -115,7 +115,7 @@ def test_the_service_refuses_bad_lines_from_every_entry_point(catalogue):
     ]
     for lines, field, code in cases:
         with pytest.raises(DomainError) as refused:
-            services.upsert_order(customer=customer, ordered_at=AT, lines=lines)
+            services.place_order(customer=customer, ordered_at=AT, lines=lines)
         assert (refused.value.field, refused.value.code) == (field, code), lines
     assert services.parse_quantity("3.0", field="q") == 3
     assert not Order.objects.exists()
@@ -415,9 +415,9 @@ def test_the_admin_refuses_bad_lines_on_their_row(client_as, catalogue):
 
 
 def test_the_admin_shows_an_orders_lines_read_only_and_its_amount_following_them(client_as, catalogue):
-    order = services.create_order(
+    order = services.place_order(
         customer=CustomerFactory(), ordered_at=AT, lines=[{"product": "MILK-1", "quantity": 1}]
-    )
+    ).order
     page = client_as("sales").get(reverse("admin:customers_order_change", args=[order.pk]))
     html = page.content.decode()
     assert page.status_code == 200 and "Infant milk" in html
@@ -426,9 +426,9 @@ def test_the_admin_shows_an_orders_lines_read_only_and_its_amount_following_them
 
 
 def test_the_admin_changes_an_order_with_lines_without_touching_them(client_as, catalogue):
-    order = services.create_order(
+    order = services.place_order(
         customer=CustomerFactory(), ordered_at=AT, lines=[{"product": "TOY-7", "quantity": 2}]
-    )
+    ).order
     line = order.lines.get()
     response = client_as("sales").post(
         reverse("admin:customers_order_change", args=[order.pk]),

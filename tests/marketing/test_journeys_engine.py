@@ -317,7 +317,7 @@ def test_an_order_goal_converts(clock, django_capture_on_commit_callbacks):
     live_journey([{"kind": "wait", "hours": 24}], goal="order.placed")
     customer = emailable()
     enrolment = _signed_up(customer, django_capture_on_commit_callbacks)
-    customer_services.create_order(customer=customer, amount="99.00", ordered_at=NOW, by=make_user("sales"))
+    customer_services.place_order(customer=customer, amount="99.00", ordered_at=NOW, by=make_user("sales"))
     enrolment.refresh_from_db()
     assert enrolment.status == EnrolmentStatus.CONVERTED
 

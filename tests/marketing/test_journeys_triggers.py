@@ -86,7 +86,7 @@ def test_entering_a_segment_starts_its_journey_once_per_change(clock):
 def test_an_order_starts_its_journey(clock):
     journey = live_journey(WAIT, trigger={"type": "order.placed"})
     customer = CustomerFactory(name="Ada")
-    customer_services.create_order(customer=customer, amount="50.00", ordered_at=NOW, by=make_user("sales"))
+    customer_services.place_order(customer=customer, amount="50.00", ordered_at=NOW, by=make_user("sales"))
     assert _entered(journey) == ["Ada"]
 
 

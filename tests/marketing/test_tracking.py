@@ -201,7 +201,7 @@ def test_an_order_after_eight_days_converts_nothing_and_within_seven_does():
     fresh = _sent(on_time, days_ago=7)  # exactly seven days: still within
     channel = ChannelFactory(code="shop")
     for customer in (late, on_time):
-        customer_services.upsert_order(
+        customer_services.place_order(
             by=sales, customer=customer, amount=Decimal("80.00"), ordered_at=NOW, channel=channel, external_id=""
         )
     stale.refresh_from_db()
