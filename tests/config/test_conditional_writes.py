@@ -21,7 +21,7 @@ from tests.factories import (
     lead_through,
     make_user,
 )
-from tests.leads.test_pool import _race
+from tests.races import each_at_once
 
 
 def _check_in_url(check_in) -> str:
@@ -101,7 +101,11 @@ def test_ten_racing_writes_with_one_etag_one_wins(resource):
     url = url_of(make())
     etag = _client(admin).get(url)["ETag"]
     clients = [_client(admin) for _ in range(10)]
-    results = _race(lambda i: clients[i].patch(url, change(i), format="json", HTTP_IF_MATCH=etag).status_code, 10)
+
+    def patch(i):
+        return clients[i].patch(url, change(i), format="json", HTTP_IF_MATCH=etag).status_code
+
+    results = each_at_once(patch, 10)
     assert sorted(results) == [200] + [412] * 9, results
 
 
@@ -120,5 +124,5 @@ def test_racing_deletes_answer_one_204_then_404(make, url_of):
     admin = make_user("admin")
     url = url_of(make())
     clients = [_client(admin) for _ in range(5)]
-    results = _race(lambda i: clients[i].delete(url).status_code, 5)
+    results = each_at_once(lambda i: clients[i].delete(url).status_code, 5)
     assert sorted(results) == [204, 404, 404, 404, 404], results

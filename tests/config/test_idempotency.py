@@ -13,7 +13,7 @@ from config import outbox
 from config.models import IdempotencyRecord
 from leads.models import Lead
 from tests.factories import ChannelFactory, make_user
-from tests.leads.test_pool import _race
+from tests.races import each_at_once
 
 
 def _payload(phone="13800000001"):
@@ -116,6 +116,6 @@ def test_twenty_racing_posts_with_one_key_make_one_lead():
     ChannelFactory(code="web")
     user = make_user("marketing")
     clients = [_session(user, HTTP_IDEMPOTENCY_KEY="race-1") for _ in range(20)]
-    results = _race(lambda i: clients[i].post("/api/v1/leads/", _payload(), format="json").status_code, 20)
+    results = each_at_once(lambda i: clients[i].post("/api/v1/leads/", _payload(), format="json").status_code, 20)
     assert Lead.objects.count() == 1
     assert set(results) <= {201, 409} and results.count(201) >= 1, results

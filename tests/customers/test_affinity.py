@@ -1,13 +1,12 @@
 """Purchase affinity (customers.affinity): support, confidence and lift against the hand-computed fixture, what
 the window leaves out, the table rewritten whole, and the refresh debounced after order changes and nightly."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from config import outbox
 from config.models import JobStatus, OutboxMessage
@@ -15,6 +14,7 @@ from customers import affinity, services, tasks
 from customers.models import AffinityPair
 from tests.customers.affinity_fixture import EXPECTED, MIN_SUPPORT, NOW, SKUS, buy, make_shop
 from tests.factories import CustomerFactory, ProductFactory, make_user
+from tests.races import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -163,32 +163,15 @@ def test_two_refreshes_at_once_take_turns_and_readers_never_see_a_half_table(set
     settings.RELAY_AFFINITY_MIN_SUPPORT = MIN_SUPPORT
     make_shop()
     affinity.refresh_affinity(now=NOW)
-    barrier = threading.Barrier(3)
-    errors, seen = [], []
 
     def refresh():
-        try:
-            barrier.wait()
-            affinity.refresh_affinity(now=NOW)
-        except Exception as error:  # collected and asserted on below
-            errors.append(error)
-        finally:
-            connection.close()
+        affinity.refresh_affinity(now=NOW)
 
     def read():
-        try:
-            barrier.wait()
-            for _ in range(20):
-                seen.append(AffinityPair.objects.count())
-        finally:
-            connection.close()
+        return [AffinityPair.objects.count() for _ in range(20)]
 
-    threads = [threading.Thread(target=refresh), threading.Thread(target=refresh), threading.Thread(target=read)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    first, second, seen = at_once(refresh, refresh, read)
+    assert first is None and second is None, (first, second)
     assert set(seen) == {len(EXPECTED)}
     assert _table().keys() == EXPECTED.keys()
 

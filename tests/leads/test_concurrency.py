@@ -7,7 +7,7 @@ from leads.errors import LeadChanged
 from leads.models import Lead, LeadStageChange
 from leads.stages import InvalidTransition, Stage
 from tests.factories import lead_through, make_user
-from tests.leads.test_pool import _race
+from tests.races import each_at_once
 
 
 @pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_two_racing_moves_one_applies():
     read = [Lead.objects.get(pk=lead.pk), Lead.objects.get(pk=lead.pk)]  # both saw "contacted"
     targets = [Stage.QUALIFIED, Stage.PROPOSAL]
     users = [seller, manager]
-    results = _race(lambda i: services.move_lead(lead=read[i], by=users[i], stage=targets[i]))
+    results = each_at_once(lambda i: services.move_lead(lead=read[i], by=users[i], stage=targets[i]))
     applied = [r for r in results if isinstance(r, Lead)]
     refused = [r for r in results if isinstance(r, LeadChanged | InvalidTransition)]
     assert len(applied) == 1 and len(refused) == 1, results
@@ -65,7 +65,7 @@ def test_two_racing_api_moves_one_is_409(api_as):
     lead = lead_through(Stage.CONTACTED, owner=seller)
     clients = [api_as(user=seller), api_as(user=seller)]
     targets = ["qualified", "proposal"]
-    results = _race(
+    results = each_at_once(
         lambda i: clients[i].post(f"/api/v1/leads/{lead.pk}/move/", {"stage": targets[i]}, format="json").status_code
     )
     assert sorted(results) in ([200, 409], [200, 200]), results
@@ -122,7 +122,7 @@ def test_two_racing_edits_with_the_same_if_match_one_applies(api_as):
     clients = [api_as(user=marketer), api_as(user=marketer)]
     etag = clients[0].get(f"/api/v1/leads/{lead.pk}/")["ETag"]
     notes = ["from one", "from two"]
-    results = _race(
+    results = each_at_once(
         lambda i: (
             clients[i]
             .patch(f"/api/v1/leads/{lead.pk}/", {"note": notes[i]}, format="json", HTTP_IF_MATCH=etag)

@@ -1,10 +1,9 @@
 """The lead pool: claim (= accept, first wins), recycling after silence, reclaim cooldown, manager assignment."""
 
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -13,6 +12,7 @@ from leads.errors import LeadChanged, PoolConflict
 from leads.models import Lead, LeadStageChange
 from leads.stages import Stage
 from tests.factories import lead_through, make_user
+from tests.races import at_once
 
 
 @pytest.mark.django_db
@@ -116,34 +116,13 @@ def test_pool_page_lists_and_claims(client_as):
     assert lead.owner == seller
 
 
-def _race(fn, n: int = 2):
-    """Run fn(i) in n threads released at once; return their results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_claims_one_wins():
     lead = lead_through(Stage.HANDED_OFF, pool=True)
     sellers = [make_user("sales") for _ in range(4)]
-    results = _race(lambda i: services.claim_lead(lead=Lead.objects.get(pk=lead.pk), by=sellers[i]), n=4)
+    claims = [partial(services.claim_lead, lead=Lead.objects.get(pk=lead.pk), by=seller) for seller in sellers]
+    results = at_once(*claims)
     winners = [r for r in results if isinstance(r, Lead)]
     assert len(winners) == 1, results
     assert all(

@@ -10,7 +10,7 @@ from config.models import Notification
 from leads import services, tasks
 from leads.stages import Stage
 from tests.factories import lead_through, make_user
-from tests.leads.test_pool import _race
+from tests.races import each_at_once
 
 HOURS = timedelta(hours=1)
 
@@ -74,7 +74,7 @@ def test_decided_leads_raise_nothing():
 def test_concurrent_checks_notify_once(mailoutbox):
     manager, owner = make_user("sales_manager"), make_user("sales")
     leads = [lead_through(Stage.HANDED_OFF, owner=owner, now=timezone.now() - 30 * HOURS) for _ in range(5)]
-    results = _race(lambda i: services.check_lead_slas(), n=4)
+    results = each_at_once(lambda i: services.check_lead_slas(), n=4)
     assert not [r for r in results if isinstance(r, Exception)], results
     # (notify()'s return value may count a row another worker made; the rows and emails are what must be exact.)
     assert Notification.objects.filter(kind="leads.sla.handoff").count() == 10

@@ -1,39 +1,20 @@
 """Experiment races on PostgreSQL (SQLite serialises writers): two people starting an experiment for one item make
 one; two managers declaring at once declare once."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from config.errors import DomainError
 from marketing import experiments
 from marketing.models import Experiment
 from tests.factories import ContentItemFactory, ContentVariantFactory, ExperimentFactory, make_user
 from tests.factories import experiment_messages as send
+from tests.races import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _race(work, n: int = 2) -> list:
-    barrier, outcomes = threading.Barrier(n), []
-
-    def run():
-        try:
-            barrier.wait()
-            try:
-                outcomes.append(work())
-            except DomainError as refused:
-                outcomes.append(refused.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
+def _codes(outcomes: list) -> list:
+    return [outcome.code if isinstance(outcome, DomainError) else outcome for outcome in outcomes]
 
 
 def test_two_racing_creates_make_one_experiment_and_a_409():
@@ -45,7 +26,7 @@ def test_two_racing_creates_make_one_experiment_and_a_409():
     def create():
         return experiments.create_experiment(by=marketer, item=item, goal="click").pk
 
-    outcomes = _race(create)
+    outcomes = _codes(at_once(create, create))
     assert sorted(outcomes, key=str) == sorted([Experiment.objects.get().pk, "exists"], key=str)
 
 
@@ -61,7 +42,7 @@ def test_two_racing_declarations_declare_once(settings):
         by = managers.pop()
         return experiments.declare_winner(experiment=experiment, variant=b, by=by).declared_by_id
 
-    outcomes = _race(declare)
+    outcomes = _codes(at_once(declare, declare))
     declared = Experiment.objects.get()
     assert declared.winner == b
     assert sorted(outcomes, key=str) == sorted([declared.declared_by_id, "invalid_transition"], key=str)

@@ -1,11 +1,9 @@
 """Journeys under real concurrency (PostgreSQL row locks): the same enrolment advanced by two workers at once runs
 each step once; the same customer triggered twice at once enters once; two beats queue a due enrolment once."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from config.models import OutboxMessage, Task
@@ -13,27 +11,9 @@ from marketing import journeys
 from marketing.models import Enrolment, Message, StepRun, StepRunStatus
 from tests.factories import CustomerFactory
 from tests.marketing.journey_support import content, emailable, live_journey
+from tests.races import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*calls) -> list:
-    """Run each call in its own thread and connection, all released at once; returns their results."""
-    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_two_workers_advancing_one_enrolment_run_each_step_once(settings):
@@ -53,7 +33,7 @@ def test_two_workers_advancing_one_enrolment_run_each_step_once(settings):
         for i in range(5)
     ]
     for enrolment in enrolments:
-        _race(*[lambda pk=enrolment.pk: journeys.advance_enrolment(enrolment_id=pk)] * 3)
+        at_once(*[lambda pk=enrolment.pk: journeys.advance_enrolment(enrolment_id=pk)] * 3)
     assert Message.objects.count() == 5
     assert Task.objects.count() == 5
     assert StepRun.objects.count() == 15
@@ -67,7 +47,7 @@ def test_two_deliveries_of_triggers_for_one_customer_enrol_once():
     now = timezone.now()
     first = {"event": 1, "customer": customer.pk, "type": "signed_up", "at": now}
     second = {"event": 2, "customer": customer.pk, "type": "signed_up", "at": now}
-    _race(lambda: journeys.hear("customer.event", [first]), lambda: journeys.hear("customer.event", [second]))
+    at_once(lambda: journeys.hear("customer.event", [first]), lambda: journeys.hear("customer.event", [second]))
     assert Enrolment.objects.filter(journey=journey, customer=customer).count() == 1
 
 
@@ -78,7 +58,7 @@ def test_two_beats_queue_a_due_enrolment_once():
         Enrolment.objects.create(
             journey=journey, customer=CustomerFactory(), trigger_key=f"k{i}", entered_at=due, next_run_at=due
         )
-    counts = _race(journeys.run_due_enrolments, journeys.run_due_enrolments)
+    counts = at_once(journeys.run_due_enrolments, journeys.run_due_enrolments)
     assert sum(counts) == 30
     queued = OutboxMessage.objects.filter(task="marketing.tasks.advance_enrolment")
     assert sorted(m.args[0] for m in queued) == sorted(Enrolment.objects.values_list("pk", flat=True))

@@ -1,11 +1,9 @@
 """Concurrency on PostgreSQL (SQLite serialises writers): two deliveries of one event record it once, two beats
 raise a missed activation once."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from config.models import Notification
@@ -13,26 +11,9 @@ from customers.models import Customer
 from marketing import services
 from marketing.models import ActivationWindow, CustomerEvent
 from tests.factories import CustomerFactory, make_user
+from tests.races import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(work, n: int = 2) -> list:
-    barrier, outcomes = threading.Barrier(n), []
-
-    def run():
-        try:
-            barrier.wait()
-            outcomes.append(work())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_two_racing_deliveries_of_one_event_record_it_once_and_one_customer():
@@ -50,7 +31,7 @@ def test_two_racing_deliveries_of_one_event_record_it_once_and_one_customer():
         )
         return recorded.event.pk, recorded.created
 
-    outcomes = _race(deliver)
+    outcomes = at_once(*[deliver] * 2)
     assert sorted(created for _pk, created in outcomes) == [False, True]
     assert len({pk for pk, _created in outcomes}) == 1
     assert CustomerEvent.objects.count() == 1 and ActivationWindow.objects.count() == 1
@@ -63,5 +44,5 @@ def test_two_racing_beats_raise_a_missed_activation_once():
     services.record_event(
         by=None, customer=customer, type="signed_up", at=timezone.now() - timedelta(hours=100), source="web"
     )
-    assert sorted(_race(services.raise_missed_activations)) == [0, 1]
+    assert sorted(at_once(*[services.raise_missed_activations] * 2)) == [0, 1]
     assert Notification.objects.filter(kind="marketing.activation_missed").count() == 1

@@ -2,17 +2,16 @@
 the last place under the weekly cap; a step run's task delivered twice at once writes one message; two beats release
 a queued message once."""
 
-import threading
 from datetime import datetime, time, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 
 from customers.models import IdentityKind
 from marketing import sending
 from marketing.models import Enrolment, Journey, JourneyStep, Message, StepKind, StepRun
 from tests.factories import ContentVariantFactory, CustomerFactory, CustomerIdentityFactory, MessageFactory
+from tests.races import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -25,24 +24,6 @@ def _rules(settings):
     settings.RELAY_MAX_MESSAGES_PER_WEEK = 3
 
 
-def _race(work, n: int = 4) -> list:
-    barrier, outcomes = threading.Barrier(n), []
-
-    def run():
-        try:
-            barrier.wait()
-            outcomes.append(work())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
-
-
 def _customer():
     customer = CustomerFactory()
     CustomerIdentityFactory(customer=customer, kind=IdentityKind.PHONE, value="+8613800000077")
@@ -53,7 +34,7 @@ def test_racing_sends_never_pass_the_weekly_cap():
     customer, item = _customer(), ContentVariantFactory().item
     for days in (1, 2):
         MessageFactory(customer=customer, variant=item.variants.get(), sent_at=NOW - timedelta(days=days))
-    statuses = _race(lambda: sending.send_message(customer=customer, item=item, channel="sms", now=NOW).status)
+    statuses = at_once(*[lambda: sending.send_message(customer=customer, item=item, channel="sms", now=NOW).status] * 4)
     assert sorted(statuses) == ["sent", "skipped", "skipped", "skipped"]
     assert Message.objects.filter(customer=customer, status="sent").count() == 3
 
@@ -64,7 +45,11 @@ def test_a_step_run_delivered_twice_at_once_writes_one_message():
     step = JourneyStep.objects.create(journey=journey, position=0, kind=StepKind.SEND, config={})
     enrolment = Enrolment.objects.create(journey=journey, customer=customer, entered_at=NOW, trigger_key="k")
     run = StepRun.objects.create(enrolment=enrolment, step=step, started_at=NOW)
-    ids = _race(lambda: sending.send_message(customer=customer, item=item, channel="sms", step_run=run, now=NOW).pk)
+
+    def send():
+        return sending.send_message(customer=customer, item=item, channel="sms", step_run=run, now=NOW).pk
+
+    ids = at_once(*[send] * 4)
     assert len(set(ids)) == 1
     assert Message.objects.count() == 1 and Message.objects.get().status == "sent"
 
@@ -76,6 +61,6 @@ def test_two_beats_release_a_queued_message_once():
     )
     assert message.status == "queued"
     with time_machine.travel(datetime.fromisoformat("2026-03-11T09:00:00+08:00"), tick=False):
-        assert sorted(_race(sending.release_queued_messages, n=2)) == [0, 1]
+        assert sorted(at_once(sending.release_queued_messages, sending.release_queued_messages)) == [0, 1]
     message.refresh_from_db()
     assert message.status == "sent"

@@ -1,37 +1,18 @@
 """Concurrency on PostgreSQL (SQLite serialises writers): two deliveries of one touch, alone or inside bulk requests
 that overlap, record it once and create its customer once."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from customers.models import Customer
 from marketing import touchpoints
 from marketing.models import Touchpoint
 from tests.factories import ChannelFactory, make_user
+from tests.races import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(work, n: int = 2) -> list:
-    barrier, outcomes = threading.Barrier(n), []
-
-    def run():
-        try:
-            barrier.wait()
-            outcomes.append(work())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_two_racing_deliveries_of_one_touch_record_it_once_and_one_customer():
@@ -50,7 +31,7 @@ def test_two_racing_deliveries_of_one_touch_record_it_once_and_one_customer():
         )
         return recorded.touchpoint.pk, recorded.created
 
-    outcomes = _race(deliver)
+    outcomes = at_once(*[deliver] * 2)
     assert sorted(created for _pk, created in outcomes) == [False, True]
     assert len({pk for pk, _created in outcomes}) == 1
     assert Touchpoint.objects.count() == 1 and Customer.objects.count() == 1
@@ -75,7 +56,7 @@ def test_two_racing_bulk_requests_that_overlap_write_each_touch_once():
         outcomes = touchpoints.record_touchpoints(by=marketer, items=[dict(item) for item in items])
         return [(o.touchpoint.pk, o.created) for o in outcomes]
 
-    first, second = _race(deliver)
+    first, second = at_once(*[deliver] * 2)
     assert [pk for pk, _c in first] == [pk for pk, _c in second]  # both answer with the same touchpoints
     assert all(a != b for (_p, a), (_q, b) in zip(first, second, strict=True))  # each created by exactly one
     assert Touchpoint.objects.count() == 5 and Customer.objects.count() == 5
@@ -91,5 +72,5 @@ def test_two_racing_own_writes_of_one_message_touch_record_it_once():
             customer_id=customer.pk, channel_code="email", kind="message", at=at, external_id="message:1"
         ).pk
 
-    assert len(set(_race(write))) == 1
+    assert len(set(at_once(*[write] * 2))) == 1
     assert Touchpoint.objects.count() == 1
