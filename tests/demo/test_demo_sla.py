@@ -2,7 +2,7 @@
 on time relative to now, a few items are breached, the history keeps its late work for the metrics, and the first
 run of every beat task raises a handful of alerts, not hundreds per person."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -20,15 +20,11 @@ from leads import stages
 from leads.models import Lead
 from leads.stages import Stage
 from okr import metrics
+from tests.demo.support import NOW
 
 pytestmark = pytest.mark.django_db
 
 MOST = 0.25  # at most this share of open work may be past its due time
-
-
-def _now() -> datetime:
-    """On the hour, so the demo's `now` (the current hour) is the clock's: nothing ages between seed and check."""
-    return timezone.make_aware(datetime.combine(date(2026, 11, 18), time(10)))
 
 
 def _share(qs, late) -> tuple[float, int]:
@@ -38,7 +34,7 @@ def _share(qs, late) -> tuple[float, int]:
 
 def test_a_fresh_demo_is_mostly_on_time_and_its_first_beat_run_raises_a_few_alerts(django_capture_on_commit_callbacks):
     """One seed (the default size, what `make run` seeds) for both halves: seeding is the slow part."""
-    now = _now()
+    now = NOW  # on the hour: the demo's `now` is the clock's, nothing ages between seed and check
     with time_machine.travel(now, tick=False):
         call_command("seed_demo", stdout=StringIO())
         _open_work_is_mostly_on_time(now)
